@@ -1,0 +1,108 @@
+"""The control (test helper) request and reply, and how the probe records the exchange.
+
+Pure: no I/O. The helper repeats the probe's DNS, TCP, TLS and HTTP steps from an uncensored
+vantage point; its reply is compact, in the spirit of OONI's test-helper protocol.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from probe.model.base import FailureText, Ms, Port, Record
+
+Doc = msgspec.Meta
+
+
+class ControlRequest(Record, kw_only=True):
+    """What the probe asks the helper to measure."""
+
+    url: Annotated[str, Doc(description="The URL to measure.")]
+    addresses: Annotated[
+        list[str], Doc(description="Addresses the probe resolved, to be tested too.")
+    ] = []
+    ports: Annotated[
+        list[Port], Doc(description="Ports to test on every address; empty for the URL's defaults.")
+    ] = []
+    user_agent: str | None = None
+
+
+class ControlDns(Record, kw_only=True):
+    """The helper's own resolution of the URL's host."""
+
+    addresses: list[str] = []
+    failure: FailureText | None = None
+
+
+class ControlTcp(Record, kw_only=True):
+    """The helper's TCP connect to one address and port."""
+
+    address: str
+    port: Port
+    failure: FailureText | None = None
+
+
+class ControlTls(Record, kw_only=True):
+    """The helper's TLS handshake to one address with the URL's host as SNI."""
+
+    address: str
+    port: Port
+    server_name: str
+    tls_version: str | None = None
+    leaf_sha256: Annotated[str | None, Doc(description="SHA-256 of the leaf certificate.")] = None
+    leaf_issuer: str | None = None
+    failure: FailureText | None = None
+
+
+class ControlHttp(Record, kw_only=True):
+    """The helper's fetch of the URL, following redirects."""
+
+    status_code: int | None = None
+    body_length: Annotated[int | None, Doc(description="Bytes of the final body.")] = None
+    body_is_complete: bool = True
+    title: str | None = None
+    headers: Annotated[
+        list[tuple[str, str]], Doc(description="Headers of the final response.")
+    ] = []
+    final_url: str | None = None
+    redirects: Annotated[
+        list[str], Doc(description="URLs visited before the final one, in order.")
+    ] = []
+    failure: FailureText | None = None
+
+
+class ControlAddressInfo(Record, kw_only=True):
+    """What the helper knows of one address."""
+
+    address: str
+    asn: int | None = None
+    is_bogon: bool = False
+    is_tls_valid: Annotated[
+        bool, Doc(description="The helper completed a verified TLS handshake for the host here.")
+    ] = False
+
+
+class ControlReply(Record, kw_only=True):
+    """The helper's answer."""
+
+    software_name: str
+    software_version: str
+    dns: ControlDns
+    tcp: list[ControlTcp] = []
+    tls: list[ControlTls] = []
+    http: ControlHttp
+    addresses: list[ControlAddressInfo] = []
+    runtime_ms: float = 0.0
+
+
+class ControlExchange(Record, kw_only=True):
+    """The probe's record of asking the helper: where, when, and what came back."""
+
+    endpoint: Annotated[str, Doc(description="The helper's URL.")]
+    t0_ms: Ms
+    t_ms: Ms
+    reply: ControlReply | None = None
+    failure: Annotated[
+        FailureText | None, Doc(description="Why no usable reply arrived, if none did.")
+    ] = None

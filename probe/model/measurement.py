@@ -1,0 +1,104 @@
+"""The measurement envelope: identity, time, software, network, input, observations, analysis.
+
+Pure: no I/O. One `Measurement` is what a probe stores, uploads and a collector keeps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from probe.model.base import Record
+from probe.model.control import ControlExchange
+from probe.model.observations import DnsQuery, HttpTransaction, TcpConnect, TlsHandshake
+from probe.model.verdict import Analysis
+
+Doc = msgspec.Meta
+
+FORMAT_VERSION = "1.0"
+"""Major.minor of the measurement format; a new field bumps the minor version."""
+
+UID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+ASN_PATTERN = "^AS[0-9]{1,10}$"
+CC_PATTERN = "^[A-Z]{2}$"
+
+
+class ProbeNetwork(Record, kw_only=True):
+    """Where the probe measured from, without its address."""
+
+    cc: Annotated[
+        str, Doc(pattern=CC_PATTERN, description="ISO 3166 alpha-2 country; ZZ if unknown.")
+    ] = "ZZ"
+    asn: Annotated[str, Doc(pattern=ASN_PATTERN, description="Probe's AS; AS0 if unknown.")] = (
+        "AS0"
+    )
+    network_name: Annotated[str, Doc(description="Name of the probe's AS; empty if unknown.")] = ""
+    resolver_asn: Annotated[
+        str, Doc(pattern=ASN_PATTERN, description="AS of the probe's resolver; AS0 if unknown.")
+    ] = "AS0"
+    resolver_network_name: str = ""
+    region: Annotated[
+        str | None, Doc(description="Sub-national region, where the GeoIP data gives one.")
+    ] = None
+
+
+class MeasurementOptions(Record, kw_only=True):
+    """The settings that shaped this measurement, so results can be compared fairly."""
+
+    system_resolver: Annotated[bool, Doc(description="getaddrinfo was used.")] = True
+    udp_resolver: Annotated[
+        str | None, Doc(description="ip:port of the DNS-over-UDP resolver used.")
+    ] = None
+    doh_url: Annotated[str | None, Doc(description="DNS-over-HTTPS resolver used.")] = None
+    dns_capture_window_ms: Annotated[
+        float, Doc(ge=0, description="How long the UDP socket listened after the first answer.")
+    ] = 500.0
+    body_cap_bytes: Annotated[int, Doc(ge=0, description="Largest body prefix stored.")] = 1 << 20
+    dns_timeout_s: float = 4.0
+    tcp_timeout_s: float = 10.0
+    tls_timeout_s: float = 10.0
+    http_timeout_s: float = 15.0
+    control_timeout_s: float = 30.0
+    custom_ca: Annotated[
+        bool, Doc(description="A CA bundle was trusted besides the system store.")
+    ] = False
+    public_networks: Annotated[
+        list[str], Doc(description="Networks treated as public although they are bogons.")
+    ] = []
+
+
+class Measurement(Record, kw_only=True):
+    """One URL measured by one probe at one time, with its analysis."""
+
+    format_version: Annotated[
+        str, Doc(pattern=r"^1\.[0-9]+$", description="Version of this format.")
+    ] = FORMAT_VERSION
+    uid: Annotated[
+        str,
+        Doc(pattern=UID_PATTERN, description="Measurement id made by the probe (UUIDv7)."),
+    ]
+    software_name: str
+    software_version: str
+    input: Annotated[str, Doc(description="The URL as given to the probe.")]
+    url: Annotated[str, Doc(description="The URL measured, normalised, host IDNA-encoded.")]
+    category_code: Annotated[
+        str | None, Doc(description="Test-list category of the input, e.g. NEWS.")
+    ] = None
+    start_time: Annotated[datetime, Doc(description="When measuring began, RFC 3339 UTC.")]
+    runtime_ms: Annotated[float, Doc(ge=0)]
+    probe: ProbeNetwork
+    probe_id: Annotated[
+        str | None, Doc(description="Pseudonymous id the probe generated for itself.")
+    ] = None
+    options: MeasurementOptions
+    dns: list[DnsQuery] = []
+    tcp: list[TcpConnect] = []
+    tls: list[TlsHandshake] = []
+    http: list[HttpTransaction] = []
+    control: ControlExchange | None = None
+    analysis: Analysis
+    annotations: Annotated[
+        dict[str, str], Doc(description="Free-form facts such as platform and python version.")
+    ] = {}

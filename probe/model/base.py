@@ -20,7 +20,7 @@ FailureText = Annotated[
     str,
     msgspec.Meta(
         pattern=FAILURE_PATTERN,
-        description="A failure string from the closed taxonomy in docs/failures.md; null on success.",
+        description="A failure string from the taxonomy in docs/failures.md; null on success.",
     ),
 ]
 Ms = Annotated[float, msgspec.Meta(ge=0, description="Milliseconds since the measurement started.")]

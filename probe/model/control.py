@@ -15,7 +15,7 @@ from probe.model.base import FailureText, Ms, Port, Record
 Doc = msgspec.Meta
 
 
-class ControlRequest(Record, kw_only=True):
+class ControlRequest(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What the probe asks the helper to measure."""
 
     url: Annotated[str, Doc(description="The URL to measure.")]
@@ -28,14 +28,14 @@ class ControlRequest(Record, kw_only=True):
     user_agent: str | None = None
 
 
-class ControlDns(Record, kw_only=True):
+class ControlDns(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The helper's own resolution of the URL's host."""
 
     addresses: list[str] = []
     failure: FailureText | None = None
 
 
-class ControlTcp(Record, kw_only=True):
+class ControlTcp(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The helper's TCP connect to one address and port."""
 
     address: str
@@ -43,7 +43,7 @@ class ControlTcp(Record, kw_only=True):
     failure: FailureText | None = None
 
 
-class ControlTls(Record, kw_only=True):
+class ControlTls(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The helper's TLS handshake to one address with the URL's host as SNI."""
 
     address: str
@@ -55,7 +55,7 @@ class ControlTls(Record, kw_only=True):
     failure: FailureText | None = None
 
 
-class ControlHttp(Record, kw_only=True):
+class ControlHttp(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The helper's fetch of the URL, following redirects."""
 
     status_code: int | None = None
@@ -72,7 +72,7 @@ class ControlHttp(Record, kw_only=True):
     failure: FailureText | None = None
 
 
-class ControlAddressInfo(Record, kw_only=True):
+class ControlAddressInfo(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What the helper knows of one address."""
 
     address: str
@@ -83,7 +83,7 @@ class ControlAddressInfo(Record, kw_only=True):
     ] = False
 
 
-class ControlReply(Record, kw_only=True):
+class ControlReply(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The helper's answer."""
 
     software_name: str
@@ -96,7 +96,7 @@ class ControlReply(Record, kw_only=True):
     runtime_ms: float = 0.0
 
 
-class ControlExchange(Record, kw_only=True):
+class ControlExchange(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The probe's record of asking the helper: where, when, and what came back."""
 
     endpoint: Annotated[str, Doc(description="The helper's URL.")]

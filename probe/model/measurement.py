@@ -25,15 +25,13 @@ ASN_PATTERN = "^AS[0-9]{1,10}$"
 CC_PATTERN = "^[A-Z]{2}$"
 
 
-class ProbeNetwork(Record, kw_only=True):
+class ProbeNetwork(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Where the probe measured from, without its address."""
 
     cc: Annotated[
         str, Doc(pattern=CC_PATTERN, description="ISO 3166 alpha-2 country; ZZ if unknown.")
     ] = "ZZ"
-    asn: Annotated[str, Doc(pattern=ASN_PATTERN, description="Probe's AS; AS0 if unknown.")] = (
-        "AS0"
-    )
+    asn: Annotated[str, Doc(pattern=ASN_PATTERN, description="Probe's AS; AS0 if unknown.")] = "AS0"
     network_name: Annotated[str, Doc(description="Name of the probe's AS; empty if unknown.")] = ""
     resolver_asn: Annotated[
         str, Doc(pattern=ASN_PATTERN, description="AS of the probe's resolver; AS0 if unknown.")
@@ -44,7 +42,7 @@ class ProbeNetwork(Record, kw_only=True):
     ] = None
 
 
-class MeasurementOptions(Record, kw_only=True):
+class MeasurementOptions(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The settings that shaped this measurement, so results can be compared fairly."""
 
     system_resolver: Annotated[bool, Doc(description="getaddrinfo was used.")] = True
@@ -69,7 +67,7 @@ class MeasurementOptions(Record, kw_only=True):
     ] = []
 
 
-class Measurement(Record, kw_only=True):
+class Measurement(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One URL measured by one probe at one time, with its analysis."""
 
     format_version: Annotated[

@@ -25,7 +25,7 @@ class ResolverKind(StrEnum):
     DOH = "doh"
 
 
-class DnsAnswer(Record, kw_only=True):
+class DnsAnswer(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One resource record of a DNS answer section."""
 
     answer_type: Annotated[str, Doc(description="Record type: A, AAAA or CNAME.")]
@@ -38,7 +38,7 @@ class DnsAnswer(Record, kw_only=True):
     as_org: Annotated[str | None, Doc(description="Name of that autonomous system.")] = None
 
 
-class DnsResponse(Record, kw_only=True):
+class DnsResponse(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One DNS response packet received for a query, in arrival order."""
 
     t_ms: Annotated[Ms, Doc(description="Arrival time, ms since the measurement started.")]
@@ -51,7 +51,7 @@ class DnsResponse(Record, kw_only=True):
     answers: list[DnsAnswer] = []
 
 
-class DnsQuery(Record, kw_only=True):
+class DnsQuery(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One DNS lookup of one name and type through one resolver."""
 
     id: Annotated[int, Doc(ge=1, description="Transaction id, unique within the measurement.")]
@@ -78,7 +78,7 @@ class DnsQuery(Record, kw_only=True):
     failure: FailureText | None = None
 
 
-class TcpConnect(Record, kw_only=True):
+class TcpConnect(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One TCP connect attempt to an address and port."""
 
     id: Annotated[int, Doc(ge=1)]
@@ -90,7 +90,7 @@ class TcpConnect(Record, kw_only=True):
     failure: FailureText | None = None
 
 
-class Certificate(Record, kw_only=True):
+class Certificate(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One X.509 certificate of a peer's chain, summarised."""
 
     sha256: Annotated[Sha256Hex, Doc(description="SHA-256 of the DER encoding, lower-case hex.")]
@@ -101,7 +101,7 @@ class Certificate(Record, kw_only=True):
     dns_names: Annotated[list[str], Doc(description="DNS names in subjectAltName.")] = []
 
 
-class TlsHandshake(Record, kw_only=True):
+class TlsHandshake(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One TLS handshake with a chosen SNI over a fresh TCP connection."""
 
     id: Annotated[int, Doc(ge=1)]
@@ -130,14 +130,14 @@ class TlsHandshake(Record, kw_only=True):
     failure: FailureText | None = None
 
 
-class ByteSample(Record, kw_only=True):
+class ByteSample(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Cumulative bytes of a response body received by a given time."""
 
     t_ms: Ms
     bytes: Annotated[int, Doc(ge=0)]
 
 
-class HttpResponse(Record, kw_only=True):
+class HttpResponse(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What came back for an HTTP request."""
 
     status_code: Annotated[int, Doc(ge=100, le=999)]
@@ -159,7 +159,7 @@ class HttpResponse(Record, kw_only=True):
     title: Annotated[str | None, Doc(description="Text of the page's <title>, if any.")] = None
 
 
-class HttpTransaction(Record, kw_only=True):
+class HttpTransaction(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One HTTP request on its own connection to one address, and its response."""
 
     id: Annotated[int, Doc(ge=1)]

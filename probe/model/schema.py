@@ -33,7 +33,8 @@ def render_schema() -> str:
 
 def _type_text(prop: dict[str, Any]) -> str:
     if "$ref" in prop:
-        return "`" + prop["$ref"].rsplit("/", 1)[-1] + "`"
+        ref: str = prop["$ref"]
+        return "`" + ref.rsplit("/", 1)[-1] + "`"
     if "anyOf" in prop:
         return " or ".join(_type_text(p) for p in prop["anyOf"])
     if "enum" in prop:

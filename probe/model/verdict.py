@@ -39,6 +39,7 @@ class Method(StrEnum):
     TCP_REFUSED = "tcp.refused"
     TCP_RESET = "tcp.reset"
     TCP_UNREACHABLE = "tcp.unreachable"
+    TCP_FAILURE = "tcp.failure"
     TLS_RESET = "tls.reset"
     TLS_EOF = "tls.eof"
     TLS_TIMEOUT = "tls.timeout"
@@ -69,7 +70,7 @@ class DnsConsistency(StrEnum):
     INCONSISTENT = "inconsistent"
 
 
-class RuleHit(Record, kw_only=True):
+class RuleHit(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One analysis rule that fired, and why."""
 
     rule: Annotated[str, Doc(description="Rule id; see docs/methodology.md.")]
@@ -78,7 +79,7 @@ class RuleHit(Record, kw_only=True):
     detail: Annotated[str, Doc(description="The evidence, in one line.")]
 
 
-class FingerprintMatch(Record, kw_only=True):
+class FingerprintMatch(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A blockpage or false-positive signature that matched a response or a DNS answer."""
 
     name: str
@@ -93,7 +94,7 @@ class FingerprintMatch(Record, kw_only=True):
     depth: Annotated[int, Doc(description="Redirect hop of the matching response.")] = 0
 
 
-class HttpComparison(Record, kw_only=True):
+class HttpComparison(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The final HTTP response compared with the control's (OONI's *_match keys)."""
 
     status_code_match: bool | None = None
@@ -105,7 +106,7 @@ class HttpComparison(Record, kw_only=True):
     title_match: bool | None = None
 
 
-class Analysis(Record, kw_only=True):
+class Analysis(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The verdict on one measurement, with the rules and evidence behind it."""
 
     verdict: Verdict
@@ -121,7 +122,9 @@ class Analysis(Record, kw_only=True):
     http: HttpComparison | None = None
     fingerprints: list[FingerprintMatch] = []
     rules: Annotated[list[RuleHit], Doc(description="Every rule that fired, in order.")] = []
-    notes: Annotated[list[str], Doc(description="Observations that did not change the verdict.")] = []
+    notes: Annotated[
+        list[str], Doc(description="Observations that did not change the verdict.")
+    ] = []
     rules_version: Annotated[str, Doc(description="Version of the rule set that produced this.")]
     reference_digest: Annotated[
         str, Doc(description="SHA-256 over the reference data used (fingerprints, bogon ranges).")

@@ -1,0 +1,46 @@
+"""Pure analysis: a measurement plus reference data in, an Analysis out (no trio, no I/O).
+
+Modules:
+- `analyse`: the entry point and the verdict.
+- `rules`: the rule table (id, method, weight, why) and failure-to-method maps.
+- `facts`: indexes over a measurement's observations.
+- `dns`, `transport`, `chain`: DNS, TCP/TLS and HTTP rules.
+- `compare`: OONI-compatible HTTP comparison with the control.
+- `fingerprints`: blockpage / false-positive signatures (OONI CSV, Censored Planet JSONL).
+- `addresses`: bogon ranges with configurable public exceptions.
+- `reference`: the reference data bundle and its digest.
+- `evidence`: the accumulator rules write to.
+"""
+
+from probe.analysis.addresses import BOGON_NETWORKS, BogonPolicy, is_ip_literal
+from probe.analysis.analyse import analyse
+from probe.analysis.compare import compare_http, is_diff
+from probe.analysis.fingerprints import (
+    Fingerprint,
+    FingerprintError,
+    FingerprintSet,
+    parse_censoredplanet_jsonl,
+    parse_ooni_csv,
+)
+from probe.analysis.reference import DEFAULT_THROTTLE_KBPS, ReferenceData
+from probe.analysis.rules import RULES, RULES_VERSION, Rule, method_for_failure
+
+__all__ = [
+    "BOGON_NETWORKS",
+    "DEFAULT_THROTTLE_KBPS",
+    "RULES",
+    "RULES_VERSION",
+    "BogonPolicy",
+    "Fingerprint",
+    "FingerprintError",
+    "FingerprintSet",
+    "ReferenceData",
+    "Rule",
+    "analyse",
+    "compare_http",
+    "is_diff",
+    "is_ip_literal",
+    "method_for_failure",
+    "parse_censoredplanet_jsonl",
+    "parse_ooni_csv",
+]

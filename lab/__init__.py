@@ -1,0 +1,6 @@
+"""crenel-lab, a simulated censored internet.
+
+Subpackages:
+- `servers`: the lab's real DNS, DNS-over-HTTPS and HTTP/HTTPS servers (trio), with emulated
+  latency, per-name DNS behaviours (delay, drop, forced rcode, injection) and per-host certificates.
+"""

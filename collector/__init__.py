@@ -1,0 +1,1 @@
+"""crenel-collector, the central service: test helper, ingest, storage, analysis, reports."""

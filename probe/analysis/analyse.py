@@ -39,9 +39,7 @@ def _ooni_blocking(
         return False, True
     if verdict is Verdict.DOWN:
         return False, False
-    strongest = max(
-        (h for h in hits if h.method is not None), key=lambda h: h.weight, default=None
-    )
+    strongest = max((h for h in hits if h.method is not None), key=lambda h: h.weight, default=None)
     if verdict is Verdict.INCONCLUSIVE or strongest is None or strongest.method is None:
         return None, None
     if consistency is DnsConsistency.INCONSISTENT:

@@ -36,7 +36,9 @@ class ProbeNetwork(Record, frozen=True, kw_only=True, forbid_unknown_fields=True
     resolver_asn: Annotated[
         str, Doc(pattern=ASN_PATTERN, description="AS of the probe's resolver; AS0 if unknown.")
     ] = "AS0"
-    resolver_network_name: str = ""
+    resolver_network_name: Annotated[
+        str, Doc(description="Name of the resolver's AS; empty if unknown.")
+    ] = ""
     region: Annotated[
         str | None, Doc(description="Sub-national region, where the GeoIP data gives one.")
     ] = None
@@ -54,11 +56,17 @@ class MeasurementOptions(Record, frozen=True, kw_only=True, forbid_unknown_field
         float, Doc(ge=0, description="How long the UDP socket listened after the first answer.")
     ] = 500.0
     body_cap_bytes: Annotated[int, Doc(ge=0, description="Largest body prefix stored.")] = 1 << 20
-    dns_timeout_s: float = 4.0
-    tcp_timeout_s: float = 10.0
-    tls_timeout_s: float = 10.0
-    http_timeout_s: float = 15.0
-    control_timeout_s: float = 30.0
+    dns_timeout_s: Annotated[float, Doc(description="Budget of each DNS lookup, seconds.")] = 4.0
+    tcp_timeout_s: Annotated[float, Doc(description="Budget of each TCP connect, seconds.")] = 10.0
+    tls_timeout_s: Annotated[float, Doc(description="Budget of each TLS handshake, seconds.")] = (
+        10.0
+    )
+    http_timeout_s: Annotated[
+        float, Doc(description="Budget of each HTTP hop (all its attempts), seconds.")
+    ] = 15.0
+    control_timeout_s: Annotated[
+        float, Doc(description="Budget of the control request, seconds.")
+    ] = 30.0
     custom_ca: Annotated[
         bool, Doc(description="A CA bundle was trusted besides the system store.")
     ] = False
@@ -77,15 +85,17 @@ class Measurement(Record, frozen=True, kw_only=True, forbid_unknown_fields=True)
         str,
         Doc(pattern=UID_PATTERN, description="Measurement id made by the probe (UUIDv7)."),
     ]
-    software_name: str
-    software_version: str
+    software_name: Annotated[
+        str, Doc(description="Name of the program that measured, e.g. crenel-probe.")
+    ]
+    software_version: Annotated[str, Doc(description="Version of that program.")]
     input: Annotated[str, Doc(description="The URL as given to the probe.")]
     url: Annotated[str, Doc(description="The URL measured, normalised, host IDNA-encoded.")]
     category_code: Annotated[
         str | None, Doc(description="Test-list category of the input, e.g. NEWS.")
     ] = None
     start_time: Annotated[datetime, Doc(description="When measuring began, RFC 3339 UTC.")]
-    runtime_ms: Annotated[float, Doc(ge=0)]
+    runtime_ms: Annotated[float, Doc(ge=0, description="How long the whole measurement took.")]
     probe: ProbeNetwork
     probe_id: Annotated[
         str | None, Doc(description="Pseudonymous id the probe generated for itself.")
@@ -95,7 +105,12 @@ class Measurement(Record, frozen=True, kw_only=True, forbid_unknown_fields=True)
     tcp: list[TcpConnect] = []
     tls: list[TlsHandshake] = []
     http: list[HttpTransaction] = []
-    control: ControlExchange | None = None
+    control: Annotated[
+        ControlExchange | None,
+        Doc(
+            description="The exchange with the control (test helper); null if none was configured."
+        ),
+    ] = None
     analysis: Analysis
     annotations: Annotated[
         dict[str, str], Doc(description="Free-form facts such as platform and python version.")

@@ -81,10 +81,10 @@ class DnsQuery(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
 class TcpConnect(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One TCP connect attempt to an address and port."""
 
-    id: Annotated[int, Doc(ge=1)]
-    depth: int = 0
+    id: Annotated[int, Doc(ge=1, description="Transaction id, unique within the measurement.")]
+    depth: Annotated[int, Doc(description="Redirect depth: 0 for the input URL.")] = 0
     address: Annotated[str, Doc(description="IPv4 or IPv6 address connected to.")]
-    port: Port
+    port: Annotated[Port, Doc(description="Port connected to.")]
     t0_ms: Ms
     t_ms: Ms
     failure: FailureText | None = None
@@ -104,15 +104,17 @@ class Certificate(Record, frozen=True, kw_only=True, forbid_unknown_fields=True)
 class TlsHandshake(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One TLS handshake with a chosen SNI over a fresh TCP connection."""
 
-    id: Annotated[int, Doc(ge=1)]
-    depth: int = 0
-    address: str
-    port: Port
+    id: Annotated[int, Doc(ge=1, description="Transaction id, unique within the measurement.")]
+    depth: Annotated[int, Doc(description="Redirect depth: 0 for the input URL.")] = 0
+    address: Annotated[str, Doc(description="IPv4 or IPv6 address connected to.")]
+    port: Annotated[Port, Doc(description="Port connected to.")]
     server_name: Annotated[str, Doc(description="The SNI sent in the ClientHello.")]
     t0_ms: Annotated[Ms, Doc(description="Start of the TCP connect that carried the handshake.")]
     t_ms: Ms
     tls_version: Annotated[str | None, Doc(description="e.g. TLSv1.3.")] = None
-    cipher_suite: str | None = None
+    cipher_suite: Annotated[
+        str | None, Doc(description="Negotiated cipher suite, e.g. TLS_AES_256_GCM_SHA384.")
+    ] = None
     negotiated_protocol: Annotated[str | None, Doc(description="ALPN result.")] = None
     peer_certificates: Annotated[
         list[Certificate], Doc(description="The chain the peer presented, leaf first.")
@@ -134,14 +136,14 @@ class ByteSample(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Cumulative bytes of a response body received by a given time."""
 
     t_ms: Ms
-    bytes: Annotated[int, Doc(ge=0)]
+    bytes: Annotated[int, Doc(ge=0, description="Body bytes received up to t_ms.")]
 
 
 class HttpResponse(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """What came back for an HTTP request."""
 
-    status_code: Annotated[int, Doc(ge=100, le=999)]
-    http_version: str
+    status_code: Annotated[int, Doc(ge=100, le=999, description="HTTP status code.")]
+    http_version: Annotated[str, Doc(description="e.g. HTTP/1.1.")]
     headers: Annotated[
         list[tuple[str, str]], Doc(description="Header names and values in received order.")
     ]
@@ -162,22 +164,30 @@ class HttpResponse(Record, frozen=True, kw_only=True, forbid_unknown_fields=True
 class HttpTransaction(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One HTTP request on its own connection to one address, and its response."""
 
-    id: Annotated[int, Doc(ge=1)]
+    id: Annotated[int, Doc(ge=1, description="Transaction id, unique within the measurement.")]
     depth: Annotated[int, Doc(ge=0, description="Redirect hop: 0 for the input URL.")] = 0
     url: Annotated[str, Doc(description="The URL requested (IDNA-encoded host).")]
-    method: str = "GET"
+    method: Annotated[str, Doc(description="HTTP method.")] = "GET"
     address: Annotated[str, Doc(description="Address the request was sent to.")]
-    port: Port
-    request_headers: list[tuple[str, str]] = []
+    port: Annotated[Port, Doc(description="Port the request was sent to.")]
+    request_headers: Annotated[
+        list[tuple[str, str]], Doc(description="Headers sent, names and values in order.")
+    ] = []
     t0_ms: Ms
     t_ms: Ms
     connect_ms: Annotated[Ms | None, Doc(description="When the TCP connect completed.")] = None
     tls_ms: Annotated[Ms | None, Doc(description="When the TLS handshake completed.")] = None
     request_sent_ms: Ms | None = None
     headers_ms: Annotated[Ms | None, Doc(description="When response headers arrived.")] = None
-    tls_version: str | None = None
-    negotiated_protocol: str | None = None
-    response: HttpResponse | None = None
+    tls_version: Annotated[
+        str | None, Doc(description="TLS version of the connection (https only).")
+    ] = None
+    negotiated_protocol: Annotated[
+        str | None, Doc(description="ALPN result of the connection.")
+    ] = None
+    response: Annotated[
+        HttpResponse | None, Doc(description="The response, if its head arrived.")
+    ] = None
     received: Annotated[
         list[ByteSample],
         Doc(description="Body bytes received over time (at most 64 samples), for throttling."),

@@ -74,7 +74,9 @@ class RuleHit(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One analysis rule that fired, and why."""
 
     rule: Annotated[str, Doc(description="Rule id; see docs/methodology.md.")]
-    method: Method | None = None
+    method: Annotated[
+        Method | None, Doc(description="The blocking method the rule indicates, if any.")
+    ] = None
     weight: Annotated[float, Doc(ge=0, le=1, description="How strongly the rule indicates it.")]
     detail: Annotated[str, Doc(description="The evidence, in one line.")]
 
@@ -82,7 +84,7 @@ class RuleHit(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
 class FingerprintMatch(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A blockpage or false-positive signature that matched a response or a DNS answer."""
 
-    name: str
+    name: Annotated[str, Doc(description="The signature's id.")]
     source: Annotated[str, Doc(description="Where the signature comes from (file or set name).")]
     location: Annotated[str, Doc(description="dns, body, or header.<name>.")]
     scope: Annotated[
@@ -97,13 +99,22 @@ class FingerprintMatch(Record, frozen=True, kw_only=True, forbid_unknown_fields=
 class HttpComparison(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The final HTTP response compared with the control's (OONI's *_match keys)."""
 
-    status_code_match: bool | None = None
+    status_code_match: Annotated[
+        bool | None, Doc(description="Same status; null when the control's was not 2xx.")
+    ] = None
     body_proportion: Annotated[
         float | None, Doc(description="min(a/b, b/a) of the body lengths.")
     ] = None
-    body_length_match: bool | None = None
-    headers_match: bool | None = None
-    title_match: bool | None = None
+    body_length_match: Annotated[
+        bool | None, Doc(description="body_proportion above 0.7; null when not comparable.")
+    ] = None
+    headers_match: Annotated[
+        bool | None, Doc(description="Same header names, or a shared uncommon one.")
+    ] = None
+    title_match: Annotated[
+        bool | None,
+        Doc(description="Every title word of 5+ characters shared; null without a title."),
+    ] = None
 
 
 class Analysis(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -118,8 +129,14 @@ class Analysis(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
         bool | Blocking | None, Doc(description="OONI-compatible: false, a reason, or null.")
     ] = None
     accessible: Annotated[bool | None, Doc(description="OONI-compatible accessibility.")] = None
-    dns_consistency: DnsConsistency | None = None
-    http: HttpComparison | None = None
+    dns_consistency: Annotated[
+        DnsConsistency | None,
+        Doc(description="OONI-compatible: do the probe's DNS answers agree with the control's."),
+    ] = None
+    http: Annotated[
+        HttpComparison | None,
+        Doc(description="The final page compared with the control's, when comparable."),
+    ] = None
     fingerprints: list[FingerprintMatch] = []
     rules: Annotated[list[RuleHit], Doc(description="Every rule that fired, in order.")] = []
     notes: Annotated[

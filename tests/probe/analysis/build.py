@@ -132,7 +132,9 @@ class World:
                 id=self._id(),
                 depth=depth,
                 resolver_kind=kind,
-                resolver_address="192.0.2.53:53" if kind is not ResolverKind.SYSTEM else "getaddrinfo",
+                resolver_address="192.0.2.53:53"
+                if kind is not ResolverKind.SYSTEM
+                else "getaddrinfo",
                 hostname=hostname or self.host,
                 query_type=qt,
                 t0_ms=0.0,
@@ -148,7 +150,11 @@ class World:
     def connect(self, address: str, port: int | None = None, failure: str | None = None) -> World:
         self.tcp.append(
             TcpConnect(
-                id=self._id(), address=address, port=port or self.port, t0_ms=3.0, t_ms=4.0,
+                id=self._id(),
+                address=address,
+                port=port or self.port,
+                t0_ms=3.0,
+                t_ms=4.0,
                 failure=failure,
             )
         )
@@ -163,15 +169,25 @@ class World:
         issuer: str = "CN=Lab CA",
     ) -> World:
         cert = Certificate(
-            sha256="a" * 64, subject=f"CN={self.host}", issuer=issuer,
-            not_before="2026-01-01T00:00:00Z", not_after="2027-01-01T00:00:00Z",
+            sha256="a" * 64,
+            subject=f"CN={self.host}",
+            issuer=issuer,
+            not_before="2026-01-01T00:00:00Z",
+            not_after="2027-01-01T00:00:00Z",
             dns_names=[self.host],
         )
         self.tls.append(
             TlsHandshake(
-                id=self._id(), address=address, port=port, server_name=self.host, t0_ms=3.0,
-                t_ms=6.0, tls_version=None if failure else "TLSv1.3",
-                peer_certificates=[cert], is_verified=failure is None, failure=failure,
+                id=self._id(),
+                address=address,
+                port=port,
+                server_name=self.host,
+                t0_ms=3.0,
+                t_ms=6.0,
+                tls_version=None if failure else "TLSv1.3",
+                peer_certificates=[cert],
+                is_verified=failure is None,
+                failure=failure,
             )
         )
         return self
@@ -196,9 +212,15 @@ class World:
         got_headers = stage in ("ok", "body")
         self.http.append(
             HttpTransaction(
-                id=self._id(), depth=depth, url=target, address=address,
-                port=urlsplit(target).port or (443 if https else 80), t0_ms=5.0, t_ms=t_ms,
-                connect_ms=6.0 if connected else None, tls_ms=8.0 if tls_done else None,
+                id=self._id(),
+                depth=depth,
+                url=target,
+                address=address,
+                port=urlsplit(target).port or (443 if https else 80),
+                t0_ms=5.0,
+                t_ms=t_ms,
+                connect_ms=6.0 if connected else None,
+                tls_ms=8.0 if tls_done else None,
                 request_sent_ms=9.0 if stage in ("http", "body", "ok") else None,
                 headers_ms=(headers_ms or 10.0) if got_headers else None,
                 tls_version="TLSv1.3" if tls_done else None,
@@ -229,18 +251,21 @@ class World:
             tcp=[ControlTcp(address=a, port=p, failure=f) for (a, p), f in tcp.items()],
             tls=[
                 ControlTls(
-                    address=a, port=p, server_name=self.host, failure=f,
-                    tls_version=None if f else "TLSv1.3", leaf_issuer="CN=Lab CA",
+                    address=a,
+                    port=p,
+                    server_name=self.host,
+                    failure=f,
+                    tls_version=None if f else "TLSv1.3",
+                    leaf_issuer="CN=Lab CA",
                 )
                 for (a, p), f in tls.items()
             ],
             http=http if http is not None else control_page(final_url=self.url),
-            addresses=[
-                ControlAddressInfo(address=a, asn=(asn or {}).get(a)) for a in addresses
-            ],
+            addresses=[ControlAddressInfo(address=a, asn=(asn or {}).get(a)) for a in addresses],
         )
-        self.control = ControlExchange(endpoint="https://helper.test/", t0_ms=1.0, t_ms=30.0,
-                                       reply=reply)
+        self.control = ControlExchange(
+            endpoint="https://helper.test/", t0_ms=1.0, t_ms=30.0, reply=reply
+        )
         return self
 
     def control_unreachable(self, failure: str = "connection_reset") -> World:
@@ -266,7 +291,9 @@ class World:
             http=self.http,
             control=self.control,
             analysis=Analysis(
-                verdict=Verdict.INCONCLUSIVE, confidence=0.0, rules_version="pending",
+                verdict=Verdict.INCONCLUSIVE,
+                confidence=0.0,
+                rules_version="pending",
                 reference_digest="",
             ),
         )

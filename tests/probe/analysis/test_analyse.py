@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from probe.analysis import BogonPolicy, FingerprintSet, ReferenceData, analyse, parse_ooni_csv
-from probe.model import Analysis, Blocking, ByteSample, DnsConsistency, Method, ResolverKind, Verdict
+from probe.model import (
+    Analysis,
+    Blocking,
+    ByteSample,
+    DnsConsistency,
+    Method,
+    ResolverKind,
+    Verdict,
+)
 from probe.model import Failure as F
 
 from .build import PAGE, SITE, World, control_page, healthy, page_response
@@ -12,10 +20,10 @@ LAB_PUBLIC = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/3
 BLOCKPAGE = b"<html><head><title>Access denied</title></head><body>This site is blocked by order of the Lab Telecom Authority.</body></html>"
 FINGERPRINTS = parse_ooni_csv(
     "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n"
-    "lab_blockpage,nat,,body,contains,Lab Telecom Authority,5,\"ZZ\",lab,,\n"
-    "lab_warning_redirect,isp,,header.location,prefix,http://warning.isp.test/,5,\"ZZ\",lab,,\n"
-    "lab_blockpage_ip,isp,,dns,full,203.0.113.66,5,\"ZZ\",lab,,\n"
-    "cdn_challenge,fp,,body,contains,Checking your browser,5,\"\",lab,,\n",
+    'lab_blockpage,nat,,body,contains,Lab Telecom Authority,5,"ZZ",lab,,\n'
+    'lab_warning_redirect,isp,,header.location,prefix,http://warning.isp.test/,5,"ZZ",lab,,\n'
+    'lab_blockpage_ip,isp,,dns,full,203.0.113.66,5,"ZZ",lab,,\n'
+    'cdn_challenge,fp,,body,contains,Checking your browser,5,"",lab,,\n',
     "lab.csv",
 )
 REF = ReferenceData(fingerprints=FingerprintSet(FINGERPRINTS), bogons=BogonPolicy(LAB_PUBLIC))
@@ -48,7 +56,9 @@ def test_healthy_https_site_is_ok_with_high_confidence() -> None:
 
 def test_isp_nxdomain_while_control_resolves_is_dns_nxdomain() -> None:
     w = World(url="https://news.example.test/")
-    w.lookup(ResolverKind.SYSTEM, failure=F.DNS_NXDOMAIN).lookup(ResolverKind.UDP, failure=F.DNS_NXDOMAIN)
+    w.lookup(ResolverKind.SYSTEM, failure=F.DNS_NXDOMAIN).lookup(
+        ResolverKind.UDP, failure=F.DNS_NXDOMAIN
+    )
     w.lookup(ResolverKind.DOH, SITE).connect(SITE).handshake(SITE)
     w.fetch(SITE, page_response()).with_control()
     result = run(w)
@@ -112,7 +122,9 @@ def test_identical_duplicate_answers_are_not_injection() -> None:
 
 def test_dropped_dns_queries_are_dns_timeout() -> None:
     w = World(url="https://news.example.test/")
-    w.lookup(ResolverKind.SYSTEM, failure=F.GENERIC_TIMEOUT).lookup(ResolverKind.UDP, failure=F.GENERIC_TIMEOUT)
+    w.lookup(ResolverKind.SYSTEM, failure=F.GENERIC_TIMEOUT).lookup(
+        ResolverKind.UDP, failure=F.GENERIC_TIMEOUT
+    )
     w.lookup(ResolverKind.DOH, SITE).connect(SITE).handshake(SITE).fetch(SITE, page_response())
     assert_blocked(run(w.with_control()), Method.DNS_TIMEOUT)
 
@@ -234,8 +246,15 @@ def test_slow_partial_body_is_throttled() -> None:
     w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE).handshake(SITE)
     partial = page_response(PAGE[:100], complete=False, length=20_000)
     samples = [ByteSample(t_ms=1000.0 * i, bytes=2000 * i) for i in range(1, 11)]
-    w.fetch(SITE, partial, failure=F.GENERIC_TIMEOUT, stage="body", t_ms=10_010.0,
-            headers_ms=10.0, samples=samples)
+    w.fetch(
+        SITE,
+        partial,
+        failure=F.GENERIC_TIMEOUT,
+        stage="body",
+        t_ms=10_010.0,
+        headers_ms=10.0,
+        samples=samples,
+    )
     w.with_control(http=control_page(body_length=2 * 1024 * 1024))
     result = run(w)
     assert_blocked(result, Method.THROTTLED)
@@ -254,10 +273,17 @@ def test_fast_partial_body_cut_by_a_reset_is_not_throttling() -> None:
 
 def test_name_that_exists_nowhere_is_down() -> None:
     w = World(url="http://nonexistent.example.test/")
-    w.lookup(ResolverKind.SYSTEM, failure=F.DNS_NXDOMAIN).lookup(ResolverKind.UDP, failure=F.DNS_NXDOMAIN)
+    w.lookup(ResolverKind.SYSTEM, failure=F.DNS_NXDOMAIN).lookup(
+        ResolverKind.UDP, failure=F.DNS_NXDOMAIN
+    )
     w.lookup(ResolverKind.DOH, failure=F.DNS_NXDOMAIN)
-    w.with_control(addresses=(), dns_failure=F.DNS_NXDOMAIN, http=control_page(
-        status_code=None, body_length=None, title=None, headers=[], failure=F.DNS_NXDOMAIN))
+    w.with_control(
+        addresses=(),
+        dns_failure=F.DNS_NXDOMAIN,
+        http=control_page(
+            status_code=None, body_length=None, title=None, headers=[], failure=F.DNS_NXDOMAIN
+        ),
+    )
     result = run(w)
     assert result.verdict is Verdict.DOWN, result
     assert result.blocking is False and result.accessible is False
@@ -267,8 +293,12 @@ def test_closed_port_for_probe_and_control_is_down() -> None:
     w = World(url="http://www.example.test:8081/")
     w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE, failure=F.CONNECTION_REFUSED)
     w.fetch(SITE, failure=F.CONNECTION_REFUSED, stage="tcp")
-    w.with_control(tcp={(SITE, 8081): F.CONNECTION_REFUSED}, http=control_page(
-        status_code=None, body_length=None, title=None, headers=[], failure=F.CONNECTION_REFUSED))
+    w.with_control(
+        tcp={(SITE, 8081): F.CONNECTION_REFUSED},
+        http=control_page(
+            status_code=None, body_length=None, title=None, headers=[], failure=F.CONNECTION_REFUSED
+        ),
+    )
     assert run(w).verdict is Verdict.DOWN
 
 
@@ -276,9 +306,16 @@ def test_expired_certificate_for_everyone_is_down() -> None:
     w = World(url="https://expired.example.test/")
     w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE).handshake(SITE, F.SSL_INVALID_CERTIFICATE)
     w.fetch(SITE, failure=F.SSL_INVALID_CERTIFICATE, stage="tls")
-    w.with_control(tls={(SITE, 443): F.SSL_INVALID_CERTIFICATE}, http=control_page(
-        status_code=None, body_length=None, title=None, headers=[],
-        failure=F.SSL_INVALID_CERTIFICATE))
+    w.with_control(
+        tls={(SITE, 443): F.SSL_INVALID_CERTIFICATE},
+        http=control_page(
+            status_code=None,
+            body_length=None,
+            title=None,
+            headers=[],
+            failure=F.SSL_INVALID_CERTIFICATE,
+        ),
+    )
     assert run(w).verdict is Verdict.DOWN
 
 
@@ -302,13 +339,25 @@ def test_unreachable_control_with_failing_http_is_inconclusive() -> None:
 def test_failure_on_a_redirect_hop_is_attributed_by_stage() -> None:
     w = World(url="http://redirect.example.test/")
     w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
-    w.fetch(SITE, page_response(b"", status=302, title=None,
-                                headers=(("Location", "https://news.example.test/"),)))
+    w.fetch(
+        SITE,
+        page_response(
+            b"", status=302, title=None, headers=(("Location", "https://news.example.test/"),)
+        ),
+    )
     w.lookup(ResolverKind.SYSTEM, "198.51.100.11", hostname="news.example.test", depth=1)
-    w.fetch("198.51.100.11", url="https://news.example.test/", failure=F.CONNECTION_RESET,
-            stage="tls", depth=1)
-    w.with_control(http=control_page(final_url="https://news.example.test/",
-                                     redirects=["http://redirect.example.test/"]))
+    w.fetch(
+        "198.51.100.11",
+        url="https://news.example.test/",
+        failure=F.CONNECTION_RESET,
+        stage="tls",
+        depth=1,
+    )
+    w.with_control(
+        http=control_page(
+            final_url="https://news.example.test/", redirects=["http://redirect.example.test/"]
+        )
+    )
     result = run(w)
     assert_blocked(result, Method.TLS_RESET)
 
@@ -316,11 +365,19 @@ def test_failure_on_a_redirect_hop_is_attributed_by_stage() -> None:
 def test_redirect_loop_for_everyone_is_down() -> None:
     w = World(url="http://loop.example.test/")
     w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
-    loop = page_response(b"", status=302, title=None,
-                         headers=(("Location", "http://loop.example.test/"),))
+    loop = page_response(
+        b"", status=302, title=None, headers=(("Location", "http://loop.example.test/"),)
+    )
     w.fetch(SITE, loop, failure=F.HTTP_TOO_MANY_REDIRECTS, depth=10)
-    w.with_control(http=control_page(status_code=None, body_length=None, title=None,
-                                     headers=[], failure=F.HTTP_TOO_MANY_REDIRECTS))
+    w.with_control(
+        http=control_page(
+            status_code=None,
+            body_length=None,
+            title=None,
+            headers=[],
+            failure=F.HTTP_TOO_MANY_REDIRECTS,
+        )
+    )
     assert run(w).verdict is Verdict.DOWN
 
 
@@ -353,7 +410,9 @@ def test_cdn_challenge_over_plain_http_is_inconclusive_too() -> None:
 
 def test_ipv6_failures_on_a_network_without_ipv6_are_ignored() -> None:
     w = healthy()
-    w.lookup(ResolverKind.SYSTEM, "2001:db8::10").connect("2001:db8::10", failure=F.NETWORK_UNREACHABLE)
+    w.lookup(ResolverKind.SYSTEM, "2001:db8::10").connect(
+        "2001:db8::10", failure=F.NETWORK_UNREACHABLE
+    )
     w.with_control(addresses=(SITE, "2001:db8::10"))
     result = run(w)
     assert result.verdict is Verdict.OK
@@ -379,9 +438,14 @@ def test_asn_overlap_makes_a_different_address_consistent() -> None:
     w = World()
     w.lookup(ResolverKind.SYSTEM, "198.51.100.99").connect("198.51.100.99")
     w.fetch("198.51.100.99", page_response())
-    w.dns[0] = w.dns[0].__class__(**{**{f: getattr(w.dns[0], f) for f in w.dns[0].__struct_fields__},
-                                     "answers": [w.dns[0].answers[0].__class__(
-                                         answer_type="A", address="198.51.100.99", asn=64500)]})
+    w.dns[0] = w.dns[0].__class__(
+        **{
+            **{f: getattr(w.dns[0], f) for f in w.dns[0].__struct_fields__},
+            "answers": [
+                w.dns[0].answers[0].__class__(answer_type="A", address="198.51.100.99", asn=64500)
+            ],
+        }
+    )
     w.with_control(asn={SITE: 64500})
     result = run(w)
     assert result.verdict is Verdict.OK

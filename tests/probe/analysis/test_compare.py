@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from probe.analysis.addresses import BogonPolicy
-from probe.analysis.compare import body_proportion, headers_match, is_diff, status_code_match, title_match
+from probe.analysis.compare import (
+    body_proportion,
+    headers_match,
+    is_diff,
+    status_code_match,
+    title_match,
+)
 from probe.model import HttpComparison
 
 
@@ -25,7 +31,9 @@ def test_status_mismatch_against_a_failing_control_is_not_comparable() -> None:
 
 def test_headers_match_on_shared_uncommon_names_only() -> None:
     assert headers_match([("X-Thing", "1"), ("Date", "x")], [("x-thing", "2")]) is True
-    assert headers_match([("Date", "x"), ("Server", "a")], [("Server", "b"), ("Vary", "*")]) is False
+    assert (
+        headers_match([("Date", "x"), ("Server", "a")], [("Server", "b"), ("Vary", "*")]) is False
+    )
     assert headers_match([("Date", "x")], [("date", "y")]) is True
 
 
@@ -36,10 +44,28 @@ def test_title_match_needs_every_long_word() -> None:
 
 
 def test_diff_follows_oonis_rule() -> None:
-    assert is_diff(HttpComparison(status_code_match=True, body_length_match=False,
-                                  headers_match=False, title_match=True)) is False
-    assert is_diff(HttpComparison(status_code_match=True, body_length_match=False,
-                                  headers_match=False, title_match=False)) is True
+    assert (
+        is_diff(
+            HttpComparison(
+                status_code_match=True,
+                body_length_match=False,
+                headers_match=False,
+                title_match=True,
+            )
+        )
+        is False
+    )
+    assert (
+        is_diff(
+            HttpComparison(
+                status_code_match=True,
+                body_length_match=False,
+                headers_match=False,
+                title_match=False,
+            )
+        )
+        is True
+    )
     assert is_diff(HttpComparison(status_code_match=False)) is True
     assert is_diff(HttpComparison(status_code_match=None)) is None
 

@@ -29,7 +29,9 @@ def test_ooni_rows_match_by_location_and_pattern_type() -> None:
     s = FingerprintSet(fps)
     assert [m.name for m in s.match_response(200, [], "page blocked by law here")] == ["body_c"]
     assert [m.name for m in s.match_response(200, [], "<html><b>STOP now")] == ["body_p"]
-    assert [m.name for m in s.match_response(302, [("Location", "http://warning.test/")], "")] == ["hdr"]
+    assert [m.name for m in s.match_response(302, [("Location", "http://warning.test/")], "")] == [
+        "hdr"
+    ]
     assert s.match_response(302, [("Location", "http://warning.test/x")], "") == []
     assert [m.name for m in s.match_response(200, [("Server", "FortiGate-100")], "")] == ["rx"]
     assert s.match_dns("10.10.34.35") is not None and s.match_dns("10.10.34.36") is None
@@ -37,7 +39,9 @@ def test_ooni_rows_match_by_location_and_pattern_type() -> None:
 
 def test_false_positive_signatures_win_over_blockpages() -> None:
     fps = parse_ooni_csv(
-        HEADER + "bp,vbw,,body,contains,Access denied,1,,,,\n" + "cf,fp,,body,contains,cf-chl,1,,,,\n",
+        HEADER
+        + "bp,vbw,,body,contains,Access denied,1,,,,\n"
+        + "cf,fp,,body,contains,cf-chl,1,,,,\n",
         "t.csv",
     )
     matches = FingerprintSet(fps).match_response(403, [], "Access denied <div id=cf-chl>")
@@ -66,7 +70,7 @@ def test_censoredplanet_lines_search_status_headers_and_body() -> None:
     ids=["missing-columns", "unknown-pattern-type", "bad-regexp"],
 )
 def test_bad_ooni_files_are_rejected_with_a_location(text: str) -> None:
-    with pytest.raises(FingerprintError, match="t.csv"):
+    with pytest.raises(FingerprintError, match=r"t\.csv"):
         parse_ooni_csv(text, "t.csv")
 
 

@@ -6,9 +6,13 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
-
-from probe.analysis import FingerprintSet, ReferenceData, analyse, parse_censoredplanet_jsonl, parse_ooni_csv
+from probe.analysis import (
+    FingerprintSet,
+    ReferenceData,
+    analyse,
+    parse_censoredplanet_jsonl,
+    parse_ooni_csv,
+)
 from probe.model import Blocking, Verdict
 
 from .ooni import convert
@@ -57,11 +61,13 @@ def _reference(shared: Path) -> ReferenceData:
         *parse_ooni_csv((fp / "fingerprints_http.csv").read_text(), "ooni-http"),
         *parse_ooni_csv((fp / "fingerprints_dns.csv").read_text(), "ooni-dns"),
         *parse_censoredplanet_jsonl(
-            (fp / "censoredplanet_false_positive_signatures.json").read_text(), "cp-fp",
+            (fp / "censoredplanet_false_positive_signatures.json").read_text(),
+            "cp-fp",
             false_positive=True,
         ),
         *parse_censoredplanet_jsonl(
-            (fp / "censoredplanet_blockpage_signatures.json").read_text(), "cp-blockpage",
+            (fp / "censoredplanet_blockpage_signatures.json").read_text(),
+            "cp-blockpage",
             false_positive=False,
         ),
     ]
@@ -70,8 +76,10 @@ def _reference(shared: Path) -> ReferenceData:
 
 def _cases(shared: Path) -> list[tuple[str, object, object]]:
     with (shared / "ooni-corpus" / "INDEX.csv").open() as f:
-        return [(row["scenario"], json.loads(row["blocking"]), json.loads(row["accessible"]))
-                for row in csv.DictReader(f)]
+        return [
+            (row["scenario"], json.loads(row["blocking"]), json.loads(row["accessible"]))
+            for row in csv.DictReader(f)
+        ]
 
 
 def test_verdicts_agree_with_ooni_on_its_corpus(shared_data: Path) -> None:

@@ -1,0 +1,51 @@
+"""The control (test helper) endpoint: POST a ControlRequest, get a ControlReply.
+
+GET answers what the endpoint is. Concurrency is bounded: beyond the limit requests queue briefly,
+then get 429 so a flood cannot exhaust the helper.
+"""
+
+from __future__ import annotations
+
+import msgspec
+import trio
+from starlette.requests import Request
+from starlette.responses import Response
+
+from collector.api.body import decode_json, read_body
+from collector.control.helper import SOFTWARE_NAME, ControlHelper
+from collector.errors import Overloaded
+from probe.model import ControlRequest
+
+MAX_REQUEST_BYTES = 64 * 1024
+QUEUE_WAIT_S = 2.0
+REQUEST_BUDGET_S = 60.0
+
+
+class ControlEndpoint:
+    """Serves `POST /api/v1/control` with a shared `ControlHelper` and a concurrency limit."""
+
+    def __init__(self, helper: ControlHelper, *, max_concurrent: int = 32) -> None:
+        self.helper = helper
+        self.limiter = trio.CapacityLimiter(max_concurrent)
+
+    async def __call__(self, request: Request) -> Response:
+        """Return the helper's reply, or a 4xx JSON error."""
+        if request.method == "GET":
+            body = {
+                "service": SOFTWARE_NAME,
+                "version": self.helper.config.software_version,
+                "usage": "POST a JSON ControlRequest {url, addresses, ports}",
+            }
+            return Response(msgspec.json.encode(body), media_type="application/json")
+        data = await read_body(request, MAX_REQUEST_BYTES)
+        control_request = decode_json(data, ControlRequest)
+        with trio.move_on_after(QUEUE_WAIT_S) as waiting:
+            await self.limiter.acquire()
+        if waiting.cancelled_caught:
+            raise Overloaded("the control is busy; retry in a few seconds")
+        try:
+            with trio.fail_after(REQUEST_BUDGET_S):
+                reply = await self.helper.measure(control_request)
+        finally:
+            self.limiter.release()
+        return Response(msgspec.json.encode(reply), media_type="application/json")

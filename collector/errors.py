@@ -1,0 +1,71 @@
+"""The collector's own errors: one base class, with the HTTP status and the stable error code.
+
+Codes are listed in docs/errors.md; `collector.api.errors` turns these into JSON responses.
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """The collector could not do what was asked."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or (self.__doc__ or "").strip().splitlines()[0])
+
+    @property
+    def detail(self) -> str:
+        """Return the human-readable explanation."""
+        return str(self)
+
+
+class BadRequest(CollectorError):
+    """The request is malformed."""
+
+
+class InvalidField(CollectorError):
+    """A field has the wrong type or value."""
+
+    status_code = 422
+    code = "invalid_field"
+
+    def __init__(self, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class PayloadTooLarge(CollectorError):
+    """The request body is too large."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(CollectorError):
+    """The request body's type or encoding is not supported."""
+
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class Overloaded(CollectorError):
+    """Too many requests are in progress; retry later."""
+
+    status_code = 429
+    code = "overloaded"
+
+
+class NotFound(CollectorError):
+    """No such resource."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class TargetRefused(CollectorError):
+    """The control refuses to measure this target."""
+
+    status_code = 403
+    code = "target_refused"

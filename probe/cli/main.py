@@ -1,0 +1,97 @@
+"""crenel-probe's entry point: parse flags, resolve settings, dispatch, map errors to exit codes.
+
+Exit codes: 0 done (even when blocking was found), 2 bad input, 3 collector unreachable, 4 a
+required privilege is missing, 70 a bug (traceback only with --debug), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import trio
+
+from probe.cli import listing, measure, render, run, settings
+from probe.cli.consent import ensure_consent
+from probe.cli.options import flags_of
+from probe.config import ConfigFile, environment, load_config, read_resolv_conf
+from probe.errors import ProbeError, first_leaf
+from probe.identity import SOFTWARE_VERSION
+
+EXIT_BUG = 70
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="crenel-probe",
+        description="Measure whether websites are blocked from this network, and how.",
+    )
+    parser.add_argument("--version", action="version", version=f"crenel-probe {SOFTWARE_VERSION}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    measure.add_parser(subparsers)
+    run.add_parser(subparsers)
+    listing.add_parsers(subparsers)
+    settings.add_parser(subparsers)
+    return parser
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    config = load_config(flags_of(args), environment(), resolv_conf=read_resolv_conf())
+    if args.needs_consent:
+        ensure_consent(
+            ConfigFile(config.config_path),
+            assume_yes=args.yes,
+            interactive=sys.stdin.isatty() and sys.stdout.isatty(),
+            ask=input,
+            say=print,
+        )
+    handler: Any = args.handler
+    if args.is_async:
+        return int(trio.run(handler, args, config))
+    return int(handler(args, config))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run crenel-probe and return its exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        try:
+            return _dispatch(args)
+        except BaseExceptionGroup as group:
+            raise first_leaf(group) from group
+    except ProbeError as exc:
+        print(render.error_line(exc.message), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(render.error_line("interrupted"), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # the edge of the program: a bug is reported, never hidden
+        if args.debug:
+            traceback.print_exc()
+        print(
+            render.error_line(
+                f"internal error ({type(exc).__name__}): this is a bug; rerun with --debug and "
+                "report it"
+            ),
+            file=sys.stderr,
+        )
+        return EXIT_BUG
+
+
+def console_script() -> None:
+    """Entry point of the `crenel-probe` command."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_script()

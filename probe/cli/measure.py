@@ -1,0 +1,82 @@
+"""`crenel-probe measure URL...`: measure URLs now, print a table (or JSON lines), store them."""
+
+from __future__ import annotations
+
+import argparse
+
+import trio
+
+from probe.cli import render
+from probe.cli.options import add_measuring_flags
+from probe.cli.session import open_session
+from probe.config import ProbeConfig
+from probe.errors import BadInputError
+from probe.model import Measurement
+from probe.net import parse_web_url
+from probe.store import AsyncStore, Store
+from probe.testlists import ListEntry
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the subcommand."""
+    parser = subparsers.add_parser("measure", help="measure one or more URLs now")
+    parser.add_argument("urls", nargs="+", metavar="URL")
+    add_measuring_flags(parser)
+    parser.set_defaults(handler=run, is_async=True, needs_consent=True)
+
+
+def validate(urls: list[str]) -> list[ListEntry]:
+    """Return the URLs as list entries.
+
+    Raises:
+        BadInputError: a URL is not an absolute http(s) URL with a valid host.
+    """
+    for url in urls:
+        try:
+            parse_web_url(url)
+        except ValueError as exc:
+            raise BadInputError(f"cannot measure {url!r}: {exc}") from exc
+    return [ListEntry(url=u) for u in urls]
+
+
+async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
+    """Measure the URLs and return the exit code."""
+    from probe.runner import run_urls
+
+    entries = validate(args.urls)
+    out = render.console()
+    done: list[Measurement] = []
+    with Store(config.store_path) as store:
+        saver = AsyncStore(store)
+
+        async def keep(measurement: Measurement) -> None:
+            await saver.add(measurement)
+            done.append(measurement)
+            if args.json:
+                print(render.json_line(measurement), flush=True)
+
+        async with open_session(config) as session:
+            if not args.json and config.control_url is None:
+                out.print(
+                    "[dim]No control configured (--control URL): verdicts rest on this "
+                    "probe's own observations.[/dim]",
+                    highlight=False,
+                )
+            with trio.CancelScope():
+                await run_urls(
+                    session,
+                    entries,
+                    concurrency=config.concurrency,
+                    per_host=config.per_host,
+                    max_runtime_s=config.max_runtime_s,
+                    on_result=keep,
+                )
+    if not args.json:
+        order = {e.url: i for i, e in enumerate(entries)}
+        out.print(render.results_table(sorted(done, key=lambda m: order.get(m.input, 0))))
+        if done and all(render.nothing_answered(m) for m in done):
+            out.print(
+                "Nothing answered (no DNS answer, no connection): this machine seems to "
+                "be offline, so nothing could be concluded."
+            )
+    return 0

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from probe.analysis import BogonPolicy, FingerprintSet, ReferenceData, analyse, parse_ooni_csv
+import pytest
+
+from probe.analysis import (
+    RULES,
+    BogonPolicy,
+    FingerprintSet,
+    ReferenceData,
+    analyse,
+    parse_ooni_csv,
+)
 from probe.model import (
     Analysis,
     Blocking,
@@ -459,3 +468,168 @@ def test_analysis_is_deterministic_and_records_its_versions() -> None:
     assert first.rules_version == "1"
     assert first.reference_digest == REF.digest
     assert REF.digest != ReferenceData().digest
+
+
+def _world_for_rule(rule_id: str) -> World:
+    """A world in which exactly this rule must fire (one per rule id)."""
+    if rule_id == "dns-no-answer":
+        w = World()
+        w.lookup(ResolverKind.UDP, failure=F.DNS_NO_ANSWER).lookup(ResolverKind.DOH, SITE)
+        return w.fetch(SITE, page_response()).with_control()
+    if rule_id == "dns-forged-ghost":
+        w = World(url="http://ghost.example.test/")
+        w.lookup(ResolverKind.SYSTEM, "203.0.113.80").fetch(
+            "203.0.113.80", page_response(BLOCKPAGE)
+        )
+        return w.with_control(
+            addresses=(),
+            dns_failure=F.DNS_NXDOMAIN,
+            http=control_page(
+                status_code=None, body_length=None, title=None, headers=[], failure=F.DNS_NXDOMAIN
+            ),
+        )
+    if rule_id == "http-blockpage-vague":
+        w = World()
+        w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
+        w.fetch(SITE, page_response(b"<html>Forbidden by the vague filter</html>", title=None))
+        return w.with_control()
+    if rule_id == "http-redirect-diff":
+        w = World()
+        w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
+        w.fetch(
+            SITE,
+            page_response(
+                b"", status=302, title=None, headers=(("Location", "http://elsewhere.test/"),)
+            ),
+        )
+        w.lookup(ResolverKind.SYSTEM, "198.51.100.20", hostname="elsewhere.test", depth=1)
+        w.fetch("198.51.100.20", page_response(), url="http://elsewhere.test/", depth=1)
+        return w.with_control(http=control_page(final_url="http://news.example.test/"))
+    factories = {
+        "dns-injected": _injected,
+        "dns-nxdomain": lambda: _dns_failure(F.DNS_NXDOMAIN),
+        "dns-timeout": lambda: _dns_failure(F.GENERIC_TIMEOUT),
+        "dns-failure": lambda: _dns_failure(F.DNS_REFUSED),
+        "dns-bogon": _bogon,
+        "dns-forged-known": _known_forged,
+        "dns-forged": _forged_diff,
+        "tcp-blocked": lambda: _tcp(F.CONNECTION_REFUSED),
+        "tls-blocked": lambda: _sni_blocked(F.CONNECTION_RESET),
+        "tls-mitm": lambda: _sni_blocked(F.SSL_INVALID_HOSTNAME),
+        "http-failure": lambda: _http_failure(F.EOF),
+        "redirect-failure": _redirect_hop_failure,
+        "throttled": _throttled,
+        "http-blockpage": _blockpage,
+        "http-diff": _diff,
+    }
+    return factories[rule_id]()
+
+
+def _injected() -> World:
+    w = World()
+    w.lookup(ResolverKind.UDP, responses=[["203.0.113.250"], [SITE]]).lookup(ResolverKind.DOH, SITE)
+    return w.fetch("203.0.113.250", failure=F.GENERIC_TIMEOUT, stage="tcp").with_control()
+
+
+def _dns_failure(failure: str) -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, failure=failure).lookup(ResolverKind.DOH, SITE)
+    return w.fetch(SITE, page_response()).with_control()
+
+
+def _bogon() -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, "10.10.34.35").lookup(ResolverKind.DOH, SITE)
+    return w.fetch("10.10.34.35", failure=F.GENERIC_TIMEOUT, stage="tcp").with_control()
+
+
+def _known_forged() -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, "203.0.113.66").lookup(ResolverKind.DOH, SITE)
+    return w.fetch("203.0.113.66", failure=F.GENERIC_TIMEOUT, stage="tcp").with_control()
+
+
+def _forged_diff() -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, "203.0.113.9").lookup(ResolverKind.DOH, SITE)
+    other = b"<html><head><title>Portal</title></head><body>x</body></html>"
+    w.fetch("203.0.113.9", page_response(other, title="Portal", headers=()))
+    return w.with_control()
+
+
+def _tcp(failure: str) -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE, failure=failure)
+    return w.fetch(SITE, failure=failure, stage="tcp").with_control()
+
+
+def _http_failure(failure: str) -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
+    return w.fetch(SITE, failure=failure, stage="http").with_control()
+
+
+def _redirect_hop_failure() -> World:
+    w = World(url="http://redirect.example.test/")
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
+    w.fetch(
+        SITE,
+        page_response(
+            b"", status=302, title=None, headers=(("Location", "http://news.example.test/"),)
+        ),
+    )
+    w.lookup(ResolverKind.SYSTEM, SITE, hostname="news.example.test", depth=1)
+    w.fetch(
+        SITE, url="http://news.example.test/", failure=F.CONNECTION_RESET, stage="http", depth=1
+    )
+    return w.with_control(
+        http=control_page(
+            final_url="http://news.example.test/", redirects=["http://redirect.example.test/"]
+        )
+    )
+
+
+def _throttled() -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
+    partial = page_response(PAGE[:100], complete=False, length=10_000)
+    w.fetch(SITE, partial, failure=F.GENERIC_TIMEOUT, stage="body", t_ms=5010.0, headers_ms=10.0)
+    return w.with_control(http=control_page(body_length=1_000_000))
+
+
+def _blockpage() -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
+    return w.fetch(SITE, page_response(BLOCKPAGE, title="Access denied")).with_control()
+
+
+def _diff() -> World:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE)
+    other = b"<html><head><title>Notice</title></head><body>Unavailable.</body></html>"
+    w.fetch(SITE, page_response(other, title="Notice", headers=(("Content-Type", "text/html"),)))
+    return w.with_control()
+
+
+VAGUE = ReferenceData(
+    fingerprints=FingerprintSet(
+        [
+            *FINGERPRINTS,
+            *parse_ooni_csv(
+                "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,expected_countries,source,exp_url,notes\n"
+                'vague_word,vbw,,body,contains,Forbidden by the vague filter,1,"",lab,,\n',
+                "vague.csv",
+            ),
+        ]
+    ),
+    bogons=BogonPolicy(LAB_PUBLIC),
+)
+
+
+@pytest.mark.parametrize("rule_id", sorted(RULES))
+def test_each_rule_fires_on_its_own_case(rule_id: str) -> None:
+    result = analyse(_world_for_rule(rule_id).build(), VAGUE)
+    assert rule_id in {h.rule for h in result.rules}, result
+    assert result.verdict is Verdict.BLOCKED
+    hit = next(h for h in result.rules if h.rule == rule_id)
+    assert hit.detail and 0 < hit.weight <= 1

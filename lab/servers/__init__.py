@@ -11,12 +11,15 @@ Modules:
 - `tls`: `TlsSetup` and the SNI context presenting each site's certificate.
 - `doh`: RFC 8484 request parsing and reply choice. Pure.
 - `web`: `serve_web`, HTTP/1.1 (h11) with optional TLS and DoH.
+- `proxy`: `serve_transparent_proxy`, an ISP proxy that fetches the real site for the Host asked.
+- `host`: the lab internet's server process (`python -m lab.servers.host`).
 """
 
 from lab.servers.certs import CertificateAuthority, IssuedCertificate, server_context
 from lab.servers.dns import serve_dns
 from lab.servers.doh import DNS_MESSAGE_TYPE, DOH_PATH
 from lab.servers.listeners import ServerLimits
+from lab.servers.proxy import serve_transparent_proxy
 from lab.servers.sites import ClientRoute, Route, Site, filler_bytes, html_page, select_route
 from lab.servers.tls import TlsSetup, sni_context
 from lab.servers.web import serve_web
@@ -51,6 +54,7 @@ __all__ = [
     "plan_replies",
     "select_route",
     "serve_dns",
+    "serve_transparent_proxy",
     "serve_web",
     "server_context",
     "sni_context",

@@ -109,6 +109,23 @@ class CertificateAuthority:
         """Return the CA certificate as PEM (what clients trust)."""
         return self.cert.public_bytes(serialization.Encoding.PEM)
 
+    @property
+    def key_pem(self) -> bytes:
+        """Return the CA's private key as unencrypted PKCS#8 PEM (lab use only)."""
+        return _key_pem(self.key)
+
+    @classmethod
+    def from_pem(cls, cert_pem: bytes, key_pem: bytes) -> CertificateAuthority:
+        """Return the CA stored as `cert_pem` and `key_pem` (so separate processes share it).
+
+        Raises:
+            ValueError: the PEM data is not an EC certificate and key.
+        """
+        key = serialization.load_pem_private_key(key_pem, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError("the CA key must be an EC private key")
+        return cls(key=key, cert=x509.load_pem_x509_certificate(cert_pem))
+
     def write_pem(self, path: str | Path) -> None:
         """Write the CA certificate as PEM to `path` (for a client's trust store)."""
         Path(path).write_bytes(self.cert_pem)

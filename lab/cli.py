@@ -1,0 +1,297 @@
+"""crenel-lab's command line: run scenarios and compare verdicts, keep a world up, take worlds down.
+
+Exit codes: 0 every verdict matched, 1 a verdict did not match (or a world failed), 2 bad
+scenario or arguments, 4 missing privilege, 70 a bug, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+import trio
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from lab import netns
+from lab.check import ScenarioResult, check_scenario
+from lab.errors import LabError, ScenarioError, first_leaf
+from lab.scenario import load_scenario
+from lab.world import PREFIX_ROOT, STATE_DIR, running_world, teardown
+
+SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
+LAB_FINGERPRINTS = Path(__file__).resolve().parent / "fingerprints" / "lab-blockpages.csv"
+
+
+def bundled_scenarios() -> list[Path]:
+    """Return the scenario files shipped with Crenel, in id order."""
+    return sorted(SCENARIO_DIR.glob("*.toml"))
+
+
+def resolve_scenarios(names: Sequence[str], *, all_bundled: bool) -> list[Path]:
+    """Return scenario paths for file paths, directories or bundled ids such as S05.
+
+    Raises:
+        ScenarioError: a name matches nothing.
+    """
+    paths: list[Path] = list(bundled_scenarios()) if all_bundled else []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            paths += sorted(path.glob("*.toml"))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            matches = [p for p in bundled_scenarios() if p.name.split("-", 1)[0] == name.upper()]
+            if not matches:
+                raise ScenarioError(f"no scenario file or bundled scenario named {name!r}")
+            paths += matches
+    if not paths:
+        raise ScenarioError(
+            "name at least one scenario (a .toml file, a directory, an id), or pass --all"
+        )
+    return paths
+
+
+def results_table(results: Sequence[ScenarioResult]) -> Table:
+    """Return the comparison table: scenario, URL, expected, got, methods, confidence, result."""
+    table = Table(show_lines=False)
+    for column in ("scenario", "URL", "expected", "got", "methods", "conf.", "result"):
+        table.add_column(column, overflow="fold")
+    for result in results:
+        if result.error is not None:
+            table.add_row(
+                result.scenario.id,
+                "-",
+                "-",
+                "-",
+                "-",
+                "-",
+                Text(f"ERROR: {result.error}", style="bold red"),
+            )
+            continue
+        for outcome in result.outcomes:
+            expected: str = outcome.expectation.verdict
+            wanted = outcome.expectation.methods or outcome.expectation.any_of
+            if wanted:
+                joiner = "|" if outcome.expectation.any_of else ","
+                expected += "[" + joiner.join(wanted) + "]"
+            m = outcome.measurement
+            got = m.analysis.verdict.value if m else "-"
+            methods = ", ".join(x.value for x in m.analysis.methods) if m else "-"
+            confidence = f"{m.analysis.confidence:.2f}" if m else "-"
+            verdict = (
+                Text("pass", style="green")
+                if outcome.passed
+                else Text("FAIL: " + "; ".join(outcome.problems), style="bold red")
+            )
+            label = (
+                result.scenario.id
+                if len({o.cc for o in result.outcomes}) == 1
+                else (f"{result.scenario.id}/{outcome.cc}")
+            )
+            table.add_row(
+                label, outcome.expectation.url, expected, got, methods or "-", confidence, verdict
+            )
+    return table
+
+
+def _report(results: Sequence[ScenarioResult], wall_s: float) -> str:
+    setups = [r.setup_s for r in results if r.setup_s]
+    teardowns = [r.teardown_s for r in results if r.teardown_s]
+    parts = [f"{len(results)} scenarios in {wall_s:.1f} s"]
+    if setups:
+        parts.append(f"set-up median {statistics.median(setups):.2f} s (max {max(setups):.2f})")
+    if teardowns:
+        parts.append(
+            f"teardown median {statistics.median(teardowns):.2f} s (max {max(teardowns):.2f})"
+        )
+    failed = sum(not r.passed for r in results)
+    parts.append("all verdicts matched" if not failed else f"{failed} scenarios FAILED")
+    return "; ".join(parts)
+
+
+def _json_document(results: Sequence[ScenarioResult]) -> bytes:
+    doc = [
+        {
+            "scenario": r.scenario.id,
+            "title": r.scenario.title,
+            "file": str(r.path),
+            "error": r.error,
+            "setup_s": round(r.setup_s, 3),
+            "teardown_s": round(r.teardown_s, 3),
+            "outcomes": [
+                {
+                    "url": o.expectation.url,
+                    "client": o.client,
+                    "cc": o.cc,
+                    "expected": msgspec.to_builtins(o.expectation),
+                    "passed": o.passed,
+                    "problems": list(o.problems),
+                    "measurement": msgspec.to_builtins(o.measurement),
+                }
+                for o in r.outcomes
+            ],
+        }
+        for r in results
+    ]
+    return msgspec.json.encode(doc)
+
+
+async def cmd_run(args: argparse.Namespace, out: Console) -> int:
+    """Run scenarios one after the other and print the comparison."""
+    paths = resolve_scenarios(args.scenarios, all_bundled=args.all)
+    for path in paths:
+        load_scenario(path)
+    netns.require_privileges()
+    fingerprints = [LAB_FINGERPRINTS, *(Path(f) for f in args.fingerprints or [])]
+    results: list[ScenarioResult] = []
+    started = time.monotonic()
+    for path in paths:
+        result = await check_scenario(path.absolute(), fingerprints=fingerprints)
+        results.append(result)
+        status = "ok" if result.passed else "FAILED"
+        print(
+            f"{result.scenario.id}: {status} (set-up {result.setup_s:.2f} s, measured in "
+            f"{result.measure_s:.2f} s, teardown {result.teardown_s:.2f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+    out.print(results_table(results))
+    out.print(_report(results, time.monotonic() - started))
+    if args.json:
+        await trio.Path(args.json).write_bytes(_json_document(results))
+    return 0 if all(r.passed for r in results) else 1
+
+
+async def cmd_up(args: argparse.Namespace, out: Console) -> int:
+    """Build one world and keep it until interrupted (Ctrl-C or `crenel-lab down`)."""
+    [path] = resolve_scenarios([args.scenario], all_bundled=False)
+    scenario = load_scenario(path)
+    async with running_world(scenario, path.absolute(), fingerprints=[LAB_FINGERPRINTS]) as world:
+        out.print(
+            f"world {world.plan.prefix} for {scenario.id} is up "
+            f"(set-up {world.setup_s:.2f} s); files in {world.directory}"
+        )
+        for client in world.plan.clients:
+            out.print(
+                f"client {client.namespace} ({client.cc}, {client.network_name}, "
+                f"{client.address}, resolver {client.resolver}):"
+            )
+            out.print(f"  enter it:   ip netns exec {client.namespace} bash")
+            out.print(
+                f"  measure:    ip netns exec {client.namespace} crenel-probe measure "
+                f"--config {world.probe_config(client)} URL",
+                soft_wrap=True,
+            )
+        out.print("Ctrl-C or `crenel-lab down` removes it.", soft_wrap=True)
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for _ in signals:
+                break
+    out.print("world removed")
+    return 0
+
+
+async def cmd_down(args: argparse.Namespace, out: Console) -> int:
+    """Stop running `up` worlds and remove every lab namespace left behind."""
+    netns.require_privileges()
+    prefix = args.prefix or PREFIX_ROOT
+    for state in sorted(STATE_DIR.glob(f"{prefix}*.pid")) if STATE_DIR.is_dir() else []:
+        pid = int(state.read_text().split()[0])
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            state.unlink(missing_ok=True)
+            continue
+        with trio.move_on_after(30):
+            # `up` removes its state file when its world is gone; wait for that, bounded.
+            while state.exists():  # noqa: ASYNC110
+                await trio.sleep(0.1)
+    removed = await teardown(None, prefix)
+    out.print(
+        f"removed {len(removed)} leftover namespaces" if removed else "nothing left to remove"
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="crenel-lab", description="A simulated censored internet in network namespaces."
+    )
+    parser.add_argument("--debug", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = sub.add_parser("run", help="run scenarios and compare the probe's verdicts")
+    run.add_argument(
+        "scenarios",
+        nargs="*",
+        metavar="SCENARIO",
+        help="scenario file, directory, or bundled id (S01..S31)",
+    )
+    run.add_argument("--all", action="store_true", help="run every bundled scenario")
+    run.add_argument("--json", metavar="FILE", help="write measurements and comparisons")
+    run.add_argument(
+        "--fingerprints",
+        action="append",
+        metavar="FILE",
+        help="extra fingerprint files for the probe",
+    )
+    run.set_defaults(handler=cmd_run)
+    up = sub.add_parser("up", help="build a world and keep it running")
+    up.add_argument("scenario", metavar="SCENARIO")
+    up.set_defaults(handler=cmd_up)
+    down = sub.add_parser("down", help="remove running worlds and leftovers")
+    down.add_argument("prefix", nargs="?", metavar="PREFIX")
+    down.set_defaults(handler=cmd_down)
+    listing = sub.add_parser("list", help="list the bundled scenarios")
+    listing.set_defaults(handler=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run crenel-lab and return its exit code."""
+    args = build_parser().parse_args(argv)
+    out = Console(highlight=False)
+    try:
+        if args.handler is None:
+            for path in bundled_scenarios():
+                scenario = load_scenario(path)
+                out.print(f"{scenario.id}  {scenario.title}  ({path.name})", soft_wrap=True)
+            return 0
+        try:
+            return int(trio.run(args.handler, args, out))
+        except BaseExceptionGroup as group:
+            raise first_leaf(group) from group
+    except LabError as exc:
+        print(f"crenel-lab: error: {exc}", file=sys.stderr)
+        return exc.exit_code if exc.exit_code != 1 else 1
+    except KeyboardInterrupt:
+        print("crenel-lab: interrupted; the world was removed", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the edge of the program: a bug is reported, never hidden
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"crenel-lab: error: internal error ({type(exc).__name__}); this is a bug, "
+            "rerun with --debug",
+            file=sys.stderr,
+        )
+        return 70
+
+
+def console_script() -> None:
+    """Entry point of the `crenel-lab` command."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_script()

@@ -96,6 +96,38 @@ def compare(expectation: Expectation, measurement: Measurement | None) -> list[s
         problems.append(f"unexpected methods {', '.join(sorted(extra))}")
     if "dns-injection-recorded" in expectation.checks:
         problems += _injection_recorded(measurement)
+    problems += _packet_problems(expectation, measurement)
+    return problems
+
+
+def _packet_problems(expectation: Expectation, measurement: Measurement) -> list[str]:
+    """Return what differs in rules, notes and localisation from the expectation."""
+    analysis = measurement.analysis
+    fired = {hit.rule for hit in analysis.rules}
+    problems: list[str] = []
+    missing = [r for r in expectation.rules if r not in fired]
+    if missing:
+        problems.append(f"rules did not fire: {', '.join(missing)}")
+    unwanted = [r for r in expectation.absent_rules if r in fired]
+    if unwanted:
+        problems.append(f"rules fired that must not: {', '.join(unwanted)}")
+    for text in expectation.notes:
+        if not any(text in note for note in analysis.notes):
+            problems.append(f"no note says {text!r}")
+    if expectation.censor_hop is None and expectation.censor_path is None:
+        return problems
+    packets = measurement.packets
+    located = packets.localisation if packets is not None else None
+    if located is None:
+        return [*problems, "no localisation was made"]
+    if expectation.censor_hop is not None and located.censor_hop != expectation.censor_hop:
+        problems.append(
+            f"censor located at hop {located.censor_hop}, expected {expectation.censor_hop}"
+            + (f" ({located.note})" if located.note else "")
+        )
+    path = located.path.value if located.path is not None else None
+    if expectation.censor_path is not None and path != expectation.censor_path:
+        problems.append(f"censor {path}, expected {expectation.censor_path}")
     return problems
 
 

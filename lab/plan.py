@@ -20,6 +20,7 @@ from lab.censor.rules import (
     CensorRule,
     DnsDrop,
     DnsInject,
+    ForgedTraits,
     HttpBlock,
     HttpInject,
     IpBlock,
@@ -64,6 +65,8 @@ CONTROL_ADDRESS = "203.0.113.2"
 COLLECTOR_ADDRESS = "203.0.113.3"
 PUBLIC_RESOLVER_ADDRESS = "203.0.113.53"
 PUBLIC_RESOLVER_NAME = "dns.public.test"
+DNS_BAIT_ADDRESS = "203.0.113.254"
+"""Routed through every censor to inet, where nothing answers it: the probes' DNS bait."""
 FIRST_ISP_RESOLVER = 40
 FIRST_SITE = 100
 CONTROL_PORT = 443
@@ -104,6 +107,7 @@ class ClientPlan:
     subnet: str
     gateway: str
     resolver: str
+    region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class WebServerPlan:
     http: bool = True
     https: bool = True
     doh_zone: Zone | None = None
+    handshake_latency_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -190,6 +195,8 @@ def _client_subnets() -> Iterator[ipaddress.IPv4Network]:
 def _page_route(page: Page, default_latency: float) -> Route:
     headers = tuple(page.headers.items())
     latency = page.latency_ms if page.latency_ms is not None else default_latency
+    if page.reset:
+        return Route(reset=True, latency_ms=latency)
     if page.redirect is not None:
         return Route(
             status=page.status if page.status in (301, 302, 303, 307, 308) else 302,
@@ -303,6 +310,15 @@ def _isp_zone(
     return Zone(records=tuple(records), behaviours=behaviours)
 
 
+def _forged(spec: TlsResetSpec | HttpResetSpec) -> ForgedTraits | None:
+    """Return the injector's traits for a reset it forges, or None for the filter's REJECT."""
+    if not spec.injector:
+        return None
+    return ForgedTraits(
+        ip_ttl=spec.ip_ttl, ttl_mode=spec.ttl_mode, ip_id=spec.ip_id, in_path=spec.in_path
+    )
+
+
 def _censor_rule(spec: CensorSpec, addresses: Mapping[str, str], where: str) -> CensorRule:
     if isinstance(spec, DnsInjectSpec):
         answers = tuple(_addresses_of(spec.answer, addresses, where)) if spec.answer else ()
@@ -313,6 +329,8 @@ def _censor_rule(spec: CensorSpec, addresses: Mapping[str, str], where: str) -> 
             ip_ttl=spec.ip_ttl,
             ttl_mode=spec.ttl_mode,
             copies=spec.copies,
+            ip_id=spec.ip_id,
+            udp_checksum=spec.udp_checksum,
         )
     if isinstance(spec, DnsDropSpec):
         return DnsDrop(name=_name_key(spec.name))
@@ -324,8 +342,17 @@ def _censor_rule(spec: CensorSpec, addresses: Mapping[str, str], where: str) -> 
         return IpBlock(address=address, action=action, port=spec.port)  # type: ignore[arg-type]
     if isinstance(spec, TlsInterceptSpec):
         return TlsIntercept(sni=_name_key(spec.sni))
-    if isinstance(spec, TlsResetSpec | TlsDropSpec | TlsCloseSpec):
-        action = {TlsResetSpec: "reset", TlsDropSpec: "drop", TlsCloseSpec: "close"}[type(spec)]
+    if isinstance(spec, TlsResetSpec):
+        return TlsBlock(sni=_name_key(spec.sni), action="reset", forged=_forged(spec))
+    if isinstance(spec, HttpResetSpec):
+        return HttpBlock(
+            action="reset",
+            host=_name_key(spec.host) if spec.host else None,
+            path_keyword=spec.path_keyword,
+            forged=_forged(spec),
+        )
+    if isinstance(spec, TlsDropSpec | TlsCloseSpec):
+        action = {TlsDropSpec: "drop", TlsCloseSpec: "close"}[type(spec)]
         return TlsBlock(sni=_name_key(spec.sni), action=action)  # type: ignore[arg-type]
     if isinstance(spec, HttpInjectSpec):
         headers: tuple[tuple[str, str], ...] = (("Content-Type", "text/html"),)
@@ -340,8 +367,8 @@ def _censor_rule(spec: CensorSpec, addresses: Mapping[str, str], where: str) -> 
             path_keyword=spec.path_keyword,
             end=spec.end,
         )
-    if isinstance(spec, HttpResetSpec | HttpDropSpec | HttpCloseSpec):
-        action = {HttpResetSpec: "reset", HttpDropSpec: "drop", HttpCloseSpec: "close"}[type(spec)]
+    if isinstance(spec, HttpDropSpec | HttpCloseSpec):
+        action = {HttpDropSpec: "drop", HttpCloseSpec: "close"}[type(spec)]
         return HttpBlock(
             action=action,  # type: ignore[arg-type]
             host=_name_key(spec.host) if spec.host else None,
@@ -448,6 +475,7 @@ def plan_world(scenario: Scenario, prefix: str) -> WorldPlan:
                     subnet=str(subnet),
                     gateway=gateway,
                     resolver=resolver_address,
+                    region=network.region,
                 )
             )
         # Chain: chain[i].wan <-> chain[i+1].lan, and the last node's wan <-> inet.c{k}.
@@ -499,7 +527,15 @@ def plan_world(scenario: Scenario, prefix: str) -> WorldPlan:
             flags[address] = (True, False)
     for address, site_list in by_address.items():
         http, https = flags[address]
-        web.append(WebServerPlan(address=address, sites=tuple(site_list), http=http, https=https))
+        web.append(
+            WebServerPlan(
+                address=address,
+                sites=tuple(site_list),
+                http=http,
+                https=https,
+                handshake_latency_ms=scenario.options.tls_latency_ms,
+            )
+        )
     web.append(
         WebServerPlan(
             address=PUBLIC_RESOLVER_ADDRESS,

@@ -15,6 +15,9 @@ from lab.errors import ScenarioError
 
 Cert = Literal["valid", "expired", "wrong_host", "untrusted"]
 ResolverValue = str | list[str]
+TtlMode = Literal["fixed", "copy"]
+IpIdMode = Literal["random", "zero"]
+Hops = Annotated[int, msgspec.Meta(ge=0, le=8)]
 
 
 class _Spec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -33,6 +36,8 @@ class Page(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     redirect: str | None = None
     headers: dict[str, str] = {}
     latency_ms: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    reset: bool = False
+    """The server itself resets the connection (RST) after reading the request."""
 
 
 class ClientPage(Page, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -77,8 +82,10 @@ class DnsInjectSpec(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True
     answer: ResolverValue = []
     rcode: str = "NOERROR"
     ip_ttl: Annotated[int, msgspec.Meta(ge=1, le=255)] = 64
-    ttl_mode: Literal["fixed", "copy"] = "fixed"
+    ttl_mode: TtlMode = "fixed"
     copies: Annotated[int, msgspec.Meta(ge=1, le=8)] = 1
+    ip_id: IpIdMode = "random"
+    udp_checksum: bool = True
 
 
 class DnsDropSpec(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="dns_drop"):
@@ -110,10 +117,23 @@ class _TlsSpec(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True):
     sni: str
 
 
+class _InjectedReset(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Traits of a reset forged by the injector instead of the packet filter's REJECT."""
+
+    injector: bool = False
+    ip_ttl: Annotated[int, msgspec.Meta(ge=1, le=255)] = 64
+    ttl_mode: TtlMode = "fixed"
+    ip_id: IpIdMode = "random"
+    in_path: bool = False
+    """The trigger is dropped too (else it reaches the server, as with the GFW)."""
+
+
 class TlsResetSpec(
-    _TlsSpec, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="tls_reset"
+    _InjectedReset, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="tls_reset"
 ):
     """Reset the flow after a ClientHello with this SNI."""
+
+    sni: str
 
 
 class TlsDropSpec(_TlsSpec, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="tls_drop"):
@@ -138,9 +158,12 @@ class _HttpMatch(_Rule, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
 
 class HttpResetSpec(
-    _HttpMatch, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="http_reset"
+    _InjectedReset, frozen=True, kw_only=True, forbid_unknown_fields=True, tag="http_reset"
 ):
     """Reset the flow after a matching HTTP request."""
+
+    host: str | None = None
+    path_keyword: str | None = None
 
 
 class HttpDropSpec(
@@ -197,6 +220,7 @@ class NetworkSpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     name: str = "isp"
     asn: Annotated[int, msgspec.Meta(ge=0)] = 64500
+    region: str | None = None
 
 
 class CountrySpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -208,8 +232,8 @@ class CountrySpec(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     resolver: dict[str, ResolverValue] = {}
     resolver_delay_ms: dict[str, Annotated[float, msgspec.Meta(ge=0)]] = {}
     censor: list[CensorSpec] = []
-    hops_before: Annotated[int, msgspec.Meta(ge=0, le=8)] = 0
-    hops_after: Annotated[int, msgspec.Meta(ge=0, le=8)] = 0
+    hops_before: Hops = 0
+    hops_after: Hops = 0
 
 
 class Expectation(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -223,6 +247,15 @@ class Expectation(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     checks: list[Literal["dns-injection-recorded"]] = []
     country: str | None = None
     note: str = ""
+    rules: list[str] = []
+    """Rule ids that must fire (e.g. tcp-rst-injected)."""
+    absent_rules: list[str] = []
+    """Rule ids that must not fire."""
+    notes: list[str] = []
+    """Text each of which some analysis note must contain."""
+    censor_hop: Annotated[int, msgspec.Meta(ge=1, le=64)] | None = None
+    """The hop localisation must report (needs `locate_censor`)."""
+    censor_path: Literal["in-path", "on-path"] | None = None
 
 
 class Options(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -235,7 +268,13 @@ class Options(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     control_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 15.0
     capture_window_ms: Annotated[float, msgspec.Meta(ge=0)] = 300.0
     latency_ms: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    tls_latency_ms: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    """Sites wait this long before answering a ClientHello (a far server, for races)."""
     system_resolver: bool = True
+    packet_evidence: bool = False
+    locate_censor: bool = False
+    dns_bait: bool = False
+    """Probes also query the lab's DNS bait, an address that runs no DNS server."""
 
 
 class Scenario(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -250,6 +289,8 @@ class Scenario(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
     resolver: dict[str, ResolverValue] = {}
     resolver_delay_ms: dict[str, Annotated[float, msgspec.Meta(ge=0)]] = {}
     censor: list[CensorSpec] = []
+    hops_before: Hops = 0
+    hops_after: Hops = 0
     countries: list[CountrySpec] = msgspec.field(default_factory=list, name="country")
     expect: list[Expectation] = []
 
@@ -262,6 +303,8 @@ class Scenario(_Spec, frozen=True, kw_only=True, forbid_unknown_fields=True):
                 resolver=dict(self.resolver),
                 resolver_delay_ms=dict(self.resolver_delay_ms),
                 censor=list(self.censor),
+                hops_before=self.hops_before,
+                hops_after=self.hops_after,
             )
         ]
 
@@ -288,9 +331,12 @@ def _check_consistency(scenario: Scenario, source: str) -> None:
     duplicates = {h for h in hosts if hosts.count(h) > 1}
     if duplicates:
         raise ScenarioError(f"{source}: hosts defined twice: {', '.join(sorted(duplicates))}")
-    if scenario.countries and (scenario.censor or scenario.resolver):
+    if scenario.countries and (
+        scenario.censor or scenario.resolver or scenario.hops_before or scenario.hops_after
+    ):
         raise ScenarioError(
-            f"{source}: put censor and resolver under each [[country]] when countries are given"
+            f"{source}: put censor, resolver and hops under each [[country]] when countries are "
+            "given"
         )
     if not scenario.expect:
         raise ScenarioError(f"{source}: a scenario needs at least one [[expect]]")
@@ -301,9 +347,16 @@ def _check_consistency(scenario: Scenario, source: str) -> None:
                 f"{source}: expect for {expectation.url} names unknown country "
                 f"{expectation.country}"
             )
+    for expectation in scenario.expect:
+        if expectation.censor_hop is not None and not scenario.options.locate_censor:
+            raise ScenarioError(
+                f"{source}: expect censor_hop for {expectation.url} needs options.locate_censor"
+            )
     for country in scenario.country_specs():
         for rule in country.censor:
-            if isinstance(rule, _HttpMatch) and (rule.host is None) == (rule.path_keyword is None):
+            if not isinstance(rule, _HttpMatch | HttpResetSpec):
+                continue
+            if (rule.host is None) == (rule.path_keyword is None):
                 raise ScenarioError(
                     f"{source}: censor action {type(rule).__name__} needs exactly one of host, "
                     "path_keyword"

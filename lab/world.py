@@ -29,6 +29,7 @@ from lab.errors import LabError
 from lab.plan import (
     CONTROL_ADDRESS,
     CONTROL_PORT,
+    DNS_BAIT_ADDRESS,
     LAB_NETWORKS,
     PUBLIC_RESOLVER_ADDRESS,
     ClientPlan,
@@ -110,6 +111,9 @@ async def _build_network(plan: WorldPlan) -> None:
         await netns.add_namespace(namespace)
     for namespace in plan.forwarding:
         await netns.set_sysctl(namespace, "net.ipv4.ip_forward", "1")
+        # Routers answer every expired packet: localisation sends bursts of them, and a vote
+        # needs each answer (Linux otherwise allows about one per second per destination).
+        await netns.set_sysctl(namespace, "net.ipv4.icmp_ratelimit", "0")
     for namespace, bridge in plan.bridges:
         await netns.run(["ip", "link", "add", bridge, "type", "bridge"], namespace=namespace)
         await netns.run(["ip", "link", "set", bridge, "up"], namespace=namespace)
@@ -168,7 +172,11 @@ def _write_probe_configs(world: World, scenario: Scenario, fingerprints: Sequenc
             f"tls_timeout_s = {options.tls_timeout_s}",
             f"http_timeout_s = {options.http_timeout_s}",
             f"control_timeout_s = {options.control_timeout_s}",
+            f'packet_evidence = "{"required" if options.packet_evidence else "off"}"',
+            f'locate_censor = "{"required" if options.locate_censor else "off"}"',
         ]
+        if options.dns_bait:
+            lines.append(f'dns_bait = "{DNS_BAIT_ADDRESS}"')
         world.probe_config(client).write_text("\n".join(lines) + "\n")
 
 

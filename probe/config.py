@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 import tomli_w
@@ -26,6 +26,9 @@ DEFAULT_USER_AGENT = (
     "Chrome/131.0.0.0 Safari/537.36"
 )
 RESOLV_CONF = Path("/etc/resolv.conf")
+PacketMode = Literal["off", "on", "required"]
+"""Packet evidence and localisation: off, on where privileges allow, or required (exit 4)."""
+PACKET_MODES: tuple[PacketMode, ...] = ("off", "on", "required")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,9 @@ class ProbeConfig:
     user_agent: str = DEFAULT_USER_AGENT
     throttle_kbps: float = 256.0
     max_runtime_s: float | None = None
+    packet_evidence: PacketMode = "off"
+    locate_censor: PacketMode = "off"
+    dns_bait: str | None = None
 
     @property
     def store_path(self) -> Path:
@@ -164,6 +170,9 @@ class ConfigFile:
             "tls_timeout_s",
             "http_timeout_s",
             "control_timeout_s",
+            "packet_evidence",
+            "locate_censor",
+            "dns_bait",
         }
     )
 
@@ -209,6 +218,8 @@ class ConfigFile:
 
 
 def _typed(key: str, value: str) -> Any:
+    if key in ("packet_evidence", "locate_censor"):
+        return _packet_mode(value, key)
     if key in ("fingerprints", "geoip", "public_networks"):
         return [v.strip() for v in value.split(",") if v.strip()]
     if key == "system_resolver":
@@ -286,6 +297,36 @@ def _boolean(value: Any, key: str) -> bool | None:
     raise ConfigError(f"{key} must be true or false, got {value!r}")
 
 
+def _packet_mode(value: Any, key: str) -> PacketMode:
+    """Return off, on or required from a flag, environment or TOML value (booleans too).
+
+    Raises:
+        ConfigError: anything else.
+    """
+    if value is None or value is False:
+        return "off"
+    if value is True:
+        return "on"
+    text = str(value).strip().lower()
+    aliases: dict[str, PacketMode] = {
+        "0": "off", "false": "off", "no": "off", "off": "off",
+        "1": "on", "true": "on", "yes": "on", "on": "on", "auto": "on",
+        "required": "required", "require": "required",
+    }  # fmt: skip
+    if text not in aliases:
+        raise ConfigError(f"{key} must be one of {', '.join(PACKET_MODES)}, got {value!r}")
+    return aliases[text]
+
+
+def _bait(value: Any) -> str | None:
+    if value is None or str(value).strip().lower() in ("", "off", "none"):
+        return None
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError as exc:
+        raise ConfigError(f"dns_bait must be an IP address, got {value!r}") from exc
+
+
 def load_config(
     flags: Mapping[str, Any],
     env: Mapping[str, str],
@@ -353,6 +394,9 @@ def load_config(
         user_agent=str(pick("user_agent") or DEFAULT_USER_AGENT),
         throttle_kbps=256.0 if throttle is None else throttle,
         max_runtime_s=max_runtime,
+        packet_evidence=_packet_mode(pick("packet_evidence"), "packet_evidence"),
+        locate_censor=_packet_mode(pick("locate_censor"), "locate_censor"),
+        dns_bait=_bait(pick("dns_bait")),
     )
 
 

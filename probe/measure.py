@@ -36,6 +36,7 @@ from probe.model import (
     HttpTransaction,
     Measurement,
     MeasurementOptions,
+    PacketEvidence,
     ProbeNetwork,
     ResolverKind,
     TcpConnect,
@@ -60,6 +61,7 @@ from probe.net import (
     tcp_timed_out,
     tls_timed_out,
 )
+from probe.packet import CaptureError, FailedFlow, PacketSession
 from probe.privacy import scrub_measurement
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ logger = logging.getLogger(__name__)
 MAX_FETCH_ATTEMPTS = 4
 """Addresses tried for one hop when connecting fails (a browser would try the next one too)."""
 TLS_CHECK_PORT = 443
+BAIT_CONTROL_NAME = "example.com"
+"""The harmless name also asked of the DNS bait: if it is answered, the bait is no bait."""
 PENDING = Analysis(
     verdict=Verdict.INCONCLUSIVE, confidence=0.0, rules_version="pending", reference_digest=""
 )
@@ -81,12 +85,30 @@ class _Records:
     tcp: list[TcpConnect] = field(default_factory=list)
     tls: list[TlsHandshake] = field(default_factory=list)
     http: list[HttpTransaction] = field(default_factory=list)
+    bait: list[UdpLookup] = field(default_factory=list)
     control: ControlExchange | None = None
     tested: set[tuple[str, int]] = field(default_factory=set)
 
-    def all_dns(self) -> list[DnsQuery]:
-        merged = self.dns + [lookup.result() for lookup in self.udp]
+    def all_dns(self, packets: PacketSession | None = None) -> list[DnsQuery]:
+        merged = self.dns + [_lookup_result(lookup, packets) for lookup in self.udp]
         return sorted(merged, key=lambda q: (q.depth, q.id))
+
+    def failed_flows(self) -> list[FailedFlow]:
+        """Return the failed TCP, TLS and HTTP attempts that have a local port to match."""
+        found: list[FailedFlow] = []
+        attempts: list[TcpConnect | TlsHandshake | HttpTransaction] = [
+            *self.tcp,
+            *self.tls,
+            *self.http,
+        ]
+        for record in attempts:
+            if record.failure is not None and record.local_port is not None:
+                found.append(
+                    FailedFlow(
+                        record.id, record.address, record.port, record.local_port, record.t_ms
+                    )
+                )
+        return found
 
 
 @dataclass
@@ -99,6 +121,7 @@ class _Run:
     records: _Records
     background: trio.Nursery
     control_done: trio.Event = field(default_factory=trio.Event)
+    watched: list[str] = field(default_factory=list)
 
     def next_id(self) -> int:
         return next(self.ids)
@@ -107,7 +130,8 @@ class _Run:
 class MeasureSession:
     """What measuring needs across many URLs: clients, TLS contexts, reference data, identity.
 
-    An async context manager: it owns its HTTP clients and closes them on exit.
+    An async context manager: it owns its HTTP clients and closes them on exit, and the packet
+    capture of `packets` (packet evidence, CAP_NET_RAW), which it starts and stops.
     """
 
     def __init__(
@@ -118,8 +142,10 @@ class MeasureSession:
         network: ProbeNetwork | None = None,
         probe_id: str | None = None,
         own_addresses: Iterable[str] = (),
+        packets: PacketSession | None = None,
     ) -> None:
         self.config = config
+        self.packets = packets
         self.reference = reference
         self.network = network or ProbeNetwork()
         self.probe_id = probe_id
@@ -146,9 +172,25 @@ class MeasureSession:
             control_timeout_s=config.budgets.control_s,
             custom_ca=config.ca_bundle is not None,
             public_networks=list(config.public_networks),
+            packet_evidence=packets is not None,
+            locate_censor=packets is not None and packets.locate,
+            dns_bait=config.dns_bait,
         )
 
     async def __aenter__(self) -> Self:
+        if self.packets is not None:
+            try:
+                self.packets.start()
+            except CaptureError as exc:  # the capability check passed, yet capture cannot start
+                logger.warning("packet evidence is off: %s", exc)
+                self.packets.close()
+                self.packets = None
+                self.options = msgspec.structs.replace(
+                    self.options, packet_evidence=False, locate_censor=False
+                )
+                return self
+            for address in self._fixed_addresses():
+                self.packets.watch(address)
         return self
 
     async def __aexit__(
@@ -157,9 +199,22 @@ class MeasureSession:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if self.packets is not None:
+            self.packets.close()
         with trio.move_on_after(5, shield=True):
             await self.fetch_client.aclose()
             await self.service_client.aclose()
+
+    def _fixed_addresses(self) -> list[str]:
+        """Return the addresses every measurement talks to over UDP: resolver and DNS bait."""
+        found = [self.config.udp_resolver[0]] if self.config.udp_resolver is not None else []
+        return found + ([self.config.dns_bait] if self.config.dns_bait else [])
+
+    def _watch(self, run: _Run, address: str) -> None:
+        """Capture this measurement's traffic with `address` (with packet evidence on)."""
+        if self.packets is not None and address not in run.watched:
+            self.packets.watch(address)
+            run.watched.append(address)
 
     def may_dial(self, address: str) -> bool:
         """Return whether the probe may connect to `address` (loopback only if declared public)."""
@@ -181,9 +236,24 @@ class MeasureSession:
         started = datetime.now(UTC)
         clock = StepClock.starting_now()
         records = _Records()
-        async with trio.open_nursery() as background:
-            run = _Run(target, clock, itertools.count(1), records, background)
-            await self._measure(run)
+        run: _Run | None = None
+        try:
+            async with trio.open_nursery() as background:
+                run = _Run(target, clock, itertools.count(1), records, background)
+                await self._measure(run)
+            measurement = await self._assemble(run, url, category_code, started)
+        finally:
+            if self.packets is not None and run is not None:
+                for address in run.watched:
+                    self.packets.unwatch(address)
+        return scrub_measurement(measurement, self.own_addresses)
+
+    async def _assemble(
+        self, run: _Run, url: str, category_code: str | None, started: datetime
+    ) -> Measurement:
+        """Return the analysed measurement, with packet evidence and localisation if on."""
+        target, clock, records = run.target, run.clock, run.records
+        packets = await self._packet_evidence(run)
         measurement = Measurement(
             uid=new_uid(),
             software_name=SOFTWARE_NAME,
@@ -196,11 +266,12 @@ class MeasureSession:
             probe=self.network,
             probe_id=self.probe_id,
             options=self.options,
-            dns=records.all_dns(),
+            dns=records.all_dns(self.packets),
             tcp=records.tcp,
             tls=records.tls,
             http=records.http,
             control=records.control,
+            packets=packets,
             analysis=PENDING,
             annotations={
                 "platform": sys.platform,
@@ -211,7 +282,27 @@ class MeasureSession:
         measurement = msgspec.structs.replace(
             measurement, analysis=analyse(measurement, self.reference)
         )
-        return scrub_measurement(measurement, self.own_addresses)
+        if self.packets is not None and self.packets.locate:
+            localisation = await self.packets.localise(measurement, clock)
+            if localisation is not None:
+                evidence = measurement.packets or PacketEvidence(is_captured=True)
+                measurement = msgspec.structs.replace(
+                    measurement,
+                    runtime_ms=clock.ms(),
+                    packets=msgspec.structs.replace(evidence, localisation=localisation),
+                )
+                measurement = msgspec.structs.replace(
+                    measurement, analysis=analyse(measurement, self.reference)
+                )
+        return measurement
+
+    async def _packet_evidence(self, run: _Run) -> PacketEvidence | None:
+        """Return the packet evidence of a measurement: its failed flows (after listening a
+        little longer for packets that race a reset) and its DNS bait queries; None if none."""
+        bait = [_lookup_result(lookup, self.packets) for lookup in run.records.bait]
+        if self.packets is None:
+            return PacketEvidence(bait=bait) if bait else None
+        return await self.packets.evidence(run.records.failed_flows(), bait, run.clock)
 
     async def _measure(self, run: _Run) -> None:
         host = run.target.host
@@ -234,6 +325,8 @@ class MeasureSession:
         system: list[DnsQuery] = []
         udp_first: list[DnsQuery] = []
         doh: list[DnsQuery] = []
+        if depth == 0 and self.config.dns_bait is not None:
+            self._ask_bait(run, host)
         async with trio.open_nursery() as lookups:
             if self.config.system_resolver:
                 lookups.start_soon(self._system_lookup, run, host, depth, system)
@@ -261,6 +354,26 @@ class MeasureSession:
                     if address is not None and address not in ordered and self.may_dial(address):
                         ordered.append(address)
         return ordered
+
+    def _ask_bait(self, run: _Run, host: str) -> None:
+        """Query the DNS bait (an address with no DNS server) for the host and a harmless name,
+        in the background; whatever answers is on the path."""
+        assert self.config.dns_bait is not None
+        for name in (host, BAIT_CONTROL_NAME):
+            lookup = UdpLookup(
+                name,
+                "A",
+                (self.config.dns_bait, 53),
+                clock=run.clock,
+                txid=run.next_id(),
+                capture_window_s=self.config.capture_window_s,
+            )
+            run.records.bait.append(lookup)
+            run.background.start_soon(self._bait_lookup, lookup)
+
+    async def _bait_lookup(self, lookup: UdpLookup) -> None:
+        with trio.move_on_after(self.config.budgets.dns_s + self.config.capture_window_s):
+            await lookup.run()
 
     async def _system_lookup(self, run: _Run, host: str, depth: int, out: list[DnsQuery]) -> None:
         txid = run.next_id()
@@ -349,6 +462,7 @@ class MeasureSession:
             if (address, port) in run.records.tested:
                 continue
             run.records.tested.add((address, port))
+            self._watch(run, address)
             txid = run.next_id()
             tcp = tcp_timed_out(
                 address, port, clock=run.clock, txid=txid, budget_s=self.config.budgets.tcp_s
@@ -420,6 +534,7 @@ class MeasureSession:
         deadline = trio.current_time() + self.config.budgets.http_s
         tx: HttpTransaction | None = None
         for address in addresses[:MAX_FETCH_ATTEMPTS]:
+            self._watch(run, address)
             progress = HttpProgress()
             attempt: HttpTransaction | None = None
             with trio.move_on_at(deadline):
@@ -448,6 +563,14 @@ class MeasureSession:
             ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
             ("Accept-Language", "en-US,en;q=0.9"),
         ]
+
+
+def _lookup_result(lookup: UdpLookup, packets: PacketSession | None) -> DnsQuery:
+    """Return a UDP lookup's record, with its responses' IP traits when packets were captured."""
+    result = lookup.result()
+    if packets is None or lookup.local_port is None or not result.responses:
+        return result
+    return packets.dns_query(result, lookup.server, lookup.local_port)
 
 
 def _endpoint(address: str, port: int) -> str:

@@ -20,7 +20,7 @@ import dns.rdatatype
 import dns.rrset
 
 from lab.censor.patterns import contains, http_pattern, sni_pattern
-from lab.censor.rules import CensorRule, DnsInject, HttpBlock, HttpInject, TlsBlock
+from lab.censor.rules import CensorRule, DnsInject, ForgedTraits, HttpBlock, HttpInject, TlsBlock
 from lab.servers.names import normalise_name
 
 SEQ_MODULO = 1 << 32
@@ -34,10 +34,13 @@ _ANSWER_TYPES = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 6}
 
 @dataclass(frozen=True)
 class DnsForgery:
-    """The forged DNS replies for one query: one payload, sent once per IP TTL in `ip_ttls`."""
+    """The forged DNS replies for one query: one payload, sent once per IP TTL in `ip_ttls`,
+    with IP ID 0 when `zero_ip_id` and a zero UDP checksum unless `udp_checksum`."""
 
     payload: bytes
     ip_ttls: tuple[int, ...]
+    zero_ip_id: bool = False
+    udp_checksum: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,24 @@ class TcpSegment:
     seq: int
     ack: int
     payload: bytes
+    ip_ttl: int = 64
+    """The segment's IP TTL as it reached the censor."""
 
 
 @dataclass(frozen=True)
 class ForgedSegment:
     """A TCP segment to send to the client as if it came from the server.
 
-    `flags` uses scapy's letters: "PA" data, "FA" FIN, "RA" reset.
+    `flags` uses scapy's letters: "PA" data, "FA" FIN, "RA" reset. `ip_ttl` None leaves the
+    injector's default TTL; `zero_ip_id` sends IP ID 0 instead of a random one.
     """
 
     flags: str
     seq: int
     ack: int
     payload: bytes = b""
+    ip_ttl: int | None = None
+    zero_ip_id: bool = False
 
 
 def _query_name(query: dns.message.Message) -> str | None:
@@ -110,7 +118,12 @@ def forge_dns(
         )
     base = query_ip_ttl if rule.ttl_mode == "copy" else rule.ip_ttl
     ttls = tuple(max(1, min(255, base - i)) for i in range(max(1, rule.copies)))
-    return DnsForgery(payload=reply.to_wire(), ip_ttls=ttls)
+    return DnsForgery(
+        payload=reply.to_wire(),
+        ip_ttls=ttls,
+        zero_ip_id=rule.ip_id == "zero",
+        udp_checksum=rule.udp_checksum,
+    )
 
 
 def http_response(rule: HttpInject) -> bytes:
@@ -156,16 +169,38 @@ def answer_segments(trigger: TcpSegment, response: bytes, end: str) -> list[Forg
     return segments
 
 
+def forged_reset(trigger: TcpSegment, traits: ForgedTraits) -> ForgedSegment:
+    """Return the reset the injector sends the client for `trigger`, with the rule's traits."""
+    ttl = trigger.ip_ttl if traits.ttl_mode == "copy" else traits.ip_ttl
+    return ForgedSegment(
+        flags="RA",
+        seq=trigger.ack,
+        ack=_plus(trigger.seq, len(trigger.payload)),
+        ip_ttl=max(1, min(255, ttl)),
+        zero_ip_id=traits.ip_id == "zero",
+    )
+
+
 def forge_tcp(trigger: TcpSegment, rules: tuple[CensorRule, ...]) -> list[ForgedSegment]:
     """Return what to send the client for one client-to-server segment (often nothing).
 
     The first matching rule acts: an `HttpInject` answers with its response then ends the
-    flow; a "close" `TlsBlock` or `HttpBlock` sends a lone FIN. The packet filter drops the
-    same trigger, so the server never answers it.
+    flow; a "close" `TlsBlock` or `HttpBlock` sends a lone FIN; a "reset" one with forged
+    traits sends a RST with them. The packet filter drops the trigger, except for an on-path
+    forged reset, whose trigger still reaches the server.
     """
     if not trigger.payload:
         return []
     for rule in rules:
+        if isinstance(rule, TlsBlock | HttpBlock) and rule.action == "reset" and rule.forged:
+            pattern = (
+                sni_pattern(rule.sni)
+                if isinstance(rule, TlsBlock)
+                else http_pattern(rule.host, rule.path_keyword)
+            )
+            if contains(trigger.payload, pattern):
+                return [forged_reset(trigger, rule.forged)]
+            continue
         if isinstance(rule, HttpInject):
             if contains(trigger.payload, http_pattern(rule.host, rule.path_keyword)):
                 return answer_segments(trigger, http_response(rule), rule.end)
@@ -191,5 +226,6 @@ def needs_tcp(rules: tuple[CensorRule, ...]) -> bool:
     return any(
         isinstance(rule, HttpInject)
         or (isinstance(rule, TlsBlock | HttpBlock) and rule.action == "close")
+        or (isinstance(rule, TlsBlock | HttpBlock) and rule.forged is not None)
         for rule in rules
     )

@@ -87,21 +87,25 @@ class Injector:
             if dns is None:
                 return
             for ttl in dns.ip_ttls:
+                ip_id = 0 if dns.zero_ip_id else self._ip_id()
+                checksum = None if dns.udp_checksum else 0  # None: scapy computes it
                 frame = (
                     ether_cls(src=self.lan_mac, dst=packet.src)
-                    / ip_cls(src=ip.dst, dst=ip.src, ttl=ttl, id=self._ip_id())
-                    / udp_cls(sport=udp.dport, dport=udp.sport)
+                    / ip_cls(src=ip.dst, dst=ip.src, ttl=ttl, id=ip_id)
+                    / udp_cls(sport=udp.dport, dport=udp.sport, chksum=checksum)
                     / dns.payload
                 )
                 self._send(frame)
         elif tcp_cls in ip:
             tcp = ip[tcp_cls]
             data = bytes(tcp.payload)[: max(0, ip.len - header_bytes - tcp.dataofs * 4)]
-            segments = forge_tcp(TcpSegment(seq=tcp.seq, ack=tcp.ack, payload=data), self.rules)
-            for segment in segments:
+            trigger = TcpSegment(seq=tcp.seq, ack=tcp.ack, payload=data, ip_ttl=ip.ttl)
+            for segment in forge_tcp(trigger, self.rules):
+                ttl = FORGED_IP_TTL if segment.ip_ttl is None else segment.ip_ttl
+                ip_id = 0 if segment.zero_ip_id else self._ip_id()
                 frame = (
                     ether_cls(src=self.lan_mac, dst=packet.src)
-                    / ip_cls(src=ip.dst, dst=ip.src, ttl=FORGED_IP_TTL, id=self._ip_id())
+                    / ip_cls(src=ip.dst, dst=ip.src, ttl=ttl, id=ip_id)
                     / tcp_cls(
                         sport=tcp.dport,
                         dport=tcp.sport,

@@ -169,7 +169,8 @@ def render_iptables(plan: CensorPlan) -> list[list[str]]:
     DNS queries carrying a dropped name are dropped; a TLS ClientHello with a blocked SNI and
     an HTTP request with a blocked Host or path keyword get the rule's action; a request that
     an `HttpInject` answers is dropped so the real server never sees it (the forged answer is
-    then the only one).
+    then the only one). A reset the injector forges needs no rule here, unless it is in-path:
+    then its trigger is dropped.
 
     Raises:
         ValueError: a name or keyword cannot be matched (invalid, or too long).
@@ -180,12 +181,17 @@ def render_iptables(plan: CensorPlan) -> list[list[str]]:
         if isinstance(rule, DnsDrop):
             match = ["-p", "udp", "--dport", "53", *_string_match(dns_name_pattern(rule.name))]
             commands.append([*base, *match, "-j", "DROP"])
-        elif isinstance(rule, TlsBlock):
-            match = ["-p", "tcp", *_string_match(sni_pattern(rule.sni))]
-            commands.append([*base, *match, *_flow_target(rule.action)])
-        elif isinstance(rule, HttpBlock):
-            match = ["-p", "tcp", *_string_match(http_pattern(rule.host, rule.path_keyword))]
-            commands.append([*base, *match, *_flow_target(rule.action)])
+        elif isinstance(rule, TlsBlock | HttpBlock):
+            pattern = (
+                sni_pattern(rule.sni)
+                if isinstance(rule, TlsBlock)
+                else http_pattern(rule.host, rule.path_keyword)
+            )
+            match = ["-p", "tcp", *_string_match(pattern)]
+            if rule.forged is None:
+                commands.append([*base, *match, *_flow_target(rule.action)])
+            elif rule.forged.in_path:
+                commands.append([*base, *match, "-j", "DROP"])
         elif isinstance(rule, HttpInject):
             match = ["-p", "tcp", *_string_match(http_pattern(rule.host, rule.path_keyword))]
             commands.append([*base, *match, "-j", "DROP"])

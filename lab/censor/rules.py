@@ -11,6 +11,8 @@ from typing import Literal
 
 IpAction = Literal["drop", "reject", "unreachable"]
 FlowAction = Literal["reset", "drop", "close"]
+TtlMode = Literal["fixed", "copy"]
+IpIdMode = Literal["random", "zero"]
 
 
 @dataclass(frozen=True)
@@ -20,14 +22,17 @@ class DnsInject:
     `answers` are the forged A addresses; `rcode` other than NOERROR sends that rcode with no
     answers. `ttl_mode` sets the IP TTL of the forged packet: "fixed" uses `ip_ttl`, "copy"
     copies the query's TTL (defeats naive TTL checks). `copies` > 1 models several injectors.
+    `ip_id` "zero" sends IP ID 0 (else random); `udp_checksum` False leaves the checksum 0.
     """
 
     name: str
     answers: tuple[str, ...] = ()
     rcode: str = "NOERROR"
     ip_ttl: int = 64
-    ttl_mode: Literal["fixed", "copy"] = "fixed"
+    ttl_mode: TtlMode = "fixed"
     copies: int = 1
+    ip_id: IpIdMode = "random"
+    udp_checksum: bool = True
 
 
 @dataclass(frozen=True)
@@ -51,21 +56,39 @@ class IpBlock:
 
 
 @dataclass(frozen=True)
+class ForgedTraits:
+    """How the injector forges a reset: the IP TTL ("copy": the trigger's own TTL as it reached
+    the censor), the IP ID ("random" or "zero"), and whether the trigger is dropped too
+    (`in_path`) or still reaches the server (on-path, as the Great Firewall does)."""
+
+    ip_ttl: int = 64
+    ttl_mode: TtlMode = "fixed"
+    ip_id: IpIdMode = "random"
+    in_path: bool = False
+
+
+@dataclass(frozen=True)
 class TlsBlock:
-    """After a ClientHello with SNI `sni` (any port): reset, drop the flow, or close it (FIN)."""
+    """After a ClientHello with SNI `sni` (any port): reset, drop the flow, or close it (FIN).
+
+    A reset is the packet filter's REJECT, unless `forged` says how the injector forges it.
+    """
 
     sni: str
     action: FlowAction
+    forged: ForgedTraits | None = None
 
 
 @dataclass(frozen=True)
 class HttpBlock:
     """After an HTTP request with Host `host` or a path containing `path_keyword` (any port):
-    reset, drop the flow, or close it (FIN). Exactly one of `host`, `path_keyword` is set."""
+    reset, drop the flow, or close it (FIN). Exactly one of `host`, `path_keyword` is set.
+    A reset is the packet filter's REJECT, unless `forged` says how the injector forges it."""
 
     action: FlowAction
     host: str | None = None
     path_keyword: str | None = None
+    forged: ForgedTraits | None = None
 
 
 @dataclass(frozen=True)

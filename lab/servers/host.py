@@ -69,6 +69,7 @@ async def serve_world(plan: WorldPlan, tls: TlsSetup) -> None:
                         port=443,
                         tls=tls,
                         doh_zone=web.doh_zone,
+                        handshake_latency_ms=web.handshake_latency_ms,
                         limits=LIMITS,
                     )
                 )

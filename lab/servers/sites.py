@@ -31,7 +31,8 @@ class Route:
 
     With `body_size`, `body` is sent first and deterministic filler makes up the rest. With
     `redirect_to`, the status is 302 unless `status` is 301, 303, 307 or 308.
-    `latency_ms` is waited before the response headers are sent.
+    `latency_ms` is waited before the response headers are sent. With `reset`, the server
+    answers nothing and resets the connection itself (a RST from its own stack).
     """
 
     status: int = 200
@@ -40,6 +41,7 @@ class Route:
     body_size: int | None = None
     redirect_to: str | None = None
     latency_ms: float = 0.0
+    reset: bool = False
 
     def __post_init__(self) -> None:
         if not 200 <= self.status <= 599:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import ipaddress
 import logging
+import socket
 import ssl
+import struct
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +64,10 @@ _CONNECTION_ERRORS = (
     OSError,
     trio.TooSlowError,
 )
+
+
+class _ResetRequested(Exception):
+    """The route asks the server to reset the connection itself."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,11 @@ async def _serve_connection(stream: trio.SocketStream, server: _Server) -> None:
             if deadline.cancelled_caught:
                 return
         await _serve_requests(http_stream, client, server)
+    except _ResetRequested:
+        # SO_LINGER with a zero timeout makes close() send a RST from this socket (its own
+        # IP TTL and IP ID sequence), which is what a server that resets looks like.
+        stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        stream.socket.close()
     except _CONNECTION_ERRORS as exc:
         log.debug("web connection ended: %r", exc)
     finally:
@@ -245,6 +256,11 @@ async def _answer(
     key = host_from_header(host_value) if host_value else None
     site = find_site(server.sites, key) if key is not None else None
     route = UNKNOWN_HOST if site is None else select_route(site, path, client)
+    if route.reset:
+        latency_ms = server.default_latency_ms + route.latency_ms
+        if latency_ms > 0:
+            await trio.sleep(latency_ms / 1000)
+        raise _ResetRequested
     await _send_route(stream, conn, route, server, close=close, is_head=request.method == "HEAD")
 
 

@@ -5,6 +5,7 @@ Modules:
 - `rules`: the rule table (id, method, weight, why) and failure-to-method maps.
 - `facts`: indexes over a measurement's observations.
 - `dns`, `transport`, `chain`: DNS, TCP/TLS and HTTP rules.
+- `packets`: packet-level rules (injected RSTs/FINs and DNS answers, DNS bait, the censor's hop).
 - `compare`: OONI-compatible HTTP comparison with the control.
 - `fingerprints`: blockpage / false-positive signatures (OONI CSV, Censored Planet JSONL).
 - `addresses`: bogon ranges with configurable public exceptions.
@@ -22,12 +23,14 @@ from probe.analysis.fingerprints import (
     parse_censoredplanet_jsonl,
     parse_ooni_csv,
 )
+from probe.analysis.packets import PACKET_RULE_IDS, is_packet_confirmed, judge_flow
 from probe.analysis.reference import DEFAULT_THROTTLE_KBPS, ReferenceData
 from probe.analysis.rules import RULES, RULES_VERSION, Rule, method_for_failure
 
 __all__ = [
     "BOGON_NETWORKS",
     "DEFAULT_THROTTLE_KBPS",
+    "PACKET_RULE_IDS",
     "RULES",
     "RULES_VERSION",
     "BogonPolicy",
@@ -40,6 +43,8 @@ __all__ = [
     "compare_http",
     "is_diff",
     "is_ip_literal",
+    "is_packet_confirmed",
+    "judge_flow",
     "method_for_failure",
     "parse_censoredplanet_jsonl",
     "parse_ooni_csv",

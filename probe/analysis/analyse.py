@@ -1,7 +1,8 @@
 """The analysis entry point: a measurement plus reference data in, an Analysis out.
 
-Pure: no I/O, no clock. Rules run layer by layer (DNS, TCP, TLS, HTTP chain); the verdict follows
-from which rules fired, which failures the control shared, and what is left unexplained.
+Pure: no I/O, no clock. Rules run layer by layer (DNS, TCP, TLS, HTTP chain, packet evidence); the
+verdict follows from which rules fired, which failures the control shared, and what is left
+unexplained.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from probe.analysis.chain import ChainOutcome, analyse_chain
 from probe.analysis.dns import DnsFindings, analyse_dns, decide_forgery
 from probe.analysis.evidence import Evidence
 from probe.analysis.facts import build_facts
+from probe.analysis.packets import analyse_packets
 from probe.analysis.reference import ReferenceData
 from probe.analysis.rules import RULES_VERSION
 from probe.analysis.transport import analyse_tcp, analyse_tls
@@ -30,6 +32,9 @@ _FAMILY_BLOCKING = {
     "throttled": Blocking.HTTP_FAILURE,
 }
 _DIFF_METHODS = frozenset({Method.HTTP_BLOCKPAGE, Method.HTTP_DIFF})
+# Packet evidence says who sent a reset, not where the flow was stopped: OONI's `blocking` keeps
+# following the stage that failed.
+_PACKET_METHODS = frozenset({Method.TCP_RST_INJECTED, Method.TCP_FIN_INJECTED})
 
 
 def _ooni_blocking(
@@ -39,7 +44,9 @@ def _ooni_blocking(
         return False, True
     if verdict is Verdict.DOWN:
         return False, False
-    strongest = max((h for h in hits if h.method is not None), key=lambda h: h.weight, default=None)
+    candidates = [h for h in hits if h.method is not None and h.method not in _PACKET_METHODS]
+    candidates = candidates or [h for h in hits if h.method is not None]
+    strongest = max(candidates, key=lambda h: h.weight, default=None)
     if verdict is Verdict.INCONCLUSIVE or strongest is None or strongest.method is None:
         return None, None
     if consistency is DnsConsistency.INCONSISTENT:
@@ -100,6 +107,7 @@ def analyse(measurement: Measurement, reference: ReferenceData) -> Analysis:
     analyse_tcp(facts, dns, ev)
     analyse_tls(facts, dns, ev)
     chain = analyse_chain(facts, dns, reference, ev)
+    analyse_packets(measurement, facts, ev)
     transport_trouble = [
         f"TCP to {address}:{port} failed ({conn.failure})"
         for (address, port), conn in facts.tcp.items()

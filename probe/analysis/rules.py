@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from probe.model import Method
 
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +144,41 @@ _RULES: tuple[Rule, ...] = (
         Method.HTTP_DIFF,
         0.6,
         "Over plain HTTP the probe was redirected to a host the control never visited.",
+    ),
+    Rule(
+        "tcp-rst-injected",
+        Method.TCP_RST_INJECTED,
+        0.95,
+        "The RST that ended a failed flow did not come from the server's stack: its IP TTL or IP "
+        "ID break the server's own pattern, or the server kept sending after it (packet capture).",
+    ),
+    Rule(
+        "tcp-fin-injected",
+        Method.TCP_FIN_INJECTED,
+        0.9,
+        "The FIN that ended a failed flow did not come from the server's stack: its IP TTL or IP "
+        "ID break the server's own pattern, or the server kept sending after it (packet capture).",
+    ),
+    Rule(
+        "dns-injected-packet",
+        Method.DNS_INJECTED,
+        0.97,
+        "An early DNS answer the control does not vouch for differs from the resolver's later "
+        "answer in IP TTL, IP ID style or UDP checksum: two senders, one of them on the path.",
+    ),
+    Rule(
+        "dns-bait-answered",
+        Method.DNS_INJECTED,
+        0.97,
+        "A query for the host sent to an address that runs no DNS server was answered while a "
+        "harmless name was not: only a device on the path can have answered (GFWatch).",
+    ),
+    Rule(
+        "censor-located",
+        None,
+        0.9,
+        "Resent with growing IP TTL over completed handshakes, the triggering request was blocked "
+        "from a given hop on while a harmless request at the same TTLs was not (CenTrace).",
     ),
 )
 

@@ -4,6 +4,7 @@ Modules:
 - `failures`: the closed set of failure strings.
 - `base`: the record base class and shared field types.
 - `observations`: DNS / TCP / TLS / HTTP records (facts, never verdicts).
+- `packets`: packet-level evidence: TCP flows, DNS bait queries, censor localisation (1.1).
 - `control`: the control (test helper) request and reply.
 - `verdict`: Verdict, Method, Blocking and the Analysis record.
 - `measurement`: the envelope and FORMAT_VERSION.
@@ -40,6 +41,18 @@ from probe.model.observations import (
     TcpConnect,
     TlsHandshake,
 )
+from probe.model.packets import (
+    MAX_FLOW_PACKETS,
+    CensorPath,
+    HopVotes,
+    Localisation,
+    PacketEvidence,
+    ProbeOutcome,
+    TcpFlow,
+    TcpPacket,
+    TriggerKind,
+    TtlProbe,
+)
 from probe.model.verdict import (
     Analysis,
     Blocking,
@@ -53,10 +66,12 @@ from probe.model.verdict import (
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_FLOW_PACKETS",
     "UNKNOWN_PREFIX",
     "Analysis",
     "Blocking",
     "ByteSample",
+    "CensorPath",
     "Certificate",
     "ControlAddressInfo",
     "ControlDns",
@@ -72,17 +87,25 @@ __all__ = [
     "DnsResponse",
     "Failure",
     "FingerprintMatch",
+    "HopVotes",
     "HttpComparison",
     "HttpResponse",
     "HttpTransaction",
+    "Localisation",
     "Measurement",
     "MeasurementOptions",
     "Method",
+    "PacketEvidence",
     "ProbeNetwork",
+    "ProbeOutcome",
     "ResolverKind",
     "RuleHit",
     "TcpConnect",
+    "TcpFlow",
+    "TcpPacket",
     "TlsHandshake",
+    "TriggerKind",
+    "TtlProbe",
     "Verdict",
     "is_failure_string",
     "unknown_failure",

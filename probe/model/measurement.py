@@ -13,11 +13,12 @@ import msgspec
 from probe.model.base import Record
 from probe.model.control import ControlExchange
 from probe.model.observations import DnsQuery, HttpTransaction, TcpConnect, TlsHandshake
+from probe.model.packets import PacketEvidence
 from probe.model.verdict import Analysis
 
 Doc = msgspec.Meta
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 """Major.minor of the measurement format; a new field bumps the minor version."""
 
 UID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -73,6 +74,15 @@ class MeasurementOptions(Record, frozen=True, kw_only=True, forbid_unknown_field
     public_networks: Annotated[
         list[str], Doc(description="Networks treated as public although they are bogons.")
     ] = []
+    packet_evidence: Annotated[
+        bool, Doc(description="Packet capture was on (CAP_NET_RAW) for this measurement (1.1).")
+    ] = False
+    locate_censor: Annotated[
+        bool, Doc(description="Censor localisation was allowed for this measurement (1.1).")
+    ] = False
+    dns_bait: Annotated[
+        str | None, Doc(description="Address without a DNS server that bait queries went to (1.1).")
+    ] = None
 
 
 class Measurement(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -109,6 +119,13 @@ class Measurement(Record, frozen=True, kw_only=True, forbid_unknown_fields=True)
         ControlExchange | None,
         Doc(
             description="The exchange with the control (test helper); null if none was configured."
+        ),
+    ] = None
+    packets: Annotated[
+        PacketEvidence | None,
+        Doc(
+            description="Packet-level evidence, when packet capture or DNS bait was on and "
+            "something failed (1.1); null otherwise."
         ),
     ] = None
     analysis: Analysis

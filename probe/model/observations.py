@@ -47,6 +47,17 @@ class DnsResponse(Record, frozen=True, kw_only=True, forbid_unknown_fields=True)
     ip_ttl: Annotated[
         int | None, Doc(description="IP TTL (hop limit) of the packet, where the OS reports it.")
     ] = None
+    ip_id: (
+        Annotated[
+            int,
+            Doc(ge=0, le=65535, description="IP identification field, from packet capture (1.1)."),
+        ]
+        | None
+    ) = None
+    udp_checksum: Annotated[
+        bool | None,
+        Doc(description="The UDP checksum was set (non-zero), from packet capture (1.1)."),
+    ] = None
     rcode: Annotated[str, Doc(description="DNS response code, e.g. NOERROR or NXDOMAIN.")]
     answers: list[DnsAnswer] = []
 
@@ -85,6 +96,10 @@ class TcpConnect(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     depth: Annotated[int, Doc(description="Redirect depth: 0 for the input URL.")] = 0
     address: Annotated[str, Doc(description="IPv4 or IPv6 address connected to.")]
     port: Annotated[Port, Doc(description="Port connected to.")]
+    local_port: Annotated[
+        Port | None,
+        Doc(description="Local TCP port (never the local address), to match captured packets."),
+    ] = None
     t0_ms: Ms
     t_ms: Ms
     failure: FailureText | None = None
@@ -109,6 +124,10 @@ class TlsHandshake(Record, frozen=True, kw_only=True, forbid_unknown_fields=True
     address: Annotated[str, Doc(description="IPv4 or IPv6 address connected to.")]
     port: Annotated[Port, Doc(description="Port connected to.")]
     server_name: Annotated[str, Doc(description="The SNI sent in the ClientHello.")]
+    local_port: Annotated[
+        Port | None,
+        Doc(description="Local TCP port (never the local address), to match captured packets."),
+    ] = None
     t0_ms: Annotated[Ms, Doc(description="Start of the TCP connect that carried the handshake.")]
     t_ms: Ms
     tls_version: Annotated[str | None, Doc(description="e.g. TLSv1.3.")] = None
@@ -170,6 +189,10 @@ class HttpTransaction(Record, frozen=True, kw_only=True, forbid_unknown_fields=T
     method: Annotated[str, Doc(description="HTTP method.")] = "GET"
     address: Annotated[str, Doc(description="Address the request was sent to.")]
     port: Annotated[Port, Doc(description="Port the request was sent to.")]
+    local_port: Annotated[
+        Port | None,
+        Doc(description="Local TCP port (never the local address), to match captured packets."),
+    ] = None
     request_headers: Annotated[
         list[tuple[str, str]], Doc(description="Headers sent, names and values in order.")
     ] = []

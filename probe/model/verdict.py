@@ -40,6 +40,8 @@ class Method(StrEnum):
     TCP_RESET = "tcp.reset"
     TCP_UNREACHABLE = "tcp.unreachable"
     TCP_FAILURE = "tcp.failure"
+    TCP_RST_INJECTED = "tcp.rst_injected"
+    TCP_FIN_INJECTED = "tcp.fin_injected"
     TLS_RESET = "tls.reset"
     TLS_EOF = "tls.eof"
     TLS_TIMEOUT = "tls.timeout"

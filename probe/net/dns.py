@@ -153,6 +153,12 @@ class UdpLookup:
         self._t0_ms: float | None = None
         self._first: DnsQuery | None = None
         self._responses: list[DnsResponse] = []
+        self._local_port: int | None = None
+
+    @property
+    def local_port(self) -> int | None:
+        """Return the UDP socket's local port once the query is sent (packet evidence uses it)."""
+        return self._local_port
 
     @property
     def first(self) -> DnsQuery | None:
@@ -199,6 +205,7 @@ class UdpLookup:
                 self._finish_early(classify(exc), task_status)
                 return
             sent_ms = self.clock.ms()
+            self._local_port = _local_port(sock)
             try:
                 first = await self._receive_first(sock, query, sent_ms)
             except NETWORK_ERRORS as exc:
@@ -388,6 +395,14 @@ async def resolve_tcp(
         responses=[response],
         failure=rcode_failure(message, query),
     )
+
+
+def _local_port(sock: trio.socket.SocketType) -> int | None:
+    """Return the socket's local port, or None if it has none."""
+    try:
+        return int(sock.getsockname()[1]) or None
+    except (OSError, IndexError, TypeError, ValueError):
+        return None
 
 
 def _source_text(source: object) -> str:

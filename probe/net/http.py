@@ -23,6 +23,7 @@ from probe.model.observations import ByteSample, HttpResponse, HttpTransaction
 from probe.net.classify import NETWORK_ERRORS, classify
 from probe.net.http_responses import extract_title
 from probe.net.names import is_ip_literal, parse_web_url
+from probe.net.tcp import local_port_of
 from probe.net.timing import StepClock
 
 MAX_SAMPLES = 64
@@ -129,6 +130,7 @@ class HttpProgress:
         self._head: _Head | None = None
         self._body: _Body | None = None
         self.connect_ms: float | None = None
+        self.local_port: int | None = None
         self.tls_ms: float | None = None
         self.request_sent_ms: float | None = None
         self.headers_ms: float | None = None
@@ -161,6 +163,7 @@ class HttpProgress:
             url=request.url,
             address=request.address,
             port=request.port,
+            local_port=self.local_port,
             request_headers=request.headers,
             t0_ms=request.t0_ms,
             t_ms=t_ms,
@@ -302,6 +305,9 @@ def _tracer(
     async def trace(event: str, info: Mapping[str, Any]) -> None:
         if event == "connection.connect_tcp.complete":
             progress.connect_ms = clock.ms()
+            sock = info["return_value"].get_extra_info("socket")
+            if isinstance(sock, trio.socket.SocketType):
+                progress.local_port = local_port_of(sock)
         elif event == "connection.start_tls.complete":
             progress.tls_ms = clock.ms()
             ssl_object = info["return_value"].get_extra_info("ssl_object")

@@ -23,6 +23,7 @@ from probe.model.failures import Failure
 from probe.model.observations import Certificate, TlsHandshake
 from probe.net.classify import NETWORK_ERRORS, classify
 from probe.net.names import address_family_is_ipv6, encode_hostname, hostname_for_record
+from probe.net.tcp import local_port_of
 from probe.net.timing import StepClock
 
 logger = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ async def handshake_tls(
     if outcome.error is None:
         return record(
             t_ms=t_ms,
+            local_port=outcome.local_port,
             tls_version=outcome.tls_version,
             cipher_suite=outcome.cipher_suite,
             negotiated_protocol=outcome.negotiated_protocol,
@@ -141,6 +143,7 @@ async def handshake_tls(
         is_from_retry = bool(chain)
     return record(
         t_ms=t_ms,
+        local_port=outcome.local_port,
         peer_certificates=certificate_records(chain),
         certificates_from_retry=is_from_retry,
         failure=failure,
@@ -187,6 +190,7 @@ class _Outcome:
     """What one handshake attempt produced: its parameters, or the error and presented chain."""
 
     ended_ms: float
+    local_port: int | None = None
     tls_version: str | None = None
     cipher_suite: str | None = None
     negotiated_protocol: str | None = None
@@ -209,18 +213,25 @@ async def _handshake(
     """
     with trio.socket.socket(family, socket.SOCK_STREAM) as sock:
         await sock.connect((address, port))
+        local_port = local_port_of(sock)
         stream = trio.SSLStream(
             trio.SocketStream(sock), context, server_hostname=sni, https_compatible=True
         )
         try:
             await stream.do_handshake()
         except NETWORK_ERRORS as exc:
-            return _Outcome(ended_ms=clock.ms(), chain=_presented_chain(stream), error=exc)
+            return _Outcome(
+                ended_ms=clock.ms(),
+                local_port=local_port,
+                chain=_presented_chain(stream),
+                error=exc,
+            )
         else:
             ended_ms = clock.ms()
             cipher = stream.cipher()
             return _Outcome(
                 ended_ms=ended_ms,
+                local_port=local_port,
                 tls_version=stream.version(),
                 cipher_suite=cipher[0] if cipher else None,
                 negotiated_protocol=stream.selected_alpn_protocol(),

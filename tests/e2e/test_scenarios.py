@@ -1,11 +1,14 @@
-"""Every catalogue scenario through the real `crenel-lab run`, one test case per scenario file."""
+"""Every catalogue scenario (S01-S31, and P01-P08 with packet evidence) through the real
+`crenel-lab run`, one test case per scenario file."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,9 +23,41 @@ def _leftover_namespaces() -> list[str]:
     return [line.split()[0] for line in listing.stdout.splitlines() if line.startswith("crl")]
 
 
+PACKET_SCENARIOS = 8
+
+
 def test_the_catalogue_has_every_scenario_once() -> None:
     ids = [p.name.split("-", 1)[0] for p in SCENARIOS]
-    assert ids == [f"S{i:02d}" for i in range(1, 32)]
+    packet = [f"P{i:02d}" for i in range(1, PACKET_SCENARIOS + 1)]
+    assert ids == packet + [f"S{i:02d}" for i in range(1, 32)]
+
+
+def _two_injectors_answered(outcome: dict[str, Any]) -> None:
+    """P02: three responses to one query, the first two forged with different IP TTLs."""
+    host_queries = [
+        q
+        for q in outcome["measurement"]["dns"]
+        if q["resolver_kind"] == "udp" and q["query_type"] == "A"
+    ]
+    (query,) = host_queries
+    first, second, real = query["responses"]
+    assert first["answers"] == second["answers"] != real["answers"]
+    assert (first["ip_ttl"], second["ip_ttl"]) == (50, 49)
+    assert all(r["ip_id"] is not None and r["udp_checksum"] for r in query["responses"])
+
+
+def _localised_within_budget(outcome: dict[str, Any]) -> None:
+    """P07, P08: the localisation stopped at the server (TTL 6) and sent 5 packets per flow."""
+    located = outcome["measurement"]["packets"]["localisation"]
+    assert located["server_ttl"] == 6 and [h["ttl"] for h in located["hops"]] == [1, 2, 3, 4, 5, 6]
+    assert located["packets_sent"] == 6 * 2 * located["repetitions"] * 5
+
+
+EXTRA_CHECKS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "P02": _two_injectors_answered,
+    "P07": _localised_within_budget,
+    "P08": _localised_within_budget,
+}
 
 
 @pytest.mark.netns
@@ -44,6 +79,8 @@ def test_scenario_verdicts_match(path: Path, tmp_path: Path) -> None:
         measurement = outcome["measurement"]
         assert measurement["probe"]["cc"] in ("ZZ",) or len(measurement["probe"]["cc"]) == 2
         assert measurement["control"] is not None
+        if scenario["scenario"] in EXTRA_CHECKS:
+            EXTRA_CHECKS[scenario["scenario"]](outcome)
     assert _leftover_namespaces() == []
 
 

@@ -6,8 +6,11 @@ import msgspec
 
 from lab.check import compare
 from lab.scenario import Expectation
+from probe.analysis import analyse
 from probe.model import Analysis, Method, Verdict
 from tests.probe.analysis.build import healthy
+from tests.probe.analysis.packet_worlds import located, with_injected_end
+from tests.probe.analysis.test_analyse import REF
 
 
 def _with(verdict: Verdict, *methods: Method):  # type: ignore[no-untyped-def]
@@ -75,3 +78,42 @@ def test_injection_check_needs_a_forged_answer_then_a_real_one() -> None:
     assert compare(e, m2) == [
         "dns-injection-recorded: no UDP query kept a forged answer and a later real one"
     ]
+
+
+def test_rules_notes_and_the_censor_hop_are_checked() -> None:
+    ref = REF
+    m = located().build()
+    m = msgspec.structs.replace(m, analysis=analyse(m, ref))
+    good = Expectation(
+        url="u",
+        verdict="blocked",
+        methods=["tls.reset"],
+        rules=["censor-located"],
+        absent_rules=["tcp-rst-injected"],
+        censor_hop=2,
+        censor_path="in-path",
+    )
+    assert compare(good, m) == []
+    bad = Expectation(
+        url="u",
+        verdict="blocked",
+        methods=["tls.reset"],
+        rules=["dns-bait-answered"],
+        absent_rules=["censor-located"],
+        notes=["came from the server itself"],
+        censor_hop=3,
+        censor_path="on-path",
+    )
+    assert compare(bad, m) == [
+        "rules did not fire: dns-bait-answered",
+        "rules fired that must not: censor-located",
+        "no note says 'came from the server itself'",
+        "censor located at hop 2, expected 3",
+        "censor in-path, expected on-path",
+    ]
+    plain = with_injected_end("R").build()
+    plain = msgspec.structs.replace(plain, analysis=analyse(plain, ref))
+    expected = Expectation(
+        url="u", verdict="blocked", methods=["tls.reset", "tcp.rst_injected"], censor_hop=2
+    )
+    assert compare(expected, plain) == ["no localisation was made"]

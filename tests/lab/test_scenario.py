@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.censor.rules import DnsInject, IpBlock, TlsBlock
+from lab.censor.rules import DnsInject, ForgedTraits, HttpBlock, IpBlock, TlsBlock
 from lab.cli import bundled_scenarios
 from lab.errors import ScenarioError
 from lab.plan import CONTROL_ADDRESS, LAB_NETWORKS, plan_world
@@ -46,6 +46,15 @@ def test_every_shipped_scenario_loads_and_plans_inside_the_lab_ranges(path: Path
         (MINIMAL + b'[[site]]\nhost = "a.test"\n', "hosts defined twice"),
         (MINIMAL + b'[[censor]]\naction = "http_reset"\n', "exactly one of host, path_keyword"),
         (b"not = [toml", "not valid TOML"),
+        (MINIMAL.replace(b'verdict = "ok"', b'verdict = "ok"\ncensor_hop = 2'), "locate_censor"),
+        (
+            MINIMAL + b'[[censor]]\naction = "tls_reset"\nsni = "a.test"\nttl_mode = "echo"\n',
+            "ttl_mode",
+        ),
+        (
+            b"hops_before = 1\n" + MINIMAL + b'[[country]]\ncc = "CN"\n',
+            "hops under each [[country]]",
+        ),
     ],
     ids=[
         "wrong-type",
@@ -56,6 +65,9 @@ def test_every_shipped_scenario_loads_and_plans_inside_the_lab_ranges(path: Path
         "duplicate-host",
         "http-match",
         "not-toml",
+        "censor-hop-without-localisation",
+        "bad-ttl-mode",
+        "top-level-hops-with-countries",
     ],
 )
 def test_invalid_scenarios_name_the_file_and_the_field(text: bytes, message: str) -> None:
@@ -109,3 +121,45 @@ def test_two_countries_get_separate_censors_resolvers_and_routes() -> None:
     assert {c.subnet for c in cn.clients}.isdisjoint({c.subnet for c in ir.clients})
     inet_routes = {r.destination for r in plan.routes if r.namespace == plan.inet_namespace}
     assert {c.subnet for c in plan.clients} <= inet_routes
+
+
+def test_packet_options_reach_the_plan_censor_and_servers() -> None:
+    text = b"""
+id = "X"
+title = "t"
+hops_before = 1
+hops_after = 2
+[options]
+packet_evidence = true
+tls_latency_ms = 40
+[[site]]
+host = "a.test"
+[site.pages."/"]
+reset = true
+[[censor]]
+action = "tls_reset"
+sni = "a.test"
+injector = true
+ttl_mode = "copy"
+ip_id = "zero"
+[[censor]]
+action = "http_reset"
+host = "a.test"
+[[censor]]
+action = "dns_inject"
+name = "a.test"
+udp_checksum = false
+[[expect]]
+url = "https://a.test/"
+verdict = "down"
+"""
+    plan = plan_world(parse_scenario(text, "x.toml"), "crl0000")
+    (country,) = plan.countries
+    assert len(country.routers) == 3
+    tls, http, dns = country.censor.rules
+    assert isinstance(tls, TlsBlock) and tls.forged == ForgedTraits(ttl_mode="copy", ip_id="zero")
+    assert isinstance(http, HttpBlock) and http.forged is None
+    assert isinstance(dns, DnsInject) and not dns.udp_checksum
+    (site_server,) = [w for w in plan.web_servers if w.sites[0].host == "a.test"]
+    assert site_server.handshake_latency_ms == 40
+    assert site_server.sites[0].routes["/"].reset

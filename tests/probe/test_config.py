@@ -85,3 +85,28 @@ def test_endpoint_parsing() -> None:
     assert parse_endpoint("[2001:db8::1]:5353") == ("2001:db8::1", 5353)
     assert parse_endpoint("2001:db8::1") == ("2001:db8::1", 53)
     assert system_nameserver("# x\nnameserver fe80::1%eth0\n") == "fe80::1"
+
+
+@pytest.mark.parametrize(
+    ("value", "mode"),
+    [(None, "off"), (False, "off"), (True, "on"), ("yes", "on"), ("auto", "on"), ("required", "required")],
+)  # fmt: skip
+def test_packet_settings_take_off_on_or_required(value: object, mode: str, tmp_path: Path) -> None:
+    table = {} if value is None else {"packet_evidence": value, "locate_censor": value}
+    config = load_config({}, {}, table_override=table, config_path=tmp_path / "p.toml")
+    assert (config.packet_evidence, config.locate_censor) == (mode, mode)
+
+
+def test_packet_flags_beat_the_file_and_the_bait_must_be_an_address(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    ConfigFile(path).set("packet_evidence", "on")
+    ConfigFile(path).set("dns_bait", "198.51.100.77")
+    config = load_config({"config": str(path), "packet_evidence": "required"}, {})
+    assert config.packet_evidence == "required" and config.dns_bait == "198.51.100.77"
+    env = {"CRENEL_LOCATE_CENSOR": "on", "CRENEL_DNS_BAIT": "off"}
+    from_env = load_config({"config": str(path)}, env)
+    assert from_env.locate_censor == "on" and from_env.dns_bait is None
+    with pytest.raises(ConfigError, match="dns_bait"):
+        ConfigFile(path).set("dns_bait", "bait.example")
+    with pytest.raises(ConfigError, match="packet_evidence"):
+        ConfigFile(path).set("packet_evidence", "sometimes")

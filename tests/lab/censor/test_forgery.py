@@ -17,8 +17,16 @@ from lab.censor.forgery import (
     forge_dns,
     forge_tcp,
     http_response,
+    needs_tcp,
 )
-from lab.censor.rules import CensorRule, DnsInject, HttpBlock, HttpInject, TlsBlock
+from lab.censor.rules import (
+    CensorRule,
+    DnsInject,
+    ForgedTraits,
+    HttpBlock,
+    HttpInject,
+    TlsBlock,
+)
 
 from .test_sni import client_hello
 
@@ -188,3 +196,37 @@ def test_the_first_matching_rule_acts() -> None:
     )
     segments = forge_tcp(TcpSegment(seq=1, ack=2, payload=REQUEST), rules)
     assert [s.flags for s in segments] == ["FA"]
+
+
+def test_dns_forgery_traits_follow_the_rule() -> None:
+    plain = forge_dns(query().to_wire(), (DnsInject("news.example.test"),), query_ip_ttl=64)
+    assert plain is not None and not plain.zero_ip_id and plain.udp_checksum
+    rule = DnsInject("news.example.test", ip_id="zero", udp_checksum=False)
+    odd = forge_dns(query().to_wire(), (rule,), query_ip_ttl=64)
+    assert odd is not None and odd.zero_ip_id and not odd.udp_checksum
+
+
+@pytest.mark.parametrize(
+    ("traits", "trigger_ttl", "ttl", "zero_id"),
+    [
+        pytest.param(ForgedTraits(), 63, 64, False, id="fixed"),
+        pytest.param(ForgedTraits(ip_ttl=33, ip_id="zero"), 63, 33, True, id="fixed-zero-id"),
+        pytest.param(ForgedTraits(ttl_mode="copy"), 61, 61, False, id="copies-the-trigger"),
+    ],
+)
+def test_a_forged_reset_carries_the_rules_traits(
+    traits: ForgedTraits, trigger_ttl: int, ttl: int, zero_id: bool
+) -> None:
+    rule = HttpBlock("reset", host="news.example.test", forged=traits)
+    trigger = TcpSegment(seq=10, ack=20, payload=REQUEST, ip_ttl=trigger_ttl)
+    (segment,) = forge_tcp(trigger, (rule,))
+    assert (segment.flags, segment.seq, segment.ack) == ("RA", 20, 10 + len(REQUEST))
+    assert (segment.ip_ttl, segment.zero_ip_id) == (ttl, zero_id)
+
+
+def test_a_forged_sni_reset_answers_only_its_name() -> None:
+    rule = TlsBlock("news.example.test", "reset", forged=ForgedTraits())
+    hit = forge_tcp(TcpSegment(seq=1, ack=2, payload=client_hello("news.example.test")), (rule,))
+    miss = forge_tcp(TcpSegment(seq=1, ack=2, payload=client_hello("www.example.test")), (rule,))
+    assert [s.flags for s in hit] == ["RA"] and miss == []
+    assert needs_tcp((rule,)) and not needs_tcp((TlsBlock("news.example.test", "reset"),))

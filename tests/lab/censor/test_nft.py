@@ -16,6 +16,7 @@ from lab.censor.rules import (
     CensorRule,
     DnsDrop,
     DnsInject,
+    ForgedTraits,
     HttpBlock,
     HttpInject,
     IpBlock,
@@ -163,6 +164,11 @@ def test_plans_without_ip_rules_render_no_nft_script() -> None:
             [*IPT, "-p", "tcp", *STRING, "Host:|20|news.example.test", "-j", "DROP"],
             id="inject-drops-trigger",
         ),
+        pytest.param(
+            TlsBlock("news.example.test", "reset", forged=ForgedTraits(in_path=True)),
+            [*IPT, "-p", "tcp", *STRING, "|000011|news.example.test", "-j", "DROP"],
+            id="in-path-forged-reset-drops-trigger",
+        ),
     ],
 )  # fmt: skip
 def test_keyword_rules_render_to_iptables_string_matches(
@@ -178,6 +184,10 @@ def test_keyword_rules_render_to_iptables_string_matches(
         pytest.param(DnsInject("news.example.test"), id="dns-inject"),
         pytest.param(TlsIntercept("news.example.test"), id="intercept"),
         pytest.param(Throttle("203.0.113.30", 16), id="throttle"),
+        pytest.param(
+            HttpBlock("reset", host="news.example.test", forged=ForgedTraits()),
+            id="on-path-forged-reset-lets-the-trigger-through",
+        ),
     ],
 )
 def test_rules_without_keywords_render_no_iptables_command(rule: CensorRule) -> None:

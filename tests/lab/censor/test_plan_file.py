@@ -13,6 +13,7 @@ from lab.censor.rules import (
     CensorRule,
     DnsDrop,
     DnsInject,
+    ForgedTraits,
     HttpBlock,
     HttpInject,
     IpBlock,
@@ -24,11 +25,14 @@ from lab.censor.rules import (
 EVERY_RULE = CensorPlan(
     rules=(
         DnsInject("news.example.test", answers=("127.0.0.2",), ttl_mode="copy", copies=2),
-        DnsInject("x.test", rcode="NXDOMAIN", ip_ttl=40),
+        DnsInject("x.test", rcode="NXDOMAIN", ip_ttl=40, ip_id="zero", udp_checksum=False),
         DnsDrop("news.example.test"),
         IpBlock("203.0.113.20", "reject", 80),
         IpBlock("203.0.113.21", "unreachable"),
         TlsBlock("news.example.test", "close"),
+        TlsBlock(
+            "forged.example.test", "reset", forged=ForgedTraits(ttl_mode="copy", in_path=True)
+        ),
         HttpBlock("reset", path_keyword="forbidden-word"),
         HttpInject(
             status=302,

@@ -31,6 +31,7 @@ SITES = [
             "/moved": Route(status=301, redirect_to="https://www.example.test/"),
             "/slow": Route(body=b"slow", latency_ms=LATENCY_MS),
             "/big": BIG,
+            "/reset": Route(reset=True),
         },
     ),
     Site("bücher.test", {"*": Route(body=b"books")}),
@@ -125,6 +126,19 @@ async def test_default_latency_adds_to_every_response(nursery: trio.Nursery) -> 
     response = await get(f"http://127.0.0.1:{port}/slow", "www.example.test")
     assert response.status_code == 200
     assert trio.current_time() - start >= 2 * LATENCY_MS / 1000
+
+
+async def test_a_reset_route_gets_a_reset_from_the_server_and_no_response(base_url: str) -> None:
+    port = int(base_url.rsplit(":", 1)[1])
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(b"GET /reset HTTP/1.1\r\nHost: www.example.test\r\n\r\n")
+        with pytest.raises(trio.BrokenResourceError) as raised:
+            with trio.fail_after(5):
+                while await stream.receive_some(1024):  # ends: the server sends nothing
+                    pass
+        assert isinstance(raised.value.__cause__, ConnectionResetError)
+    assert (await get(base_url + "/about", "www.example.test")).content == b"about"
 
 
 async def test_client_routes_apply_only_inside_their_network(base_url: str) -> None:

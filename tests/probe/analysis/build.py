@@ -25,9 +25,12 @@ from probe.model import (
     HttpTransaction,
     Measurement,
     MeasurementOptions,
+    PacketEvidence,
     ProbeNetwork,
     ResolverKind,
     TcpConnect,
+    TcpFlow,
+    TcpPacket,
     TlsHandshake,
     Verdict,
 )
@@ -90,6 +93,7 @@ class World:
     tls: list[TlsHandshake] = field(default_factory=list)
     http: list[HttpTransaction] = field(default_factory=list)
     control: ControlExchange | None = None
+    packets: PacketEvidence | None = None
     _next_id: int = 1
 
     def _id(self) -> int:
@@ -274,6 +278,11 @@ class World:
         )
         return self
 
+    @property
+    def last_id(self) -> int:
+        """Return the id of the record added last."""
+        return self._next_id
+
     def build(self) -> Measurement:
         return Measurement(
             uid=UID,
@@ -290,6 +299,7 @@ class World:
             tls=self.tls,
             http=self.http,
             control=self.control,
+            packets=self.packets,
             analysis=Analysis(
                 verdict=Verdict.INCONCLUSIVE,
                 confidence=0.0,
@@ -310,3 +320,49 @@ def healthy(url: str = "http://news.example.test/", *, address: str = SITE) -> W
     w.handshake(address)
     w.fetch(address, page_response())
     return w.with_control()
+
+
+def tcp_packet(
+    t_ms: float,
+    flags: str,
+    *,
+    inbound: bool = True,
+    ttl: int = 59,
+    ip_id: int = 0,
+    seq: int = 1000,
+    ack: int = 5000,
+    payload: int = 0,
+) -> TcpPacket:
+    return TcpPacket(
+        t_ms=t_ms,
+        is_inbound=inbound,
+        flags=flags,
+        ip_ttl=ttl,
+        ip_id=ip_id,
+        seq=seq,
+        ack=ack,
+        window=64240,
+        payload_bytes=payload,
+    )
+
+
+def flow(transaction: int, *packets: TcpPacket, address: str = SITE, port: int = 443) -> TcpFlow:
+    return TcpFlow(
+        transaction=transaction,
+        address=address,
+        port=port,
+        local_port=40000,
+        packets=list(packets),
+        packets_seen=len(packets),
+    )
+
+
+def handshake_then(*after: TcpPacket, server_ttl: int = 59) -> list[TcpPacket]:
+    """The probe's SYN, the server's SYN-ACK (IP ID 0, as Linux sends it), ACK and request."""
+    return [
+        tcp_packet(10.0, "S", inbound=False, ttl=64, ip_id=100, seq=4999, ack=0),
+        tcp_packet(10.5, "SA", ttl=server_ttl, ip_id=0, seq=999, ack=5000),
+        tcp_packet(10.6, "A", inbound=False, ttl=64, ip_id=101, seq=5000, ack=1000),
+        tcp_packet(10.7, "PA", inbound=False, ttl=64, ip_id=102, seq=5000, ack=1000, payload=517),
+        *after,
+    ]

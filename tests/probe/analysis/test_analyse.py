@@ -24,6 +24,7 @@ from probe.model import (
 from probe.model import Failure as F
 
 from .build import PAGE, SITE, World, control_page, healthy, page_response
+from .packet_worlds import bait_answered, injected_with_packet_traits, located, with_injected_end
 
 LAB_PUBLIC = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
 BLOCKPAGE = b"<html><head><title>Access denied</title></head><body>This site is blocked by order of the Lab Telecom Authority.</body></html>"
@@ -465,7 +466,7 @@ def test_analysis_is_deterministic_and_records_its_versions() -> None:
     m = healthy().build()
     first, second = analyse(m, REF), analyse(m, REF)
     assert first == second
-    assert first.rules_version == "1"
+    assert first.rules_version == "2"
     assert first.reference_digest == REF.digest
     assert REF.digest != ReferenceData().digest
 
@@ -521,6 +522,11 @@ def _world_for_rule(rule_id: str) -> World:
         "throttled": _throttled,
         "http-blockpage": _blockpage,
         "http-diff": _diff,
+        "tcp-rst-injected": lambda: with_injected_end("R"),
+        "tcp-fin-injected": lambda: with_injected_end("FA"),
+        "dns-injected-packet": injected_with_packet_traits,
+        "dns-bait-answered": bait_answered,
+        "censor-located": located,
     }
     return factories[rule_id]()
 

@@ -53,6 +53,7 @@ async def test_forged_answer_first_and_real_one_later_are_both_recorded_in_arriv
     assert final.id == 7
     assert final.resolver_kind is ResolverKind.UDP
     assert final.resolver_address == f"127.0.0.1:{dns_port}"
+    assert lookup.local_port is not None and lookup.local_port != dns_port
 
 
 async def test_duplicate_identical_answers_are_both_recorded(

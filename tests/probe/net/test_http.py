@@ -93,6 +93,7 @@ async def test_https_fetch_pinned_to_loopback_keeps_host_and_sni(
     ]
     assert None not in times
     assert times == sorted(times)  # type: ignore[type-var]
+    assert transaction.local_port is not None and transaction.local_port != https_port
 
 
 async def test_sni_names_the_url_host_not_the_default_site(

@@ -14,6 +14,7 @@ async def test_connect_to_a_listening_port_succeeds(web_port: int, clock: StepCl
     assert record.failure is None
     assert (record.address, record.port, record.id, record.depth) == ("127.0.0.1", web_port, 3, 1)
     assert 0 <= record.t0_ms <= record.t_ms
+    assert record.local_port is not None and record.local_port not in (0, web_port)
 
 
 async def test_connect_to_ipv6_loopback_succeeds(web6_port: int, clock: StepClock) -> None:

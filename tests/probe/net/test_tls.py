@@ -47,6 +47,7 @@ async def test_handshake_records_version_cipher_alpn_and_the_presented_chain(
         "www.example.test",
     )
     assert record.t0_ms <= record.t_ms
+    assert record.local_port is not None and record.local_port != https_port
 
 
 async def test_the_chosen_sni_selects_the_certificate(
@@ -126,6 +127,7 @@ async def test_server_misbehaving_after_the_client_hello_is_recorded(
     )
     assert record.failure == expected.value
     assert record.peer_certificates == []
+    assert record.local_port is not None  # failed after connecting: the flow can be matched
 
 
 async def test_closed_port_is_connection_refused(

@@ -69,3 +69,65 @@ class TargetRefused(CollectorError):
 
     status_code = 403
     code = "target_refused"
+
+
+class BadEncoding(CollectorError):
+    """The request body cannot be decompressed or decoded."""
+
+    code = "bad_encoding"
+
+
+class InvalidLine(InvalidField):
+    """One measurement of a batch has a field of the wrong type or value; nothing was stored."""
+
+    def __init__(self, detail: str, *, line: int, field: str | None = None) -> None:
+        super().__init__(f"line {line}: {detail}", field)
+        self.line = line
+
+
+class MalformedLine(BadRequest):
+    """One line of a batch is not JSON; nothing of the batch was stored."""
+
+    def __init__(self, detail: str, *, line: int) -> None:
+        super().__init__(f"line {line}: {detail}")
+        self.line = line
+
+
+class RateLimited(CollectorError):
+    """This source sent too many requests; retry after the `Retry-After` seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, detail: str | None = None, *, retry_after_s: float = 1.0) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
+class Unauthorized(CollectorError):
+    """This action needs the admin token (`Authorization: Bearer TOKEN`)."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class AdminDisabled(CollectorError):
+    """Admin actions over HTTP are disabled: the collector was started without an admin token."""
+
+    status_code = 403
+    code = "admin_disabled"
+
+
+class StorageUnavailable(CollectorError):
+    """The measurement could not be stored; nothing was acknowledged, retry later."""
+
+    status_code = 503
+    code = "storage_unavailable"
+
+
+class ConfigInvalid(CollectorError):
+    """A setting of the collector is invalid."""
+
+
+class DataDirLocked(CollectorError):
+    """The data directory is in use by another crenel-collector process."""

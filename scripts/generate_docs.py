@@ -1,5 +1,6 @@
-"""Write the generated documentation: docs/measurement-v1.schema.json and the field reference in
-docs/measurement-format.md (between its BEGIN/END markers). `--check` fails if either is stale."""
+"""Write the generated documentation: docs/measurement-v1.schema.json, the field reference in
+docs/measurement-format.md (between its BEGIN/END markers) and the collector's docs/openapi.json.
+`--check` fails if any of them is stale."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from collector.api.openapi import render_openapi
 from probe.model.schema import render_field_reference, render_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "docs" / "measurement-v1.schema.json"
 FORMAT = ROOT / "docs" / "measurement-format.md"
+OPENAPI = ROOT / "docs" / "openapi.json"
 BEGIN = "<!-- BEGIN GENERATED FIELD REFERENCE -->"
 END = "<!-- END GENERATED FIELD REFERENCE -->"
 
@@ -30,10 +33,11 @@ def main() -> int:
     args = parser.parse_args()
     schema = render_schema()
     fmt = expected_format(FORMAT.read_text(encoding="utf-8"))
+    openapi = render_openapi()
     if args.check:
         stale = [
             p.name
-            for p, text in ((SCHEMA, schema), (FORMAT, fmt))
+            for p, text in ((SCHEMA, schema), (FORMAT, fmt), (OPENAPI, openapi))
             if not p.exists() or p.read_text(encoding="utf-8") != text
         ]
         if stale:
@@ -45,6 +49,7 @@ def main() -> int:
         return 0
     SCHEMA.write_text(schema, encoding="utf-8")
     FORMAT.write_text(fmt, encoding="utf-8")
+    OPENAPI.write_text(openapi, encoding="utf-8")
     return 0
 
 

@@ -1,6 +1,7 @@
 """The volunteer's command line.
 
-Modules: `main` (parse, dispatch, exit codes), `measure`, `run`, `listing` (list/show),
+Modules: `main` (parse, dispatch, exit codes), `measure`, `run`, `upload`, `listing` (list/show),
 `settings` (config), one per subcommand; `options` (shared flags), `session` (building a
-measuring session), `consent` (informed consent), `render` (everything printed).
+measuring session), `evidence` (whether packet evidence runs, said once), `consent` (informed
+consent), `render` (everything printed).
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 import trio
 
-from probe.cli import listing, measure, render, run, settings
+from probe.cli import listing, measure, render, run, settings, upload
 from probe.cli.consent import ensure_consent
 from probe.cli.options import flags_of
 from probe.config import ConfigFile, environment, load_config, read_resolv_conf
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     measure.add_parser(subparsers)
     run.add_parser(subparsers)
+    upload.add_parser(subparsers)
     listing.add_parsers(subparsers)
     settings.add_parser(subparsers)
     return parser

@@ -13,6 +13,13 @@ def add_common_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
 
+def add_collector_flag(parser: argparse.ArgumentParser) -> None:
+    """Add `--collector URL` (also `crenel-probe config set collector URL`)."""
+    parser.add_argument(
+        "--collector", metavar="URL", help="collector to check in with and upload to"
+    )
+
+
 def add_measuring_flags(parser: argparse.ArgumentParser) -> None:
     """Add the flags of `measure` and `run`."""
     add_common_flags(parser)
@@ -25,6 +32,7 @@ def add_measuring_flags(parser: argparse.ArgumentParser) -> None:
         help="write each measurement as a JSON line to stdout instead of a table",
     )
     parser.add_argument("--control", metavar="URL", help="control (test helper) endpoint URL")
+    add_collector_flag(parser)
     parser.add_argument(
         "--resolver",
         metavar="IP[:PORT]",
@@ -73,12 +81,46 @@ def add_measuring_flags(parser: argparse.ArgumentParser) -> None:
         metavar="MS",
         help="how long to keep listening for more DNS answers (default 500)",
     )
+    add_packet_flags(parser)
+
+
+def add_packet_flags(parser: argparse.ArgumentParser) -> None:
+    """Add `--packet-evidence`, `--require-packet-evidence`, `--locate-censor`, `--dns-bait`."""
+    parser.add_argument(
+        "--packet-evidence",
+        dest="packet_evidence",
+        action="store_const",
+        const="on",
+        help="capture the packets of failed steps as evidence (needs CAP_NET_RAW; without it, "
+        "says so once and measures as before)",
+    )
+    parser.add_argument(
+        "--require-packet-evidence",
+        dest="packet_evidence",
+        action="store_const",
+        const="required",
+        help="like --packet-evidence, but exit with code 4 without the privilege",
+    )
+    parser.add_argument(
+        "--locate-censor",
+        dest="locate_censor",
+        action="store_const",
+        const="on",
+        help="find the hop where blocking starts (sends extra packets carrying the blocked "
+        "request; needs CAP_NET_RAW and CAP_NET_ADMIN; implies --packet-evidence)",
+    )
+    parser.add_argument(
+        "--dns-bait",
+        metavar="IP",
+        help="also query this address, which runs no DNS server: any answer is forged",
+    )
 
 
 FLAG_KEYS = (
     "config",
     "data_dir",
     "control",
+    "collector",
     "resolver",
     "doh",
     "system_resolver",
@@ -95,6 +137,9 @@ FLAG_KEYS = (
     "concurrency",
     "per_host",
     "max_runtime_s",
+    "packet_evidence",
+    "locate_censor",
+    "dns_bait",
 )
 
 

@@ -97,3 +97,8 @@ def json_line(measurement: Measurement) -> str:
 def error_line(message: str) -> str:
     """Return the single line printed on stderr for an error."""
     return f"crenel-probe: error: {message}"
+
+
+def warning_line(message: str) -> str:
+    """Return the single line printed on stderr for a problem that did not stop the command."""
+    return f"crenel-probe: warning: {message}"

@@ -1,6 +1,9 @@
-"""`crenel-probe run --list FILE`: measure a test list with a progress bar, store everything.
+"""`crenel-probe run`: measure a test list (given, or from the collector's check-in) with a
+progress bar, store everything, and upload each measurement as it completes.
 
 Prints a summary and the URLs that were not ok; `--json` streams every measurement instead.
+With a collector configured, the probe first asks it where it is (geolookup: its country, AS
+and public address, which is then scrubbed) and, without `--list`, what to measure.
 """
 
 from __future__ import annotations
@@ -10,32 +13,53 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import httpx
+import trio
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from probe.checkin import NetworkInfo, check_in, geolookup
 from probe.cli import render
 from probe.cli.options import add_measuring_flags
-from probe.cli.session import open_session
-from probe.config import ProbeConfig
-from probe.errors import BadInputError
-from probe.model import Measurement, Verdict
+from probe.cli.session import collector_client, local_network, open_session
+from probe.config import ProbeConfig, with_overrides
+from probe.errors import BadInputError, CollectorUnreachable
+from probe.model import Measurement, ProbeNetwork, Verdict
+from probe.privacy import own_addresses
 from probe.runner import run_urls
 from probe.store import AsyncStore, Store
 from probe.testlists import ListEntry, parse_url_list
+from probe.upload import BackgroundUploader, Uploader, UploadPolicy
 
 MAX_ROWS = 200
+DEFAULT_CHECKIN_URLS = 100
+RUN_UPLOAD_POLICY = UploadPolicy(attempts=3, deadline_s=60.0, max_backoff_s=10.0)
+"""Uploads during a run give up sooner: what is left stays in the outbox for `upload`."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the subcommand."""
-    parser = subparsers.add_parser("run", help="measure every URL of a test list")
+    parser = subparsers.add_parser(
+        "run", help="measure a test list (given, or from the collector's check-in)"
+    )
     parser.add_argument(
         "--list",
         dest="list_path",
         metavar="FILE",
-        required=True,
-        help="Citizen Lab CSV (url,category_code,...) or one URL per line",
+        help="Citizen Lab CSV (url,category_code,...) or one URL per line; without it the "
+        "collector's check-in chooses",
     )
     parser.add_argument("--limit", type=int, metavar="N", help="measure at most N URLs")
+    parser.add_argument(
+        "--categories",
+        metavar="CODES",
+        help="with check-in: only these test-list categories (comma-separated, e.g. NEWS,HUMR)",
+    )
+    parser.add_argument(
+        "--no-upload",
+        dest="upload",
+        action="store_false",
+        help="keep the measurements local (upload them later with `crenel-probe upload`)",
+    )
     parser.add_argument("--concurrency", type=int, metavar="N", help="URLs at once (default 16)")
     parser.add_argument("--per-host", type=int, metavar="N", help="URLs at once per host (2)")
     parser.add_argument(
@@ -61,15 +85,83 @@ def read_list(path: Path, limit: int | None) -> list[ListEntry]:
         raise BadInputError(f"cannot read the list {path}: {exc}") from exc
     entries = parse_url_list(text, str(path))
     if limit is not None:
-        if limit < 1:
-            raise BadInputError("--limit must be at least 1")
         entries = entries[:limit]
     return entries
 
 
+async def _locate(
+    client: httpx.AsyncClient | None, config: ProbeConfig, needed: bool
+) -> NetworkInfo | None:
+    """Return the collector's view of this probe's network, or None without a collector."""
+    if client is None or config.collector_url is None:
+        return None
+    try:
+        return await geolookup(client, config.collector_url)
+    except CollectorUnreachable as exc:
+        if needed:
+            raise
+        print(render.warning_line(f"{exc.message}; measuring anyway"), file=sys.stderr)
+        return None
+
+
+async def _entries(
+    args: argparse.Namespace,
+    config: ProbeConfig,
+    client: httpx.AsyncClient | None,
+    network: ProbeNetwork,
+) -> tuple[list[ListEntry], ProbeConfig]:
+    """Return the URLs to measure and the settings (with the check-in's control, if any)."""
+    if args.limit is not None and args.limit < 1:
+        raise BadInputError("--limit must be at least 1")
+    if args.list_path:
+        return read_list(Path(args.list_path), args.limit), config
+    if client is None or config.collector_url is None:
+        raise BadInputError(
+            "nothing to measure: give --list FILE, or set a collector "
+            "(crenel-probe config set collector URL) to get a list at check-in"
+        )
+    categories = [c.strip().upper() for c in (args.categories or "").split(",") if c.strip()]
+    answer = await check_in(
+        client,
+        config.collector_url,
+        network=network,
+        categories=categories,
+        limit=args.limit or DEFAULT_CHECKIN_URLS,
+    )
+    if not answer.entries:
+        raise BadInputError(
+            "the collector's check-in returned no URLs (has it imported test lists?)"
+        )
+    if config.control_url is None:
+        config = with_overrides(config, control_url=answer.control_url)
+    return answer.entries, config
+
+
 async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
     """Measure the list and return the exit code."""
-    entries = read_list(Path(args.list_path), args.limit)
+    if args.list_path is None and config.collector_url is None:
+        raise BadInputError(
+            "nothing to measure: give --list FILE, or set a collector "
+            "(crenel-probe config set collector URL) to get a list at check-in"
+        )
+    client = collector_client(config) if config.collector_url else None
+    try:
+        return await _run(args, config, client)
+    finally:
+        if client is not None:
+            with trio.move_on_after(5, shield=True):
+                await client.aclose()
+
+
+async def _run(
+    args: argparse.Namespace, config: ProbeConfig, client: httpx.AsyncClient | None
+) -> int:
+    located = await _locate(client, config, needed=args.list_path is None)
+    network = local_network(config, own_addresses()) or (
+        located.network if located else ProbeNetwork()
+    )
+    entries, config = await _entries(args, config, client, network)
+    extra = [located.address] if located and located.address else []
     out = render.console()
     counts: Counter[Verdict] = Counter()
     notable: list[Measurement] = []
@@ -82,12 +174,15 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
         transient=True,
         disable=args.json or not sys.stderr.isatty(),
     )
+    uploads: BackgroundUploader | None = None
     with Store(config.store_path) as store, progress:
         saver = AsyncStore(store)
         task = progress.add_task("measuring", total=len(entries))
 
         async def keep(measurement: Measurement) -> None:
             await saver.add(measurement)
+            if uploads is not None:
+                uploads.notify()
             counts[measurement.analysis.verdict] += 1
             if measurement.analysis.verdict is not Verdict.OK and len(notable) < MAX_ROWS:
                 notable.append(measurement)
@@ -99,16 +194,30 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
             progress.advance(task)
             print(render.error_line(f"skipped {entry.url!r}: {why}"), file=sys.stderr)
 
-        async with open_session(config) as session:
-            summary = await run_urls(
-                session,
-                entries,
-                concurrency=config.concurrency,
-                per_host=config.per_host,
-                max_runtime_s=config.max_runtime_s,
-                on_result=keep,
-                on_skip=skipped,
-            )
+        with Store(config.store_path) as outbox:
+            if client is not None and config.collector_url is not None and args.upload:
+                uploader = Uploader(outbox, config.collector_url, client, RUN_UPLOAD_POLICY)
+                uploads = BackgroundUploader(uploader)
+                if located is None:
+                    uploads.pause("the collector did not answer the geolookup")
+            async with open_session(config, network=network, extra_addresses=extra) as session:
+                async with trio.open_nursery() as nursery:
+                    if uploads is not None:
+                        await nursery.start(uploads.run)
+                    summary = await run_urls(
+                        session,
+                        entries,
+                        concurrency=config.concurrency,
+                        per_host=config.per_host,
+                        max_runtime_s=config.max_runtime_s,
+                        on_result=keep,
+                        on_skip=skipped,
+                    )
+                    if uploads is not None:
+                        await uploads.close()
+                if uploads is not None:
+                    await uploads.finish()
+            pending = store.count(pending_only=True)
     if not args.json:
         if notable:
             out.print(render.results_table(notable, title="URLs that were not ok"))
@@ -119,4 +228,16 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
         )
         if summary.not_started:
             out.print(f"{summary.not_started} URLs not started: --max-runtime reached")
+    if uploads is not None:
+        _report_uploads(uploads, pending, config.collector_url or "")
     return 0
+
+
+def _report_uploads(uploads: BackgroundUploader, pending: int, collector: str) -> None:
+    line = f"uploaded {uploads.uploaded} measurements to {collector}"
+    if pending:
+        why = f" ({uploads.last_error})" if uploads.last_error else ""
+        line += f"; {pending} still pending{why}: `crenel-probe upload` retries them"
+    print(line, file=sys.stderr)
+    for uid, why in uploads.refused[:5]:
+        print(render.warning_line(f"the collector refused {uid}: {why}"), file=sys.stderr)

@@ -1,18 +1,27 @@
-"""Build what measuring needs from the settings: reference data, network identity, the session.
+"""Build what measuring needs from the settings: reference data, network identity, the session,
+and the HTTP client for the collector.
 
-Shared by `measure` and `run`; reads fingerprint and GeoIP files once per invocation.
+Shared by `measure`, `run` and `upload`; reads fingerprint and GeoIP files once per invocation.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
+import httpx
+
+from probe.cli.evidence import packet_session
 from probe.config import ConfigFile, ProbeConfig
 from probe.geo import GeoDatabases, probe_network
 from probe.identity import new_probe_id
 from probe.measure import MeasureSession
+from probe.model import ProbeNetwork
+from probe.net import make_ssl_context
 from probe.privacy import own_addresses
 from probe.references import load_reference
+
+COLLECTOR_TIMEOUT_S = 60.0
 
 logger = logging.getLogger(__name__)
 
@@ -28,26 +37,58 @@ def probe_id(settings: ConfigFile) -> str:
     return str(table["probe_id"])
 
 
-def open_session(config: ProbeConfig) -> MeasureSession:
+def local_network(config: ProbeConfig, mine: Iterable[str]) -> ProbeNetwork | None:
+    """Return the probe's network from its local GeoIP databases, or None without any.
+
+    Raises:
+        ConfigError: a GeoIP file cannot be read.
+    """
+    if not config.geoip_paths:
+        return None
+    resolver = config.udp_resolver[0] if config.udp_resolver else None
+    with GeoDatabases(config.geoip_paths) as databases:
+        return probe_network(databases, mine, resolver)
+
+
+def open_session(
+    config: ProbeConfig,
+    *,
+    network: ProbeNetwork | None = None,
+    extra_addresses: Iterable[str] = (),
+) -> MeasureSession:
     """Return a measuring session for these settings (an async context manager).
+
+    The network comes from the local GeoIP databases when there are any, else from `network`
+    (what the collector's geolookup said). `extra_addresses` (the public address the collector
+    saw) are scrubbed from every measurement besides the interfaces' own.
+
+    Packet evidence and localisation are on when the settings ask and the privileges allow
+    (see `probe.cli.evidence`).
 
     Raises:
         ConfigError: a fingerprint or GeoIP file cannot be read.
+        PrivilegeMissing: packet evidence is `required` but impossible here.
     """
     reference = load_reference(
         config.fingerprint_paths, config.public_networks, config.throttle_kbps
     )
-    mine = own_addresses()
-    resolver = config.udp_resolver[0] if config.udp_resolver else None
-    if config.geoip_paths:
-        with GeoDatabases(config.geoip_paths) as databases:
-            network = probe_network(databases, mine, resolver)
-    else:
-        network = probe_network(None, mine, resolver)
+    mine = own_addresses() | frozenset(extra_addresses)
+    found = local_network(config, mine)
     return MeasureSession(
         config,
         reference,
-        network=network,
+        network=found or network or ProbeNetwork(),
         probe_id=probe_id(ConfigFile(config.config_path)),
         own_addresses=mine,
+        packets=packet_session(config),
+    )
+
+
+def collector_client(config: ProbeConfig) -> httpx.AsyncClient:
+    """Return an HTTP client for the collector (trusting --ca-bundle too); the caller closes it."""
+    return httpx.AsyncClient(
+        verify=make_ssl_context(config.ca_bundle),
+        trust_env=False,
+        timeout=COLLECTOR_TIMEOUT_S,
+        follow_redirects=False,
     )

@@ -1,0 +1,254 @@
+"""The collector's settings: flags, then CRENEL_COLLECTOR_* environment, then defaults.
+
+Resolved once by the CLI into a frozen `CollectorConfig` and passed down; nothing else reads the
+environment. Zero set-up: every field has a default (data in the per-user data directory).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from collector.control.helper import HelperConfig
+from collector.errors import ConfigInvalid
+from probe.config import parse_endpoint
+from probe.errors import ConfigError
+from probe.identity import SOFTWARE_VERSION
+
+APP_NAME = "crenel"
+ENV_PREFIX = "CRENEL_COLLECTOR_"
+DEFAULT_LISTEN = ("127.0.0.1", 8080)
+DEFAULT_CONTROL_DOH = "https://dns.google/dns-query"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Sizes and rates that bound what one client can make the collector do."""
+
+    max_body_bytes: int = 16 << 20
+    """Largest request body as sent (compressed or not)."""
+    max_decoded_bytes: int = 64 << 20
+    """Largest request body after undoing its Content-Encoding."""
+    max_line_bytes: int = 8 << 20
+    """Largest single measurement."""
+    max_batch_lines: int = 1000
+    """Most measurements in one NDJSON batch."""
+    requests_per_s: float = 50.0
+    """Sustained requests per second from one source address; 0 disables the limit."""
+    requests_burst: float = 200.0
+    measurements_per_s: float = 500.0
+    """Sustained measurements per second uploaded from one source address; 0 disables it."""
+    measurements_burst: float = 5000.0
+    queue_rows: int = 20_000
+    """Measurements waiting for the writer before uploads are told to retry later."""
+    commit_rows: int = 2_000
+    """Most measurements committed in one transaction."""
+    queue_wait_s: float = 10.0
+    """How long an upload may wait for room in the writer's queue."""
+    read_threads: int = 4
+    """Queries run at once (each in a worker thread with its own cursor)."""
+    checkin_max_urls: int = 2_000
+    page_max: int = 1_000
+    export_max_days: int = 31
+    """Longest range one HTTP export may cover (the CLI has no limit)."""
+    future_skew_s: float = 3600.0
+    """A measurement starting further in the future than this is refused."""
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """Everything that shapes how the collector stores, analyses and serves measurements."""
+
+    data_dir: Path
+    listen: tuple[str, int] = DEFAULT_LISTEN
+    geoip_paths: tuple[Path, ...] = ()
+    fingerprint_paths: tuple[Path, ...] = ()
+    public_networks: tuple[str, ...] = ()
+    throttle_kbps: float = 256.0
+    admin_token: str | None = None
+    control_url: str | None = None
+    """The control announced at check-in; None means this collector's own /api/v1/control."""
+    helper: HelperConfig = field(default_factory=HelperConfig)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    analysis_workers: int = 0
+    """Worker processes for the collector's analysis; 0 analyses in a thread of this process."""
+    limits: Limits = field(default_factory=Limits)
+
+    @property
+    def database_path(self) -> Path:
+        """Return the DuckDB file inside the data directory."""
+        return self.data_dir / "collector.duckdb"
+
+
+def default_data_dir() -> Path:
+    """Return the per-user data directory of the collector."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "collector"
+
+
+def _pick(flags: Mapping[str, Any], env: Mapping[str, str], key: str) -> Any:
+    value = flags.get(key)
+    if value is not None and value not in ([], ()):
+        return value
+    text = env.get(ENV_PREFIX + key.upper())
+    return text if text else None
+
+
+def _many(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(v).strip() for v in items if str(v).strip())
+
+
+def _networks(values: tuple[str, ...], what: str) -> tuple[str, ...]:
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ConfigInvalid(f"{what}: not a network (CIDR): {value!r}") from exc
+    return values
+
+
+def _file(value: Any, what: str) -> Path | None:
+    if value is None:
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise ConfigInvalid(f"{what}: no such file: {path}")
+    return path
+
+
+def _endpoint(value: Any, what: str, default_port: int) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    try:
+        return parse_endpoint(str(value), default_port=default_port)
+    except ConfigError as exc:
+        raise ConfigInvalid(f"{what}: {exc}") from exc
+
+
+def _listen(value: Any) -> tuple[str, int]:
+    if value is None:
+        return DEFAULT_LISTEN
+    text = str(value).strip()
+    if text.endswith(":0"):  # any free port (tests, benchmarks); the CLI prints the one chosen
+        host = _endpoint(text[:-2], "--listen", DEFAULT_LISTEN[1])
+        assert host is not None
+        return host[0], 0
+    found = _endpoint(text, "--listen", DEFAULT_LISTEN[1])
+    assert found is not None
+    return found
+
+
+def _url(value: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    text = str(value)
+    if not text.startswith(("http://", "https://")):
+        raise ConfigInvalid(f"{what} must be an http:// or https:// URL, got {text!r}")
+    return text
+
+
+def _number(value: Any, what: str, *, minimum: float = 0.0) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigInvalid(f"{what} must be a number, got {value!r}") from exc
+    if number < minimum:
+        raise ConfigInvalid(f"{what} must be at least {minimum:g}, got {number:g}")
+    return number
+
+
+def read_admin_token(path: Path) -> str:
+    """Return the admin token stored in `path` (first line, stripped).
+
+    Raises:
+        ConfigInvalid: unreadable, empty or shorter than 16 characters.
+    """
+    try:
+        token = path.read_text(encoding="utf-8").strip().splitlines()[0:1]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigInvalid(f"cannot read the admin token file {path}: {exc}") from exc
+    if not token or len(token[0].strip()) < 16:
+        raise ConfigInvalid(f"the admin token in {path} must be at least 16 characters")
+    return token[0].strip()
+
+
+def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> CollectorConfig:
+    """Return the settings from flags, then CRENEL_COLLECTOR_* variables, then defaults.
+
+    `flags` holds parsed values keyed like the environment names without the prefix, lower case
+    (`data_dir`, `listen`, `geoip`...); None or empty where a flag was not given.
+
+    Raises:
+        ConfigInvalid: a setting has the wrong shape or names a missing file.
+    """
+
+    def pick(key: str) -> Any:
+        return _pick(flags, env, key)
+
+    data_dir = Path(str(pick("data_dir"))).expanduser() if pick("data_dir") else default_data_dir()
+    listen = _listen(pick("listen"))
+    token_file = _file(pick("admin_token_file"), "--admin-token-file")
+    resolver = _endpoint(pick("control_resolver"), "--control-resolver", 53)
+    doh = _url(pick("control_doh"), "--control-doh")
+    ca_bundle = _file(pick("ca_bundle"), "--ca-bundle")
+    helper = HelperConfig(
+        udp_resolver=resolver,
+        doh_url=None if resolver else (doh or DEFAULT_CONTROL_DOH),
+        allowed_networks=_networks(_many(pick("allow_network")), "--allow-network"),
+        ca_bundle=ca_bundle,
+        software_version=SOFTWARE_VERSION,
+    )
+    cert, key = _file(pick("tls_cert"), "--tls-cert"), _file(pick("tls_key"), "--tls-key")
+    if (cert is None) != (key is None):
+        raise ConfigInvalid("--tls-cert and --tls-key go together")
+    workers = _number(pick("analysis_workers"), "--analysis-workers")
+    rate = _number(pick("rate_limit"), "--rate-limit")
+    limits = Limits()
+    if rate is not None:
+        limits = Limits(
+            requests_per_s=rate,
+            requests_burst=max(rate * 4, 1.0),
+            measurements_per_s=rate * 10,
+            measurements_burst=max(rate * 100, 1.0),
+        )
+    return CollectorConfig(
+        data_dir=data_dir,
+        listen=listen,
+        geoip_paths=tuple(
+            p for p in (_file(v, "--geoip") for v in _many(pick("geoip"))) if p is not None
+        ),
+        fingerprint_paths=tuple(
+            p
+            for p in (_file(v, "--fingerprints") for v in _many(pick("fingerprints")))
+            if p is not None
+        ),
+        public_networks=_networks(_many(pick("public_network")), "--public-network"),
+        admin_token=read_admin_token(token_file) if token_file else None,
+        control_url=_url(pick("control_url"), "--control-url"),
+        helper=helper,
+        tls_cert=cert,
+        tls_key=key,
+        analysis_workers=int(workers) if workers is not None else default_analysis_workers(),
+        limits=limits,
+    )
+
+
+def default_analysis_workers() -> int:
+    """Return 1 analysis process when the machine has two cores or more, else 0 (a thread)."""
+    return 1 if (os.cpu_count() or 1) >= 2 else 0
+
+
+def environment() -> dict[str, str]:
+    """Return the process environment (read once by the CLI)."""
+    return dict(os.environ)

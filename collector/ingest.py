@@ -1,0 +1,178 @@
+"""Turn an upload (one JSON measurement or an NDJSON batch) into rows ready to store.
+
+All-or-nothing: the first invalid line stops the batch with an error naming the line and the
+field, before anything is queued. The accepted bytes of each line are kept (zstd-compressed) so
+they can be served back byte for byte; only the uploader's own address is scrubbed from them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import msgspec
+import zstandard
+
+from collector.api.body import field_of
+from collector.config import Limits
+from collector.errors import (
+    BadEncoding,
+    InvalidLine,
+    MalformedLine,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from collector.storage import MeasurementRow
+from collector.summary import SourceNetwork, as_utc, summarise
+from probe.model import Measurement
+from probe.privacy import scrub_measurement, scrub_text
+
+JSON_TYPES = frozenset({"application/json"})
+NDJSON_TYPES = frozenset(
+    {
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonl",
+        "application/x-jsonlines",
+        "application/jsonlines",
+    }
+)
+ZSTD_LEVEL = 3
+_decoder = msgspec.json.Decoder(Measurement)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The validated rows of one upload, in line order, and their uids."""
+
+    rows: list[MeasurementRow]
+    uids: list[str]
+
+
+def media_type(header: str | None) -> str:
+    """Return "json" or "ndjson" for a Content-Type header (JSON when absent).
+
+    Raises:
+        UnsupportedMediaType: any other type.
+    """
+    value = (header or "application/json").split(";", 1)[0].strip().lower()
+    if value in JSON_TYPES or (value.startswith("application/") and value.endswith("+json")):
+        return "json"
+    if value in NDJSON_TYPES:
+        return "ndjson"
+    raise UnsupportedMediaType(
+        f"Content-Type {value!r} is not supported; use application/json for one measurement "
+        "or application/x-ndjson for a batch"
+    )
+
+
+def split_lines(body: bytes, kind: str, limits: Limits) -> list[tuple[int, bytes]]:
+    """Return (line number, bytes) of each measurement in the body; blank lines are skipped.
+
+    Raises:
+        PayloadTooLarge: too many measurements, or one too large.
+        BadEncoding: the body is empty.
+    """
+    if kind == "json":
+        pieces = [(1, body.strip(b" \t\r\n"))]
+    else:
+        pieces = [
+            (number, line.rstrip(b"\r"))
+            for number, line in enumerate(body.split(b"\n"), start=1)
+            if line.strip(b" \t\r")
+        ]
+    pieces = [(n, p) for n, p in pieces if p]
+    if not pieces:
+        raise BadEncoding("the body holds no measurement")
+    if len(pieces) > limits.max_batch_lines:
+        raise PayloadTooLarge(
+            f"{len(pieces)} measurements in one request; the limit is {limits.max_batch_lines}"
+        )
+    for number, piece in pieces:
+        if len(piece) > limits.max_line_bytes:
+            raise PayloadTooLarge(
+                f"line {number}: {len(piece)} bytes; one measurement may have at most "
+                f"{limits.max_line_bytes}"
+            )
+    return pieces
+
+
+def _scrubbable(address: str | None) -> str | None:
+    if address is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return None
+    return None if ip.is_loopback else str(ip)
+
+
+def _decode(line: bytes, number: int) -> Measurement:
+    try:
+        return _decoder.decode(line)
+    except msgspec.ValidationError as exc:
+        raise InvalidLine(str(exc), line=number, field=field_of(exc)) from exc
+    except msgspec.DecodeError as exc:
+        raise MalformedLine(f"malformed JSON: {exc}", line=number) from exc
+
+
+def _scrub(line: bytes, measurement: Measurement, address: str) -> tuple[bytes, Measurement]:
+    has_base64 = any(
+        t.response is not None and t.response.body_prefix_base64 for t in measurement.http
+    )
+    if has_base64:
+        cleaned = scrub_measurement(measurement, [address])
+        if cleaned == measurement:
+            return line, measurement
+        return msgspec.json.encode(cleaned), cleaned
+    text = line.decode("utf-8")
+    scrubbed = scrub_text(text, [address])
+    if scrubbed == text:
+        return line, measurement
+    data = scrubbed.encode("utf-8")
+    return data, _decoder.decode(data)
+
+
+def prepare(
+    lines: Sequence[tuple[int, bytes]],
+    *,
+    now: datetime,
+    source_address: str | None,
+    source: SourceNetwork | None,
+    limits: Limits,
+) -> Upload:
+    """Return the validated rows of an upload.
+
+    `source_address` is used only to scrub it from the measurements; it is not stored.
+
+    Raises:
+        InvalidLine: a measurement of the wrong shape or with an impossible value (422).
+        MalformedLine: a line that is not JSON (400).
+    """
+    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    address = _scrubbable(source_address)
+    latest = as_utc(now) + timedelta(seconds=limits.future_skew_s)
+    rows: list[MeasurementRow] = []
+    uids: list[str] = []
+    for number, line in lines:
+        measurement = _decode(line, number)
+        accepted = line
+        if address is not None:
+            accepted, measurement = _scrub(line, measurement, address)
+        if as_utc(measurement.start_time) > latest:
+            raise InvalidLine(
+                "start_time is in the future beyond the allowed clock skew",
+                line=number,
+                field="start_time",
+            )
+        try:
+            row = summarise(
+                measurement, compressor.compress(accepted), received_at=now, source=source
+            )
+        except ValueError as exc:
+            raise InvalidLine(str(exc), line=number, field="probe.asn") from exc
+        rows.append(row)
+        uids.append(measurement.uid)
+    return Upload(rows=rows, uids=uids)

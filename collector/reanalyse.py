@@ -1,0 +1,270 @@
+"""The collector's own analysis: re-run `probe.analysis` on stored measurements with the
+collector's fingerprints, after ingest and again whenever rules or reference data change.
+
+Analysis never delays an acknowledgement: ingest stores rows flagged `needs_analysis` and hands
+the freshly stored ones to the `Analyser` in memory; it analyses them in batches (in worker
+processes when configured, since matching some 2,400 fingerprints costs milliseconds per page)
+and records verdict, methods, rules version and reference digest per row. Rows it did not get
+in memory (after a restart, a re-analysis request, or when its queue was full) it reads back
+from the store. The probe's own verdict stays beside the collector's.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import msgspec
+import trio
+import zstandard
+
+from collector.errors import ConfigInvalid
+from collector.metrics import Metrics
+from collector.storage import AnalysisRow, ThreadedStorage
+from collector.summary import analysis_row
+from probe.analysis import RULES_VERSION, ReferenceData, analyse
+from probe.errors import ConfigError
+from probe.model import Analysis, Measurement, Verdict
+from probe.references import load_reference
+
+logger = logging.getLogger(__name__)
+
+BATCH_ROWS = 200
+FRESH_LIMIT = 20_000
+"""Freshly stored rows kept in memory for the analyser; beyond, it reads them back later."""
+MAX_BATCHES_PER_WAKE = 10_000
+IDLE_RECHECK_S = 30.0
+GATHER_S = 0.25
+PARENT_CHECK_S = 1.0
+WORKER_NICENESS = 10
+_decoder = msgspec.json.Decoder(Measurement)
+
+
+@dataclass(frozen=True)
+class ReferenceSource:
+    """Where the collector's reference data comes from (so worker processes can load it too)."""
+
+    fingerprint_paths: tuple[Path, ...] = ()
+    public_networks: tuple[str, ...] = ()
+    throttle_kbps: float = 256.0
+
+    def load(self) -> ReferenceData:
+        """Return the reference data.
+
+        Raises:
+            ConfigInvalid: a fingerprint file cannot be read or parsed.
+        """
+        try:
+            return load_reference(self.fingerprint_paths, self.public_networks, self.throttle_kbps)
+        except ConfigError as exc:
+            raise ConfigInvalid(str(exc)) from exc
+
+
+def analyse_stored(
+    items: Sequence[tuple[str, bytes]], reference: ReferenceData, analysed_at: datetime
+) -> list[AnalysisRow]:
+    """Return the collector's analysis of each (uid, zstd-compressed accepted bytes)."""
+    rows: list[AnalysisRow] = []
+    decompressor = zstandard.ZstdDecompressor()
+    for uid, raw_zstd in items:
+        try:
+            measurement = _decoder.decode(decompressor.decompress(raw_zstd))
+            analysis = analyse(measurement, reference)
+        except (msgspec.DecodeError, zstandard.ZstdError) as exc:
+            # Validated at ingest, so only a format change can get here; record it, do not loop.
+            analysis = Analysis(
+                verdict=Verdict.INCONCLUSIVE,
+                confidence=0.0,
+                notes=[f"collector: stored measurement no longer decodes: {exc}"],
+                rules_version=RULES_VERSION,
+                reference_digest=reference.digest,
+            )
+        rows.append(analysis_row(uid, analysis, analysed_at=analysed_at))
+    return rows
+
+
+_worker_reference: ReferenceData | None = None
+
+
+def _init_worker(source: ReferenceSource, parent: int) -> None:
+    global _worker_reference  # noqa: PLW0603 - one reference per worker process, loaded once
+    _worker_reference = source.load()
+    os.nice(WORKER_NICENESS)  # background work: uploads and queries come first on busy cores
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the collector is gone (killed with -9, the pool never shuts it)."""
+    while os.getppid() == parent:  # a plain thread, bounded by the worker's lifetime
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
+
+
+def _analyse_in_worker(
+    items: Sequence[tuple[str, bytes]], analysed_at: datetime
+) -> list[AnalysisRow]:
+    assert _worker_reference is not None
+    return analyse_stored(items, _worker_reference, analysed_at)
+
+
+class Analyser:
+    """Analyses rows flagged `needs_analysis` whenever woken; a context manager owning its pool."""
+
+    def __init__(
+        self,
+        storage: ThreadedStorage,
+        source: ReferenceSource,
+        metrics: Metrics,
+        *,
+        workers: int = 0,
+    ) -> None:
+        self.storage = storage
+        self.source = source
+        self.reference = source.load()
+        self.metrics = metrics
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._wake = trio.Event()
+        self._idle = trio.Event()
+        self._limiter = trio.CapacityLimiter(max(1, workers))
+        self._fresh: deque[tuple[str, bytes]] = deque()
+        self._enough = trio.Event()
+        self._read_back = True  # rows stored before this process started
+
+    def __enter__(self) -> Self:
+        if self.workers > 0:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self.source, os.getpid()),
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    @property
+    def rules_version(self) -> str:
+        """Return the version of the rules this collector analyses with."""
+        return RULES_VERSION
+
+    @property
+    def reference_digest(self) -> str:
+        """Return the digest of this collector's reference data."""
+        return self.reference.digest
+
+    def offer(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Hand over freshly stored rows, (uid, zstd-compressed bytes), and wake the analyser."""
+        if len(self._fresh) + len(items) > FRESH_LIMIT:
+            self._read_back = True
+        else:
+            self._fresh.extend(items)
+        if len(self._fresh) >= BATCH_ROWS * max(1, self.workers):
+            self._enough.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Tell the analyser that rows may need analysing."""
+        if self._idle.is_set():
+            self._idle = trio.Event()
+        self._wake.set()
+
+    async def wait_idle(self) -> None:
+        """Return once everything flagged so far has been analysed."""
+        await self._idle.wait()
+
+    async def _analyse(self, items: list[tuple[str, bytes]]) -> list[AnalysisRow]:
+        now = datetime.now(UTC)
+        if self._pool is None:
+            return await trio.to_thread.run_sync(
+                analyse_stored, items, self.reference, now, limiter=self._limiter
+            )
+        pool = self._pool
+        parts = max(1, min(self.workers, len(items)))
+        size = -(-len(items) // parts)
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        futures = [pool.submit(_analyse_in_worker, chunk, now) for chunk in chunks]
+        rows: list[AnalysisRow] = []
+        for future in futures:
+            rows.extend(await trio.to_thread.run_sync(future.result))
+        return rows
+
+    async def _analyse_and_save(self, items: list[tuple[str, bytes]]) -> int:
+        rows = await self._analyse(items)
+        await self.storage.write(self.storage.storage.save_analyses, rows)
+        self.metrics.analysed.inc(len(rows))
+        return len(rows)
+
+    async def drain(self, *, max_batches: int = MAX_BATCHES_PER_WAKE) -> int:
+        """Analyse what was handed over, then (if needed) flagged rows read back from the store,
+        batch by batch until none are left; return how many."""
+        done = 0
+        batch_rows = BATCH_ROWS * max(1, self.workers)
+        for _ in range(max_batches):
+            if not self._fresh:
+                break
+            count = min(batch_rows, len(self._fresh))
+            done += await self._analyse_and_save([self._fresh.popleft() for _ in range(count)])
+        if not self._read_back:
+            return done
+        self._read_back = False
+        for _ in range(max_batches):
+            items = await self.storage.read(self.storage.storage.pending_analysis, batch_rows)
+            if not items:
+                break
+            done += await self._analyse_and_save(items)
+        counts = await self.storage.read(self.storage.storage.counts)
+        self.metrics.analysis_pending.set(counts.pending_analysis)
+        return done
+
+    async def request(self, *, everything: bool) -> int:
+        """Flag rows analysed with other rules or reference data (or all); return how many."""
+        flag = partial(
+            self.storage.storage.request_reanalysis,
+            rules_version=self.rules_version,
+            reference_digest=self.reference_digest,
+            everything=everything,
+        )
+        count = await self.storage.write(flag)
+        self._read_back = True
+        self.wake()
+        return count
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Analyse flagged rows whenever woken (and every half minute), until cancelled."""
+        task_status.started()
+        while True:
+            if not self._read_back:
+                # Gather a batch (or wait a moment): one UPDATE commit per batch, not per upload.
+                with trio.move_on_after(GATHER_S):
+                    await self._enough.wait()
+            self._enough = trio.Event()
+            self._wake = trio.Event()
+            await self.drain()
+            if self._wake.is_set():
+                continue  # rows arrived while draining
+            self._idle.set()
+            with trio.move_on_after(IDLE_RECHECK_S) as idle:
+                await self._wake.wait()
+            if idle.cancelled_caught:
+                self._read_back = True  # nothing for a while: make sure nothing was missed

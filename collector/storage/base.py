@@ -1,0 +1,279 @@
+"""The storage interface the collector is written against, and the records that cross it.
+
+Every method is synchronous and may block; `collector.storage.threads` runs them in worker
+threads for trio code. One embedded backend implements it today (`duckdb.DuckDBStorage`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Protocol
+
+import msgspec
+
+Doc = msgspec.Meta
+
+
+@dataclass(frozen=True)
+class MeasurementRow:
+    """One accepted measurement, summarised for queries, with its accepted bytes compressed."""
+
+    uid: str
+    received_at: datetime
+    start_time: datetime
+    probe_cc: str
+    probe_asn: int
+    probe_network_name: str
+    probe_id: str | None
+    region: str | None
+    input: str
+    domain: str
+    category_code: str | None
+    software_name: str
+    software_version: str
+    format_version: str
+    probe_verdict: str
+    probe_methods: list[str]
+    probe_confidence: float
+    control_failed: bool
+    source_cc: str | None
+    source_asn: int | None
+    geo_mismatch: bool | None
+    raw_zstd: bytes
+
+
+@dataclass(frozen=True)
+class AnalysisRow:
+    """The collector's own analysis of one stored measurement."""
+
+    uid: str
+    verdict: str
+    methods: list[str]
+    confidence: float
+    blocking: str | None
+    accessible: bool | None
+    fingerprint_confirmed: bool
+    rules_version: str
+    reference_digest: str
+    analysed_at: datetime
+    analysis_json: str
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which measurements a query, an aggregation or an export covers (all given ones must hold)."""
+
+    country: tuple[str, ...] = ()
+    asn: tuple[int, ...] = ()
+    domain: tuple[str, ...] = ()
+    input: str | None = None
+    category: tuple[str, ...] = ()
+    verdict: tuple[str, ...] = ()
+    """The collector's verdicts; "pending" selects measurements it has not analysed yet."""
+    method: tuple[str, ...] = ()
+    """Any of these blocking methods in the collector's analysis."""
+    since: datetime | None = None
+    """Inclusive bound on start_time (UTC)."""
+    until: datetime | None = None
+    """Exclusive bound on start_time (UTC)."""
+    software_name: str | None = None
+    software_version: str | None = None
+    confirmed: bool | None = None
+    """Only measurements with (or without) a confirmed blockpage or forged-DNS fingerprint."""
+    geo_mismatch: bool | None = None
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the next page starts: strictly after this (start_time, uid) in newest-first order."""
+
+    start_time: datetime
+    uid: str
+
+
+class Axis(StrEnum):
+    """What an aggregation can group by."""
+
+    DAY = "day"
+    WEEK = "week"
+    COUNTRY = "country"
+    ASN = "asn"
+    DOMAIN = "domain"
+    CATEGORY = "category"
+    METHOD = "method"
+    VERDICT = "verdict"
+
+
+@dataclass(frozen=True)
+class AggregationQuery:
+    """One or two axes, filters, and an optional cap on each probe's weight per cell."""
+
+    axis_x: Axis
+    axis_y: Axis | None = None
+    filters: Filters = field(default_factory=Filters)
+    max_per_probe: int | None = None
+    """Weigh each probe at most this many measurements' worth in one cell (anti-flooding)."""
+    with_probes: bool = False
+    """Also count distinct probe ids per cell (a third scan: costs as much as the counts)."""
+
+
+class MeasurementSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored measurement as listed by the query API: the probe's and the collector's view."""
+
+    uid: str
+    start_time: datetime
+    received_at: datetime
+    probe_cc: str
+    probe_asn: Annotated[str, Doc(description="AS number as ASnnn.")]
+    probe_network_name: str
+    input: str
+    domain: str
+    category_code: str | None
+    software_name: str
+    software_version: str
+    format_version: str
+    verdict: Annotated[
+        str | None, Doc(description="The collector's verdict; null until it has analysed it.")
+    ]
+    methods: Annotated[list[str], Doc(description="The collector's blocking methods.")]
+    confidence: float | None
+    blocking: Annotated[str | None, Doc(description="OONI-compatible: false, a reason or null.")]
+    accessible: bool | None
+    fingerprint_confirmed: Annotated[
+        bool | None,
+        Doc(description="A blockpage or forged-DNS fingerprint matched (no false positive)."),
+    ]
+    rules_version: str | None
+    probe_verdict: Annotated[str, Doc(description="The verdict the probe reached itself.")]
+    probe_methods: list[str]
+    probe_confidence: float
+    control_failed: Annotated[bool, Doc(description="The probe got no usable control reply.")]
+    geo_mismatch: Annotated[
+        bool | None,
+        Doc(description="The uploader's address geolocates elsewhere than the claimed network."),
+    ]
+
+
+class AggregationRow(msgspec.Struct, frozen=True, kw_only=True):
+    """The counts of one cell of an aggregation."""
+
+    x: str
+    y: str | None = None
+    measurements: int
+    ok: int
+    blocked: int
+    down: int
+    inconclusive: int
+    pending: Annotated[int, Doc(description="Not analysed by the collector yet.")]
+    confirmed: Annotated[int, Doc(description="Blocked with a fingerprint match.")]
+    probes: Annotated[
+        int | None, Doc(description="Distinct probe ids; null unless asked for (probes=true).")
+    ] = None
+    methods: Annotated[
+        dict[str, int], Doc(description="Measurements per blocking method (non-zero only).")
+    ] = {}
+
+
+class TestListUrl(msgspec.Struct, frozen=True, kw_only=True):
+    """One URL of an imported test list."""
+
+    __test__ = False  # not a pytest test class
+
+    url: str
+    category_code: str | None = None
+    cc: Annotated[str, Doc(description="Upper-case country of the list; empty for global.")] = ""
+    date_added: date | None = None
+    source: str | None = None
+
+
+class CheckInUrl(msgspec.Struct, frozen=True, kw_only=True):
+    """One URL handed to a probe at check-in."""
+
+    url: str
+    category_code: str | None
+    list: Annotated[str, Doc(description="`global` or the country list it comes from.")]
+    recent_measurements: Annotated[
+        int, Doc(description="Measurements of it from this network over the last 7 days.")
+    ]
+
+
+@dataclass(frozen=True)
+class StorageCounts:
+    """Sizes the health and metrics endpoints report."""
+
+    measurements: int
+    pending_analysis: int
+    test_list_urls: int
+
+
+class ExportFormat(StrEnum):
+    """Bulk export formats."""
+
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+class Storage(Protocol):
+    """What the collector needs from a measurement store."""
+
+    def insert(self, rows: Sequence[MeasurementRow]) -> set[str]:
+        """Store the rows in one durable transaction; return the uids that were new.
+
+        Rows whose uid is already stored are ignored (idempotent upload).
+        """
+
+    def raw(self, uid: str) -> bytes | None:
+        """Return the accepted bytes of a measurement, or None."""
+
+    def summaries(
+        self, filters: Filters, after: Cursor | None, limit: int
+    ) -> list[MeasurementSummary]:
+        """Return up to `limit` matching measurements, newest first, strictly after `after`."""
+
+    def aggregate(self, query: AggregationQuery) -> list[AggregationRow]:
+        """Return the counts of every non-empty cell, ordered by x then y."""
+
+    def pending_analysis(self, limit: int) -> list[tuple[str, bytes]]:
+        """Return (uid, zstd-compressed accepted bytes) of up to `limit` rows to analyse."""
+
+    def save_analyses(self, rows: Sequence[AnalysisRow]) -> None:
+        """Record the collector's analyses and clear their rows' pending flag."""
+
+    def request_reanalysis(
+        self, *, rules_version: str, reference_digest: str, everything: bool
+    ) -> int:
+        """Flag rows analysed with other rules or reference data (or all); return how many."""
+
+    def replace_test_lists(self, urls: Sequence[TestListUrl], origin: str) -> int:
+        """Replace every test list with `urls`; return how many are stored."""
+
+    def check_in_urls(
+        self,
+        *,
+        cc: str,
+        asn: int,
+        categories: Sequence[str],
+        limit: int,
+        since: datetime,
+    ) -> list[CheckInUrl]:
+        """Return the URLs for this network: global plus its country, least measured first."""
+
+    def export(self, filters: Filters, fmt: ExportFormat, out: Path, *, partitioned: bool) -> int:
+        """Write the matching measurements to `out` (a directory when partitioned); return rows."""
+
+    def counts(self) -> StorageCounts:
+        """Return the sizes health and metrics report."""
+
+    def close(self) -> None:
+        """Close the store (a checkpoint, then release the file)."""
+
+
+def iter_chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    """Yield consecutive slices of `items` of at most `size` elements."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

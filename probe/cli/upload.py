@@ -1,0 +1,58 @@
+"""`crenel-probe upload`: send every measurement still in the local outbox to the collector.
+
+Exit 0 when everything pending went (or nothing was pending), 3 with one line when the
+collector cannot be reached (the measurements stay pending), 2 without a collector.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import trio
+
+from probe.cli import render
+from probe.cli.options import add_collector_flag, add_common_flags
+from probe.cli.session import collector_client
+from probe.config import ProbeConfig
+from probe.errors import BadInputError
+from probe.store import Store
+from probe.upload import Uploader, UploadPolicy
+
+UPLOAD_POLICY = UploadPolicy(attempts=3, first_backoff_s=1.0, deadline_s=600.0)
+"""Three tries a batch (waiting 1 s, then 2 s): an unreachable collector is reported quickly."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register the subcommand."""
+    parser = subparsers.add_parser("upload", help="upload stored measurements not sent yet")
+    add_collector_flag(parser)
+    add_common_flags(parser)
+    parser.set_defaults(handler=run, is_async=True, needs_consent=False)
+
+
+async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
+    """Upload the pending measurements and return the exit code.
+
+    Raises:
+        BadInputError: no collector is configured.
+        CollectorUnreachable: the collector cannot be reached.
+    """
+    if config.collector_url is None:
+        raise BadInputError(
+            "no collector configured: crenel-probe config set collector URL (or --collector URL)"
+        )
+    out = render.console()
+    with Store(config.store_path) as store:
+        client = collector_client(config)
+        try:
+            uploader = Uploader(store, config.collector_url, client, UPLOAD_POLICY)
+            summary = await uploader.upload_pending()
+        finally:
+            with trio.move_on_after(5, shield=True):
+                await client.aclose()
+        pending = store.count(pending_only=True)
+    line = f"uploaded {summary.uploaded} measurements to {config.collector_url}"
+    out.print(line + (f"; {pending} still pending" if pending else ""), markup=False)
+    for uid, why in summary.refused:
+        out.print(render.warning_line(f"the collector refused {uid}: {why}"), markup=False)
+    return 0

@@ -1,0 +1,62 @@
+"""Schema migrations: numbered, applied once each in a transaction, never downgraded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from collector.errors import StorageUnavailable
+from collector.storage import MIGRATIONS, SCHEMA_VERSION, DuckDBStorage, Migration, migrate
+from collector.storage.migrations import MigrationError, applied_versions
+
+
+def test_migration_numbers_are_consecutive_from_one() -> None:
+    assert [m.version for m in MIGRATIONS] == list(range(1, len(MIGRATIONS) + 1))
+    assert MIGRATIONS[-1].version == SCHEMA_VERSION
+    assert all(m.name and m.statements for m in MIGRATIONS)
+
+
+def test_a_new_database_gets_every_migration_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    DuckDBStorage(path).close()
+    with duckdb.connect(str(path)) as con:
+        assert applied_versions(con) == [m.version for m in MIGRATIONS]
+        assert migrate(con) == []
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    assert {"measurements", "test_list_urls", "schema_migrations"} <= tables
+
+
+def test_a_later_migration_applies_on_top_and_a_failing_one_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    with duckdb.connect(str(tmp_path / "c.duckdb")) as con:
+        migrate(con)
+        added = Migration(
+            SCHEMA_VERSION + 1,
+            "add a column",
+            ("ALTER TABLE measurements ADD COLUMN note VARCHAR",),
+        )
+        broken = Migration(
+            SCHEMA_VERSION + 2,
+            "broken",
+            ("CREATE TABLE half_done (x INTEGER)", "ALTER TABLE no_such_table ADD COLUMN y INT"),
+        )
+        assert migrate(con, (*MIGRATIONS, added)) == [added.version]
+        with pytest.raises(duckdb.Error):
+            migrate(con, (*MIGRATIONS, added, broken))
+        assert applied_versions(con)[-1] == added.version
+        tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        assert "half_done" not in tables
+
+
+def test_a_database_from_a_newer_collector_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.duckdb"
+    DuckDBStorage(path).close()
+    with duckdb.connect(str(path)) as con:
+        con.execute("INSERT INTO schema_migrations VALUES (99, 'future', now()::TIMESTAMP)")
+        with pytest.raises(MigrationError, match="newer"):
+            migrate(con)
+    with pytest.raises(StorageUnavailable, match="schema version 99"):
+        DuckDBStorage(path)

@@ -8,6 +8,7 @@ helper`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,9 +17,10 @@ import trio
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from collector.api import admin, checkin, ingest, query, status
+from collector import dashboard
+from collector.api import admin, checkin, ingest, query, reports, status
 from collector.api.control import ControlEndpoint
 from collector.api.errors import EXCEPTION_HANDLERS
 from collector.api.params import check_known
@@ -27,6 +29,8 @@ from collector.config import CollectorConfig
 from collector.control.helper import ControlHelper, HelperConfig
 from collector.errors import CollectorError, RateLimited
 from collector.service import Collector, open_collector
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["CONTROL_PATH", "build_collector_app", "build_helper_app"]
 
@@ -52,6 +56,10 @@ HANDLERS: dict[str, Handler] = {
     "openapi": status.openapi,
     "reanalyse": admin.reanalyse,
     "import_test_lists": admin.import_test_lists,
+    "report_countries": reports.countries,
+    "report_country": reports.country,
+    "report_domain": reports.domain,
+    "report_changes": reports.changes,
 }
 """The handler of every endpoint of the route table, by operation name."""
 
@@ -97,6 +105,9 @@ def _endpoint(
             status_code = exc.status_code
             metrics.errors.labels(code=exc.code).inc()
             raise
+        except Exception:
+            logger.exception("unexpected error answering %s", label)
+            raise
         finally:
             metrics.requests.labels(route=label, status=str(status_code)).inc()
             metrics.latency.labels(route=label).observe(time.perf_counter() - started)
@@ -111,7 +122,7 @@ def build_collector_app(config: CollectorConfig) -> Starlette:
     `app.state.running.collector` is the running `Collector` (tests wait on its analyser).
     """
     running = _Running()
-    routes: list[Route] = []
+    routes: list[BaseRoute] = []
     for endpoint in ENDPOINTS:
         handler = HANDLERS[endpoint.name]
         label = f"{endpoint.method} {endpoint.path}"
@@ -130,6 +141,7 @@ def build_collector_app(config: CollectorConfig) -> Starlette:
             finally:
                 running.collector = None
 
+    routes.extend(dashboard.routes())
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)
     app.state.running = running
     return app

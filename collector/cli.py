@@ -50,6 +50,7 @@ from collector.errors import (
 )
 from collector.metrics import Metrics
 from collector.reanalyse import Analyser
+from collector.reports import command as report_command
 from collector.service import reference_source
 from collector.storage import DuckDBStorage, ExportFormat, ThreadedStorage
 from collector.testlists import read_checkout
@@ -152,6 +153,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate")
     p.add_argument("--tls-key", metavar="PEM", help="private key of --tls-cert")
     p.add_argument(
+        "--plain-listen",
+        metavar="IP:PORT",
+        help="with --tls-cert, also serve plain HTTP here (e.g. the dashboard on an internal "
+        "address)",
+    )
+    p.add_argument(
         "--rate-limit",
         type=float,
         metavar="PER_S",
@@ -231,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--country", metavar="CC", help="only these countries (comma-separated)")
     _storage_flags(export)
     export.set_defaults(handler=run_export)
+
+    report = report_command.add_parser(sub)
+    _storage_flags(report)
+    report.set_defaults(handler=run_report)
     return parser
 
 
@@ -284,6 +295,11 @@ async def run_serve(args: argparse.Namespace) -> None:
     cert = str(config.tls_cert) if config.tls_cert else None
     key = str(config.tls_key) if config.tls_key else None
     hypercorn = _hypercorn_config(config.listen, cert, key)
+    if args.plain_listen:
+        if not cert:
+            raise CliError("--plain-listen goes with --tls-cert (the main listener is HTTPS)")
+        host, port = _listen(args.plain_listen)
+        hypercorn.insecure_bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     app = build_collector_app(config)
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(_serve_until_terminated, app, hypercorn)
@@ -439,6 +455,11 @@ def run_export(args: argparse.Namespace) -> None:
     print(f"exported {rows} measurements ({days:g} days) to {out}")
 
 
+def run_report(args: argparse.Namespace) -> None:
+    """Print a country's report (from the data directory, or a running collector with --url)."""
+    report_command.run_report(args, lambda: _open_storage(_config(args)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run crenel-collector and return its exit code."""
     args = build_parser().parse_args(argv)
@@ -464,6 +485,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageUnavailable as exc:
         print(f"crenel-collector: error: {exc.detail}", file=sys.stderr)
         return EXIT_STORAGE
+    except report_command.CollectorUnreachable as exc:
+        print(f"crenel-collector: error: {exc.detail}", file=sys.stderr)
+        return report_command.EXIT_UNREACHABLE
     except CollectorError as exc:
         print(f"crenel-collector: error: {exc.detail}", file=sys.stderr)
         return 2

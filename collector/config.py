@@ -59,6 +59,8 @@ class Limits:
     """Longest range one HTTP export may cover (the CLI has no limit)."""
     future_skew_s: float = 3600.0
     """A measurement starting further in the future than this is refused."""
+    report_gauges_s: float = 300.0
+    """How often the blocking gauges of /metrics are recomputed."""
 
 
 @dataclass(frozen=True)

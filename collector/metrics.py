@@ -1,7 +1,8 @@
 """Prometheus metrics of one collector app, in a registry of its own (tests build many apps).
 
 Ingest rate is `rate(crenel_ingest_measurements_total[1m])`; queue depth, commit latency and
-errors are exported as gauges, histograms and counters.
+errors are exported as gauges, histograms and counters; blocking per country as gauges that
+`report_gauges.ReportGauges` refreshes.
 """
 
 from __future__ import annotations
@@ -67,6 +68,24 @@ class Metrics:
         self.geo_mismatches = Counter(
             "crenel_geo_mismatch_measurements",
             "Measurements whose claimed network disagrees with the uploader's address.",
+            registry=r,
+        )
+
+        self.report_domains = Gauge(
+            "crenel_report_domains",
+            "Domains per regional verdict (blocked, mixed) in each country over the last 7 days.",
+            ["cc", "verdict"],
+            registry=r,
+        )
+        self.report_measurements = Gauge(
+            "crenel_report_measurements",
+            "Analysed measurements per country over the last 7 days.",
+            ["cc"],
+            registry=r,
+        )
+        self.report_refreshed = Gauge(
+            "crenel_report_refreshed_timestamp_seconds",
+            "When the report gauges were last computed (Unix time).",
             registry=r,
         )
 

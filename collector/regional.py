@@ -18,7 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-Z_95 = 1.959964
+import numpy as np
+
+from collector import verdicts
 
 
 class RegionalVerdict(StrEnum):
@@ -30,6 +32,15 @@ class RegionalVerdict(StrEnum):
     INSUFFICIENT = "insufficient data"
 
 
+VERDICTS = (
+    RegionalVerdict.BLOCKED,
+    RegionalVerdict.NOT_BLOCKED,
+    RegionalVerdict.MIXED,
+    RegionalVerdict.INSUFFICIENT,
+)
+"""`RegionalVerdict` by the code `collector.verdicts` uses."""
+
+
 @dataclass(frozen=True)
 class ModelSettings:
     """Thresholds of the regional model (documented defaults)."""
@@ -39,8 +50,11 @@ class ModelSettings:
     probe_weight_cap: float = 5.0
     no_control_weight: float = 0.5
     blocked_share: float = 0.5
+    partial_share: float = 0.3
+    """A `mixed` network's or country's blocking is likely when P(share > this) >= decide_at."""
     decide_at: float = 0.8
     baseline_margin: float = 0.3
+    baseline_countries: int = 3
 
 
 @dataclass(frozen=True)
@@ -63,6 +77,43 @@ class ProbeCounts:
 
 
 @dataclass(frozen=True)
+class NetworkCounts:
+    """One network's counts for a domain and window, with each probe's weight already capped.
+
+    Built from `ProbeCounts` by `weigh_probes`, or directly by the storage's SQL (which applies
+    the same cap), so reports never need one row per probe in Python.
+    """
+
+    asn: int
+    blocked_w: float
+    ok_w: float
+    informative: int
+    informative_probes: int
+    probes: int
+    blocked: int
+    ok: int
+    down: int
+    inconclusive: int
+    confirmed: int
+    packet_confirmed: int = 0
+    methods: Mapping[str, int] = field(default_factory=dict)
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class SparseNetworks:
+    """A domain's networks with too little data to decide (fewer than the minimum measurements
+    or probes), summed: reports count them without listing each one."""
+
+    networks: int
+    measurements: int
+    probes: int
+    confirmed: int = 0
+    packet_confirmed: int = 0
+    methods: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class NetworkEstimate:
     """The verdict for one network (AS) and the numbers behind it."""
 
@@ -79,6 +130,8 @@ class NetworkEstimate:
     weighted_share: float | None
     interval: tuple[float, float] | None
     methods: dict[str, int]
+    packet_confirmed: int = 0
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,42 +148,32 @@ class RegionEstimate:
     confirmed: int
     methods: dict[str, int]
     baseline: float | None
+    packet_confirmed: int = 0
+    sparse_networks: int = 0
 
 
-def wilson_interval(successes: float, trials: float, z: float = Z_95) -> tuple[float, float]:
+def wilson_interval(
+    successes: float, trials: float, z: float = verdicts.Z_95
+) -> tuple[float, float]:
     """Return the Wilson score interval of a proportion (0, 1 for no trials)."""
-    if trials <= 0:
-        return 0.0, 1.0
-    p = successes / trials
-    denominator = 1 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denominator
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    low, high = verdicts.wilson_interval(np.array([successes], float), np.array([trials], float), z)
+    return float(low[0]), float(high[0])
 
 
 def posterior_above(successes: float, failures: float, threshold: float) -> float:
-    """Return P(share > threshold) under a Beta(1 + successes, 1 + failures) posterior.
-
-    Uses the identity P(Beta(a, b) <= x) = P(Binomial(a + b - 1, x) >= a) with counts rounded
-    to whole measurements (weights make them fractional).
-    """
-    a = 1 + round(successes)
-    b = 1 + round(failures)
-    n = a + b - 1
-    below = sum(
-        math.comb(n, k) * threshold**k * (1 - threshold) ** (n - k) for k in range(a, n + 1)
+    """Return P(share > threshold) under a Beta(1 + successes, 1 + failures) posterior (counts
+    rounded; exact: `verdicts.posterior_above`)."""
+    return float(
+        verdicts.posterior_above(
+            np.array([successes], float), np.array([failures], float), np.array([threshold], float)
+        )[0]
     )
-    return max(0.0, min(1.0, 1.0 - below))
 
 
-def estimate_network(
-    asn: int,
-    probes: Sequence[ProbeCounts],
-    settings: ModelSettings,
-    *,
-    baseline: float | None = None,
-) -> NetworkEstimate:
-    """Return the verdict for one network from its probes' counts."""
+def weigh_probes(
+    asn: int, probes: Sequence[ProbeCounts], settings: ModelSettings, *, name: str | None = None
+) -> NetworkCounts:
+    """Return one network's counts with each probe's weight capped at `probe_weight_cap`."""
     methods: dict[str, int] = {}
     blocked_w = ok_w = 0.0
     informative_probes = informative = 0
@@ -147,47 +190,92 @@ def estimate_network(
             probe.blocked + probe.blocked_no_control * settings.no_control_weight
         ) * weight
         ok_w += probe.ok * weight
-    confirmed = sum(p.confirmed for p in probes)
+    return NetworkCounts(
+        asn=asn,
+        blocked_w=blocked_w,
+        ok_w=ok_w,
+        informative=informative,
+        informative_probes=informative_probes,
+        probes=len(probes),
+        blocked=sum(p.all_blocked for p in probes),
+        ok=sum(p.ok for p in probes),
+        down=sum(p.down for p in probes),
+        inconclusive=sum(p.inconclusive for p in probes),
+        confirmed=sum(p.confirmed for p in probes),
+        methods=methods,
+        name=name,
+    )
 
-    def make(
-        verdict: RegionalVerdict,
-        confidence: float,
-        share: float | None,
-        interval: tuple[float, float] | None,
-    ) -> NetworkEstimate:
-        return NetworkEstimate(
-            asn=asn,
-            verdict=verdict,
-            confidence=round(confidence, 3),
-            measurements=sum(p.all_blocked + p.ok + p.down + p.inconclusive for p in probes),
-            probes=len(probes),
-            blocked=sum(p.all_blocked for p in probes),
-            ok=sum(p.ok for p in probes),
-            down=sum(p.down for p in probes),
-            inconclusive=sum(p.inconclusive for p in probes),
-            confirmed=confirmed,
-            weighted_share=None if share is None else round(share, 4),
-            interval=interval,
-            methods=dict(sorted(methods.items(), key=lambda kv: (-kv[1], kv[0]))),
+
+def _sorted_methods(methods: Mapping[str, int]) -> dict[str, int]:
+    if len(methods) < 2:
+        return dict(methods)
+    return dict(sorted(methods.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def network_columns(
+    networks: Sequence[NetworkCounts], baseline: float | None
+) -> verdicts.NetworkColumns:
+    """Return the model's column inputs for `networks` (all of one domain's baseline)."""
+    return verdicts.NetworkColumns(
+        blocked_w=np.array([n.blocked_w for n in networks], float),
+        ok_w=np.array([n.ok_w for n in networks], float),
+        informative=np.array([n.informative for n in networks], np.int64),
+        informative_probes=np.array([n.informative_probes for n in networks], np.int64),
+        confirmed=np.array([n.confirmed + n.packet_confirmed for n in networks], np.int64),
+        baseline=np.full(len(networks), np.nan if baseline is None else baseline),
+    )
+
+
+def _optional(value: float) -> float | None:
+    return None if math.isnan(value) else float(value)
+
+
+def _estimates(
+    networks: Sequence[NetworkCounts], decisions: verdicts.NetworkDecisions
+) -> tuple[NetworkEstimate, ...]:
+    out = []
+    for i, counts in enumerate(networks):
+        low, high = _optional(decisions.low[i]), _optional(decisions.high[i])
+        out.append(
+            NetworkEstimate(
+                asn=counts.asn,
+                verdict=VERDICTS[decisions.verdict[i]],
+                confidence=float(decisions.confidence[i]),
+                measurements=counts.blocked + counts.ok + counts.down + counts.inconclusive,
+                probes=counts.probes,
+                blocked=counts.blocked,
+                ok=counts.ok,
+                down=counts.down,
+                inconclusive=counts.inconclusive,
+                confirmed=counts.confirmed,
+                weighted_share=_optional(decisions.share[i]),
+                interval=None if low is None or high is None else (low, high),
+                methods=_sorted_methods(counts.methods),
+                packet_confirmed=counts.packet_confirmed,
+                name=counts.name,
+            )
         )
+    return tuple(out)
 
-    trials = blocked_w + ok_w
-    share = blocked_w / trials if trials else None
-    if informative < settings.min_measurements or informative_probes < settings.min_probes:
-        return make(RegionalVerdict.INSUFFICIENT, 0.0, share, None)
-    assert share is not None
-    block_at = settings.blocked_share
-    if baseline is not None:
-        block_at = max(block_at, min(0.95, baseline + settings.baseline_margin))
-    above = posterior_above(blocked_w, ok_w, block_at)
-    if above >= settings.decide_at or (share >= block_at and confirmed > 0):
-        verdict, confidence = RegionalVerdict.BLOCKED, above
-    elif above <= 1.0 - settings.decide_at:
-        verdict, confidence = RegionalVerdict.NOT_BLOCKED, 1.0 - above
-    else:
-        verdict, confidence = RegionalVerdict.MIXED, 1.0 - abs(above - 0.5) * 2
-    low, high = wilson_interval(blocked_w, trials)
-    return make(verdict, confidence, share, (round(low, 4), round(high, 4)))
+
+def decide_network(
+    counts: NetworkCounts, settings: ModelSettings, *, baseline: float | None = None
+) -> NetworkEstimate:
+    """Return the verdict for one network from its (weighted) counts."""
+    decisions = verdicts.decide_networks(network_columns([counts], baseline), settings)
+    return _estimates([counts], decisions)[0]
+
+
+def estimate_network(
+    asn: int,
+    probes: Sequence[ProbeCounts],
+    settings: ModelSettings,
+    *,
+    baseline: float | None = None,
+) -> NetworkEstimate:
+    """Return the verdict for one network from its probes' counts."""
+    return decide_network(weigh_probes(asn, probes, settings), settings, baseline=baseline)
 
 
 def estimate_region(
@@ -197,42 +285,48 @@ def estimate_region(
     baseline: float | None = None,
 ) -> RegionEstimate:
     """Return the verdict for a domain in a region from the counts of each of its networks."""
-    estimates = tuple(
-        estimate_network(asn, probes, settings, baseline=baseline)
-        for asn, probes in sorted(networks.items())
+    counts = [weigh_probes(asn, probes, settings) for asn, probes in sorted(networks.items())]
+    return combine_networks(counts, settings, baseline=baseline)
+
+
+def combine_networks(
+    networks: Sequence[NetworkCounts],
+    settings: ModelSettings,
+    *,
+    baseline: float | None = None,
+    sparse: SparseNetworks | None = None,
+) -> RegionEstimate:
+    """Return the verdict for a domain in a region from its networks' weighted counts.
+
+    `sparse` sums the networks the caller already knows are too small to decide: they add to
+    the totals and methods but not to the verdict (as if listed, each `insufficient data`).
+    """
+    ordered = sorted(networks, key=lambda n: n.asn)
+    columns = network_columns(ordered, baseline)
+    decisions = verdicts.decide_networks(columns, settings)
+    estimates = _estimates(ordered, decisions)
+    domain = verdicts.combine_domains(
+        np.zeros(len(ordered), np.int64), 1, columns, decisions, settings
     )
-    decided = [e for e in estimates if e.verdict is not RegionalVerdict.INSUFFICIENT]
-    blocked = [e for e in decided if e.verdict is RegionalVerdict.BLOCKED]
-    clear = [e for e in decided if e.verdict is RegionalVerdict.NOT_BLOCKED]
-    methods: dict[str, int] = {}
+    methods: dict[str, int] = dict(sparse.methods) if sparse else {}
     for e in estimates:
         for method, count in e.methods.items():
             methods[method] = methods.get(method, 0) + count
-    if not decided:
-        verdict, confidence = RegionalVerdict.INSUFFICIENT, 0.0
-    elif blocked and len(blocked) == len(decided):
-        verdict = RegionalVerdict.BLOCKED
-        confidence = 1.0 - math.prod(1.0 - e.confidence for e in blocked)
-    elif clear and len(clear) == len(decided):
-        verdict = RegionalVerdict.NOT_BLOCKED
-        confidence = min(e.confidence for e in clear)
-    elif blocked:
-        verdict = RegionalVerdict.MIXED
-        confidence = min(e.confidence for e in blocked)
-    else:
-        verdict = RegionalVerdict.MIXED
-        confidence = min(e.confidence for e in decided)
     return RegionEstimate(
-        verdict=verdict,
-        confidence=round(min(0.999, confidence), 3),
+        verdict=VERDICTS[domain.verdict[0]],
+        confidence=float(domain.confidence[0]),
         networks=estimates,
-        blocked_networks=len(blocked),
-        clear_networks=len(clear),
-        measurements=sum(e.measurements for e in estimates),
-        probes=sum(e.probes for e in estimates),
-        confirmed=sum(e.confirmed for e in estimates),
-        methods=dict(sorted(methods.items(), key=lambda kv: (-kv[1], kv[0]))),
+        blocked_networks=int(domain.blocked_networks[0]),
+        clear_networks=int(domain.clear_networks[0]),
+        measurements=sum(e.measurements for e in estimates)
+        + (sparse.measurements if sparse else 0),
+        probes=sum(e.probes for e in estimates) + (sparse.probes if sparse else 0),
+        confirmed=sum(e.confirmed for e in estimates) + (sparse.confirmed if sparse else 0),
+        methods=_sorted_methods(methods),
         baseline=baseline,
+        packet_confirmed=sum(e.packet_confirmed for e in estimates)
+        + (sparse.packet_confirmed if sparse else 0),
+        sparse_networks=sparse.networks if sparse else 0,
     )
 
 
@@ -275,3 +369,30 @@ def blocked_since(timeline: Sequence[tuple[str, RegionalVerdict]]) -> str | None
             continue
         since = (since or day) if verdict is RegionalVerdict.BLOCKED else None
     return since
+
+
+def daily_verdict(blocked: int, ok: int, settings: ModelSettings) -> RegionalVerdict:
+    """Return a country's verdict for one day from its blocked and ok counts.
+
+    The daily series (for "since" and changes) uses the country's totals of that day, without
+    the per-probe cap: one day of one country is too small a cell for the cap to matter, and the
+    window verdict, which does cap, is what a report leads with.
+    """
+    code = verdicts.daily_verdicts(np.array([blocked]), np.array([ok]), settings)[0]
+    return VERDICTS[code]
+
+
+def noise_baseline(shares_elsewhere: Sequence[float], settings: ModelSettings) -> float | None:
+    """Return the domain's typical blocked share elsewhere: the median over other countries,
+    when at least `baseline_countries` have data (else None: no baseline).
+
+    The median, not the pooled share, so that one other country really blocking the domain is
+    not mistaken for noise; several countries looking "blocked" at once is what noise looks like.
+    """
+    if len(shares_elsewhere) < settings.baseline_countries:
+        return None
+    ordered = sorted(shares_elsewhere)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2

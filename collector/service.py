@@ -22,6 +22,8 @@ from collector.geoip import SourceLocator
 from collector.metrics import Metrics
 from collector.ratelimit import RateLimiter
 from collector.reanalyse import Analyser, ReferenceSource
+from collector.regional import ModelSettings
+from collector.report_gauges import ReportGauges
 from collector.storage import DuckDBStorage, ThreadedStorage
 from collector.writer import IngestWriter
 
@@ -92,6 +94,8 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
 
                     nursery.start_soon(write)
                     await nursery.start(analyser.run)
+                    gauges = ReportGauges(storage, metrics, limits.report_gauges_s, ModelSettings())
+                    await nursery.start(gauges.run)
                     try:
                         yield Collector(
                             config=config,

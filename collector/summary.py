@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import msgspec
 
 from collector.storage import AnalysisRow, MeasurementRow
+from probe.analysis import is_packet_confirmed
 from probe.model import Analysis, Measurement
 
 MAX_ASN = 2**32 - 1
@@ -122,4 +123,5 @@ def analysis_row(uid: str, analysis: Analysis, *, analysed_at: datetime) -> Anal
         reference_digest=analysis.reference_digest,
         analysed_at=analysed_at,
         analysis_json=msgspec.json.encode(analysis).decode(),
+        packet_confirmed=is_packet_confirmed(analysis),
     )

@@ -23,6 +23,7 @@ from collector.api.schemas import (
     TestListImport,
     TestListImportReply,
 )
+from collector.reports.model import ChangesReply, CountriesReply, CountryReport, DomainDetail
 from collector.storage import Axis
 from probe.model import ControlReply, ControlRequest, Measurement, Method
 
@@ -110,6 +111,10 @@ FILTERS: tuple[Param, ...] = (
 assert tuple(p.name for p in FILTERS) == FILTER_PARAMS
 
 _AXES = [a.value for a in Axis]
+_WINDOW: tuple[Param, ...] = (
+    Param("since", "First day of the window, YYYY-MM-DD (default: 6 days before until)."),
+    Param("until", "Last day of the window, YYYY-MM-DD (default: today, UTC)."),
+)
 _BAD = Reply(400, "Malformed request or body.", ErrorReply)
 _INVALID = Reply(422, "A parameter or field has the wrong type or value.", ErrorReply)
 _LIMITED = Reply(429, "Rate limit or queue full; retry after `Retry-After` seconds.", ErrorReply)
@@ -292,6 +297,73 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "This API's OpenAPI document.",
         replies=(Reply(200, "OpenAPI 3.1 document."),),
         tag="operators",
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/reports",
+        "report_countries",
+        "Every country with data over the window, ranked by the number of blocked domains.",
+        params=_WINDOW,
+        replies=(Reply(200, "Countries.", CountriesReply), _INVALID, _LIMITED),
+        tag="reports",
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/reports/{{cc}}",
+        "report_country",
+        "A country's report: every tested domain's regional verdict, confidence, methods, "
+        "per-network verdicts (JSON, or CSV with format=csv).",
+        params=(
+            Param("cc", "ISO 3166 alpha-2 country.", location="path", required=True),
+            Param("asn", "Only this network (AS12389 or 12389)."),
+            Param("region", "Only this sub-national region (as the GeoIP data names it)."),
+            Param("category", "Only this test-list category (NEWS)."),
+            Param("format", "json (default) or csv.", {"type": "string", "enum": ["json", "csv"]}),
+            *_WINDOW,
+        ),
+        replies=(
+            Reply(
+                200,
+                "The report (as text/csv, one row per domain and network, with format=csv).",
+                CountryReport,
+            ),
+            _INVALID,
+            _LIMITED,
+        ),
+        tag="reports",
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/reports/{{cc}}/domains/{{domain}}",
+        "report_domain",
+        "One domain in one country: its verdict, a daily timeline per network, changes, "
+        "fingerprint evidence and sample measurements.",
+        params=(
+            Param("cc", "ISO 3166 alpha-2 country.", location="path", required=True),
+            Param(
+                "domain", "The domain (host of the measured URLs).", location="path", required=True
+            ),
+            Param("asn", "Only this network."),
+            Param("region", "Only this sub-national region."),
+            *_WINDOW,
+        ),
+        replies=(
+            Reply(200, "The domain's page.", DomainDetail),
+            Reply(404, "No measurements of the domain there in the window.", ErrorReply),
+            _INVALID,
+            _LIMITED,
+        ),
+        tag="reports",
+    ),
+    Endpoint(
+        "GET",
+        f"{API}/changes",
+        "report_changes",
+        "Days on which a domain's daily verdict in a country flipped (newly blocked or "
+        "unblocked), newest first.",
+        params=(Param("cc", "ISO 3166 alpha-2 country.", required=True), *_WINDOW),
+        replies=(Reply(200, "Changes.", ChangesReply), _INVALID, _LIMITED),
+        tag="reports",
     ),
     Endpoint(
         "POST",

@@ -61,6 +61,8 @@ class AnalysisRow:
     reference_digest: str
     analysed_at: datetime
     analysis_json: str
+    packet_confirmed: bool = False
+    """Packet-level evidence (an injected reset, DNS answer or bait) confirms the verdict."""
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import contextlib
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ import pyarrow.parquet as pq
 import zstandard
 
 from collector.errors import DataDirLocked, StorageUnavailable
+from collector.regional import ModelSettings, NetworkCounts
+from collector.storage import reports, rollup_writes, rollups
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
@@ -66,7 +69,8 @@ UPDATE measurements AS m SET
     verdict = a.verdict, methods = a.methods, confidence = a.confidence, blocking = a.blocking,
     accessible = a.accessible, fingerprint_confirmed = a.fingerprint_confirmed,
     rules_version = a.rules_version, reference_digest = a.reference_digest,
-    analysed_at = a.analysed_at, analysis = a.analysis_json, needs_analysis = false
+    analysed_at = a.analysed_at, analysis = a.analysis_json, needs_analysis = false,
+    packet_confirmed = a.packet_confirmed
 FROM analysis_batch AS a
 WHERE m.uid = a.uid::UUID
 """
@@ -142,6 +146,7 @@ def _analyses_table(rows: Sequence[AnalysisRow]) -> pa.Table:
             "reference_digest": pa.array([r.reference_digest for r in rows], pa.string()),
             "analysed_at": pa.array([naive_utc(r.analysed_at) for r in rows], pa.timestamp("us")),
             "analysis_json": pa.array([r.analysis_json for r in rows], pa.string()),
+            "packet_confirmed": pa.array([r.packet_confirmed for r in rows], pa.bool_()),
         }
     )
 
@@ -292,8 +297,13 @@ class DuckDBStorage:
         if not rows:
             return
         table = _analyses_table(rows)
+        new = {r.uid: r for r in rows}
         with self._transaction() as con, self._registered(con, "analysis_batch", table):
+            old = con.execute(rollups.OLD_STATE).fetchall()
             con.execute(_SAVE_ANALYSES).fetchall()
+            rollup_writes.apply_deltas(
+                con, rollups.compute_deltas(rollup_writes.state_pairs(old, new))
+            )
 
     def request_reanalysis(
         self, *, rules_version: str, reference_digest: str, everything: bool
@@ -635,6 +645,63 @@ class DuckDBStorage:
         raw = table.column("raw").to_pylist()
         texts = pa.array([self._unzstd(b).decode("utf-8") for b in raw], pa.string())
         return table.drop_columns(["raw"]).append_column("measurement", texts)
+
+    # -- reports (rollups) ---------------------------------------------------------------------
+
+    def rebuild_rollups(self) -> None:
+        """Recompute every rollup from the analysed measurements (one transaction).
+
+        Raises:
+            StorageUnavailable: the database refused the write.
+        """
+        with self._transaction() as con:
+            for statement in rollups.REBUILD:
+                con.execute(statement)
+
+    def report_domains(
+        self, query: reports.ReportQuery, settings: ModelSettings
+    ) -> reports.ReportTable:
+        """Return each domain's per-network weighted counts for a report window."""
+        with self._reader() as con:
+            return reports.domain_rows(con, query, settings)
+
+    def report_networks(self, query: reports.ReportQuery) -> list[reports.CountryNetwork]:
+        """Return every network of a report window with its measurement count."""
+        with self._reader() as con:
+            return reports.networks(con, query)
+
+    def report_baselines(
+        self, query: reports.ReportQuery, settings: ModelSettings
+    ) -> dict[str, float]:
+        """Return each domain's noise baseline from the other countries."""
+        with self._reader() as con:
+            return reports.baselines(con, query, settings)
+
+    def report_daily_shares(
+        self, query: reports.ReportQuery, domains: Sequence[str] | None = None
+    ) -> dict[str, list[tuple[date, int, int]]]:
+        """Return (day, blocked, ok) per domain (only `domains`, when given) for the window."""
+        with self._reader() as con:
+            return reports.daily_shares(con, query, domains)
+
+    def report_daily_networks(
+        self, query: reports.ReportQuery, settings: ModelSettings
+    ) -> dict[date, list[NetworkCounts]]:
+        """Return one domain's weighted counts per day and network."""
+        with self._reader() as con:
+            return reports.daily_networks(con, query, settings)
+
+    def report_countries(self, since: date, until: date) -> list[reports.CountrySummary]:
+        """Return every country with measurements in the window."""
+        with self._reader() as con:
+            return reports.countries(con, since, until)
+
+    def report_samples(
+        self, query: reports.ReportQuery, limit: int
+    ) -> tuple[list[reports.Sample], Counter[str]]:
+        """Return sample measurements of one domain and its fingerprint counts."""
+        with self._reader() as con:
+            return reports.samples(con, query, limit)
 
     def close(self) -> None:
         """Checkpoint and close every connection."""

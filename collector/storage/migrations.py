@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from collector.storage.rollups import MIGRATION_STATEMENTS, REBUILD
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -83,6 +85,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
+    Migration(2, "rollups for reports", (*MIGRATION_STATEMENTS, *REBUILD)),
 )
 """Every migration, in order; the schema version is the last one's number."""
 

@@ -13,6 +13,7 @@ from collector.regional import (
     detect_changes,
     estimate_network,
     estimate_region,
+    noise_baseline,
     posterior_above,
     wilson_interval,
 )
@@ -123,9 +124,49 @@ def test_a_domain_that_looks_blocked_everywhere_needs_more_evidence() -> None:
     assert baseline_share([]) is None
 
 
+def test_noise_baseline_needs_several_countries_and_ignores_one_real_censor() -> None:
+    assert noise_baseline([1.0], S) is None
+    assert noise_baseline([1.0, 0.0, 0.0], S) == 0.0
+    assert noise_baseline([0.6, 0.5, 0.7, 0.4], S) == pytest.approx(0.55)
+
+
 def test_changes_and_blocked_since() -> None:
     timeline = [("2026-11-01", N), ("2026-11-02", INSUF), ("2026-11-03", B), ("2026-11-04", B)]
     changes = detect_changes(timeline)
     assert [(c.day, c.before, c.after) for c in changes] == [("2026-11-03", N, B)]
     assert blocked_since(timeline) == "2026-11-03"
     assert blocked_since([*timeline, ("2026-11-05", N)]) is None
+
+
+def test_posterior_stays_exact_where_its_first_binomial_term_underflows() -> None:
+    # 0.05 ** 310 is below the smallest double: summed naively, every term is zero.
+    above = posterior_above(300, 10, 0.95)
+    assert 0.85 < above < 0.95
+    assert posterior_above(390, 10, 0.95) > 0.99
+
+
+def test_a_chance_blocked_network_among_many_does_not_make_a_domain_mixed() -> None:
+    clear = {asn: [probe("a", ok=4), probe("b", ok=4)] for asn in range(1, 21)}
+    lucky = [probe("c", blocked=2), probe("d", blocked=1)]  # 3 of 3: P = 0.94, by chance
+    region = estimate_region({**clear, 99: lucky}, S)
+    assert [n.verdict for n in region.networks if n.asn == 99] == [B]
+    assert region.verdict is N and region.confidence < 0.96
+    censored = [probe("c", blocked=15), probe("d", blocked=15)]  # one ISP really blocks
+    assert estimate_region({**clear, 99: censored}, S).verdict is M
+
+
+def test_an_undecided_network_does_not_contradict_a_blocking_one() -> None:
+    blocking = [probe("a", blocked=5), probe("b", blocked=5)]
+    undecided = [probe("c", blocked=2), probe("d", ok=1)]  # 2 of 3: P = 0.69, mixed
+    region = estimate_region({1: blocking, 2: undecided}, S)
+    assert [n.verdict for n in region.networks] == [B, M]
+    assert region.verdict is B and 0.4 < region.confidence < 0.51
+
+
+def test_split_networks_alone_are_mixed_only_with_enough_data() -> None:
+    few = estimate_region({1: [probe("a", blocked=1), probe("b", ok=2)]}, S)
+    assert [n.verdict for n in few.networks] == [M] and few.verdict is INSUF
+    # A censor dropping about half of the attempts, seen by many probes: partial blocking.
+    half = [probe(f"p{i}", blocked=2, ok=2) for i in range(30)]
+    region = estimate_region({1: half}, S)
+    assert region.verdict is M and region.confidence > 0.99

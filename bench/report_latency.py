@@ -1,0 +1,169 @@
+"""How long a country report takes with 10 million measurements stored.
+
+Generates 10M analysed measurement summaries directly in a DuckDB store (20 countries of
+unequal size, each with 150 networks where a few carry most probes as in real data, 8 regions,
+2,000 domains of which 100 are censored in each country, 20,000 probes, 60 days), builds the
+rollups the collector keeps at ingest (timed too), then times the reports of the largest
+country (`collector.reports.build`): over the default 7-day window (the headline), over all 60
+days, for its largest network, one domain's page, the all-countries overview, and the 7-day
+report encoded as JSON (median of 5 runs after one warm-up). Reports read only rollups.
+
+Usage: python bench/report_latency.py [--quick] [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+
+from collector.regional import ModelSettings
+from collector.reports.build import countries, country_report, domain_detail
+from collector.storage.duckdb import DuckDBStorage
+from collector.storage.reports import ReportQuery
+from collector.storage.rollups import REBUILD
+
+START = date(2026, 9, 1)
+DAYS = 60
+RUNS = 5
+COUNTRIES = ("IR", "RU", "CN", "TR", "IN", "EG", "MM", "BY", "VE", "PK", "SA", "VN", "US", "DE",
+             "BR", "ID", "NG", "KZ", "UA", "CU")  # fmt: skip
+CC_INDEX = {cc: i for i, cc in enumerate(COUNTRIES)}
+CENSORED_PER_COUNTRY = 2000 // 20
+GENERATE = """
+INSERT INTO measurements (uid, received_at, start_time, day, probe_cc, probe_asn,
+    probe_network_name, probe_id, region, input, domain, category_code, software_name,
+    software_version, format_version, probe_verdict, probe_methods, probe_confidence, verdict,
+    methods, confidence, fingerprint_confirmed, rules_version, reference_digest, analysed_at,
+    needs_analysis, control_failed, raw, packet_confirmed, analysis)
+SELECT
+    ('01900000-0000-7000-8000-' || lpad(printf('%x', i), 12, '0'))::UUID,
+    TIMESTAMP '2026-09-01' + to_seconds(hash(i * 23) % 5184000),
+    TIMESTAMP '2026-09-01' + to_seconds(hash(i * 23) % 5184000),
+    CAST(TIMESTAMP '2026-09-01' + to_seconds(hash(i * 23) % 5184000) AS DATE),
+    ?[1 + k],
+    (1000 + k * 150 + least(149, floor(150 * pow(hash(i * 7) % 1000000 / 1000000.0, 4))))
+        ::UINTEGER,
+    'Net', 'p-' || (k * 1000 + probe)::VARCHAR, 'Region ' || (probe % 8)::VARCHAR,
+    'https://site' || site::VARCHAR || '.example/', 'site' || site::VARCHAR || '.example',
+    ['NEWS','HUMR','POLR','ANON'][1 + (hash(i * 5) % 4)::INTEGER],
+    'crenel-probe', '0.1.0', '1.1', verdict, []::VARCHAR[], 0.9, verdict,
+    CASE WHEN verdict = 'blocked' THEN [['dns.nxdomain','tcp.reset','http.blockpage',
+        'tls.reset'][1 + (hash(i * 11) % 4)::INTEGER]] ELSE []::VARCHAR[] END,
+    0.9, verdict = 'blocked' AND site % 20 = k AND hash(i) % 3 = 0, '2', 'digest',
+    TIMESTAMP '2026-11-01',
+    false, hash(i * 19) % 50 = 0, ''::BLOB, false,
+    '{"fingerprints": [{"name": "bench.blockpage", "is_false_positive": false}]}'
+FROM (
+    SELECT *,
+        -- one domain in 20 is censored in each country (most of its measurements blocked, a
+        -- third confirmed by a blockpage fingerprint); elsewhere 8% of measurements still say
+        -- blocked, unconfirmed: the noise the model must ignore
+        CASE WHEN site % 20 = k AND roll < 85 THEN 'blocked' WHEN roll < 80 THEN 'ok'
+             WHEN roll < 88 THEN 'blocked' WHEN roll < 95 THEN 'down'
+             ELSE 'inconclusive' END AS verdict
+    FROM (
+        SELECT i, least(19, floor(20 * pow(hash(i) % 1000000 / 1000000.0, 1.5)))::INTEGER AS k,
+               hash(i * 3) % 2000 AS site, hash(i * 17) % 100 AS roll, hash(i * 13) % 1000 AS probe
+        FROM range(?, ?) t(i)
+    )
+)
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="1 million measurements")
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    args = parser.parse_args()
+    rows = 1_000_000 if args.quick else args.rows
+    settings = ModelSettings()
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStorage(Path(tmp) / "collector.duckdb")
+        try:
+            started = time.perf_counter()
+            con = store._con  # the bench writes directly, as the generator needs raw SQL
+            step = 2_000_000
+            for low in range(0, rows, step):
+                con.execute(GENERATE, [list(COUNTRIES), low, min(rows, low + step)])
+            generated = time.perf_counter() - started
+            started = time.perf_counter()
+            for statement in REBUILD:
+                con.execute(statement)
+            con.execute("CHECKPOINT")
+            rolled = time.perf_counter() - started
+            ((cc, count),) = con.execute(
+                "SELECT probe_cc, count(*) FROM measurements GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+            ).fetchall()
+            rollup_rows = con.execute("SELECT count(*) FROM rollup_probe_day").fetchone()
+            now = datetime(2026, 10, 30, tzinfo=UTC)
+            last = START + timedelta(days=DAYS - 1)
+            week = ReportQuery(cc=cc, since=last - timedelta(days=6), until=last)
+            season = ReportQuery(cc=cc, since=START, until=last)
+            top_asn = int(str(con.execute(
+                "SELECT probe_asn FROM measurements WHERE probe_cc = ? GROUP BY 1 "
+                "ORDER BY count(*) DESC LIMIT 1", [cc]).fetchall()[0][0]))  # fmt: skip
+            censored = f"site{CC_INDEX[cc]}.example"
+            cases: dict[str, Callable[[], object]] = {
+                "country report, 7 days (the default)": lambda: country_report(
+                    store, week, settings, now
+                ),
+                "country report, 60 days": lambda: country_report(store, season, settings, now),
+                "one network, 60 days": lambda: country_report(
+                    store, dataclasses.replace(season, asn=top_asn), settings, now
+                ),
+                "domain page, 60 days": lambda: domain_detail(
+                    store, dataclasses.replace(season, domain=censored), settings
+                ),
+                "countries overview, 7 days": lambda: countries(
+                    store, week.since, week.until, settings, now
+                ),
+                "7-day report as JSON": lambda: msgspec.json.encode(
+                    country_report(store, week, settings, now)
+                ),
+            }
+            results: dict[str, float] = {}
+            for label, case in cases.items():
+                case()
+                times = []
+                for _ in range(RUNS):
+                    t0 = time.perf_counter()
+                    case()
+                    times.append((time.perf_counter() - t0) * 1000)
+                results[label] = statistics.median(times)
+                print(
+                    f"{label}: median {results[label]:.0f} ms "
+                    f"(runs: {', '.join(f'{t:.0f}' for t in times)})"
+                )
+            for label, query in (("7 days", week), ("60 days", season)):
+                report = country_report(store, query, settings, now)
+                verdicts = Counter(d.verdict for d in report.domains)
+                print(
+                    f"{label}: {report.measurements:,} measurements, {len(report.domains)} "
+                    f"domains, {len(report.networks)} networks; "
+                    + ", ".join(f"{v}: {n}" for v, n in sorted(verdicts.items()))
+                    + f" (censored by the generator: {CENSORED_PER_COUNTRY})"
+                )
+        finally:
+            store.close()
+    print(
+        f"stored: {rows:,} measurements generated in {generated:.1f} s; rollups rebuilt in "
+        f"{rolled:.1f} s ({rollup_rows[0] if rollup_rows else 0:,} rows)"
+    )
+    print(f"largest country: {cc} with {count:,} measurements")
+    headline = results["country report, 7 days (the default)"]
+    print(f"report: {headline:.0f} ms for one country with {rows:,} measurements stored")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+// Crenel dashboard: renders the collector's JSON reports. Everything that came from a
+// measurement (domains, titles, URLs, methods) is attacker-controlled: it is only ever put into
+// the page with textContent or as an encoded URL component, never as HTML.
+"use strict";
+
+const app = document.getElementById("app");
+const crumbs = document.getElementById("crumbs");
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key === "href") node.setAttribute("href", value);
+    else node.setAttribute(key, String(value));
+  }
+  for (const child of children) {
+    if (child === null || child === undefined) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function badge(verdict) {
+  const slug = String(verdict).replace(/[^a-z]+/g, "-");
+  return el("span", { class: "badge v-" + slug, "data-verdict": verdict }, verdict);
+}
+
+// Floor, not round: 0.996 is shown as 99%, never as a certainty the data does not give.
+function pct(x) { return x === null || x === undefined ? "–" : Math.floor(x * 100) + "%"; }
+function methodsText(methods) {
+  const entries = Object.entries(methods || {});
+  return entries.length ? entries.map(([m, n]) => m + " ×" + n).join(", ") : "–";
+}
+
+async function getJson(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(path + " answered " + response.status);
+  return response.json();
+}
+
+function setCrumbs(parts) {
+  crumbs.replaceChildren();
+  parts.forEach(([label, href], i) => {
+    if (i) crumbs.append(" / ");
+    crumbs.append(href ? el("a", { href }, label) : el("span", {}, label));
+  });
+}
+
+function table(headers, rows, id) {
+  const head = el("tr", {}, ...headers.map(([h, cls]) => el("th", cls ? { class: cls } : {}, h)));
+  const body = el("tbody", {}, ...rows);
+  return el("div", { class: "scroll" }, el("table", id ? { id } : {}, el("thead", {}, head), body));
+}
+
+function countryHref(cc) { return "/dashboard/country/" + encodeURIComponent(cc); }
+function domainHref(cc, domain) {
+  return countryHref(cc) + "/domain/" + encodeURIComponent(domain);
+}
+
+async function overview() {
+  setCrumbs([["Countries", null]]);
+  const data = await getJson("/api/v1/reports");
+  const countries = data.countries || [];
+  const rows = countries.map((c) => el("tr", { "data-cc": c.cc },
+    el("td", {}, el("a", { href: countryHref(c.cc) }, c.cc)),
+    el("td", { class: "num" }, c.blocked),
+    el("td", { class: "num" }, c.mixed),
+    el("td", { class: "num" }, c.domains),
+    el("td", { class: "num" }, c.networks),
+    el("td", { class: "num" }, c.measurements),
+    el("td", {}, c.last_day || "–")));
+  app.replaceChildren(
+    el("h1", {}, "Where websites are blocked"),
+    el("p", { class: "muted" }, "Countries ranked by the number of domains found blocked."),
+    countries.length ? table([["Country"], ["Blocked", "num"], ["Mixed", "num"], ["Domains", "num"],
+      ["Networks", "num"], ["Measurements", "num"], ["Last data"]], rows, "countries")
+      : el("p", {}, "No measurements yet."));
+}
+
+async function country(cc) {
+  setCrumbs([["Countries", "/dashboard/"], [cc, null]]);
+  const [report, changes] = await Promise.all([
+    getJson("/api/v1/reports/" + encodeURIComponent(cc)),
+    getJson("/api/v1/changes?cc=" + encodeURIComponent(cc)),
+  ]);
+  const networks = report.networks || [];
+  const blocked = report.domains.filter((d) => d.verdict === "blocked").length;
+  const mixed = report.domains.filter((d) => d.verdict === "mixed").length;
+  const cards = el("div", { class: "cards" },
+    card("Blocked domains", blocked, "blocked-count"), card("Mixed", mixed, "mixed-count"),
+    card("Networks", networks.length, "network-count"),
+    card("Measurements", report.measurements, "measurement-count"));
+  // Columns: the networks with enough data to decide for at least one domain.
+  const decided = new Set(report.domains.flatMap((d) => (d.networks || []).map((n) => n.asn)));
+  const columns = networks.filter((n) => decided.has(n.asn));
+  const headers = [["Domain"], ["Verdict"], ["Confidence", "num"], ["Since"], ["Methods"]]
+    .concat(columns.map((n) => ["AS" + n.asn + (n.name ? " " + n.name : "")]));
+  const rows = report.domains.map((d) => {
+    const byAsn = new Map((d.networks || []).map((n) => [n.asn, n]));
+    return el("tr", { "data-domain": d.domain },
+      el("td", {}, el("a", { href: domainHref(cc, d.domain) }, d.domain)),
+      el("td", {}, badge(d.verdict)),
+      el("td", { class: "num" }, pct(d.confidence)),
+      el("td", {}, d.since || "–"),
+      el("td", { class: "methods" }, methodsText(d.methods)),
+      ...columns.map((n) => {
+        const cell = byAsn.get(n.asn);
+        if (!cell) return el("td", {}, "–");
+        return el("td", { title: cell.measurements + " measurements, " + cell.probes + " probes" },
+          el("span", { class: "cell badge v-" + cell.verdict.replace(/[^a-z]+/g, "-"), "data-verdict": cell.verdict },
+            cell.weighted_share === null ? cell.verdict : pct(cell.weighted_share)));
+      }));
+  });
+  const changeRows = (changes.changes || []).map((c) => el("tr", {},
+    el("td", {}, c.day), el("td", {}, el("a", { href: domainHref(cc, c.domain) }, c.domain)),
+    el("td", {}, badge(c.before)), el("td", {}, badge(c.after))));
+  app.replaceChildren(
+    el("h1", {}, "Blocking in " + cc),
+    el("p", { class: "muted" }, "From " + (report.since || "the start") + " to " + (report.until || "now") + "."),
+    cards,
+    el("h2", {}, "Domains × networks"),
+    table(headers, rows, "matrix"),
+    el("h2", {}, "Changes"),
+    changeRows.length ? table([["Day"], ["Domain"], ["Before"], ["After"]], changeRows, "changes")
+      : el("p", { class: "muted" }, "No verdict changed in this period."));
+}
+
+function card(label, value, id) {
+  return el("div", { class: "card" }, el("div", { class: "n", id }, value), el("div", { class: "muted" }, label));
+}
+
+async function domain(cc, name) {
+  setCrumbs([["Countries", "/dashboard/"], [cc, countryHref(cc)], [name, null]]);
+  const data = await getJson("/api/v1/reports/" + encodeURIComponent(cc) + "/domains/" + encodeURIComponent(name));
+  const summary = data.summary;
+  const chartBox = el("div", { class: "chart", id: "timeline" });
+  const evidence = el("ul", { class: "plain", id: "evidence" },
+    ...(data.fingerprints || []).map((f) => el("li", {}, "fingerprint " + f.name + " matched " + f.count + " times")),
+    el("li", {}, summary.confirmed + " measurements confirmed by a blockpage fingerprint or a known forged address"),
+    el("li", {}, summary.packet_confirmed + " measurements confirmed by packet evidence (an injected reset, DNS answer or bait answer)"));
+  const sampleRows = (data.samples || []).map((s) => el("tr", {},
+    el("td", {}, s.start_time), el("td", {}, "AS" + s.asn), el("td", {}, badge(s.verdict)),
+    el("td", { class: "methods" }, (s.methods || []).join(", ") || "–"),
+    el("td", {}, el("a", { href: "/api/v1/measurements/" + encodeURIComponent(s.uid) }, s.uid))));
+  const networkRows = (summary.networks || []).map((n) => el("tr", {},
+    el("td", {}, "AS" + n.asn), el("td", {}, badge(n.verdict)), el("td", { class: "num" }, pct(n.confidence)),
+    el("td", { class: "num" }, pct(n.weighted_share)), el("td", { class: "num" }, n.measurements),
+    el("td", { class: "num" }, n.probes), el("td", { class: "methods" }, methodsText(n.methods))));
+  app.replaceChildren(
+    el("h1", {}, name + " in " + cc),
+    el("p", {}, badge(summary.verdict), " confidence " + pct(summary.confidence) +
+      (summary.since ? ", blocked since " + summary.since : "")),
+    el("h2", {}, "Blocked share per network, per day"), chartBox,
+    el("h2", {}, "Networks"),
+    table([["Network"], ["Verdict"], ["Confidence", "num"], ["Blocked share", "num"], ["Measurements", "num"], ["Probes", "num"], ["Methods"]], networkRows, "networks"),
+    el("h2", {}, "Evidence"), evidence,
+    el("h2", {}, "Sample measurements"),
+    sampleRows.length ? table([["Time"], ["Network"], ["Verdict"], ["Methods"], ["Raw"]], sampleRows, "samples")
+      : el("p", { class: "muted" }, "None."));
+  drawTimeline(chartBox, data.timeline || []);
+}
+
+function drawTimeline(box, timeline) {
+  if (!timeline.length || typeof uPlot === "undefined") {
+    box.append(el("p", { class: "muted" }, "No daily data."));
+    return;
+  }
+  const asns = [...new Set(timeline.flatMap((d) => d.networks.map((n) => n.asn)))].sort((a, b) => a - b);
+  const xs = timeline.map((d) => Date.parse(d.day + "T00:00:00Z") / 1000);
+  const series = asns.map((asn) => timeline.map((d) => {
+    const n = d.networks.find((x) => x.asn === asn);
+    return n && n.share !== null ? Math.round(n.share * 100) : null;
+  }));
+  const palette = ["#c0392b", "#2471a3", "#229954", "#d68910", "#7d3c98", "#17a589"];
+  const width = Math.max(280, Math.min(box.clientWidth || 800, 1100));
+  const opts = {
+    width, height: 260,
+    scales: { y: { range: [0, 100] } },
+    axes: [
+      { space: 70, incrs: [86400, 7 * 86400, 30 * 86400],
+        values: (u, splits) => splits.map((s) => new Date(s * 1000).toISOString().slice(0, 10)) },
+      { label: "% blocked" },
+    ],
+    series: [{}].concat(asns.map((asn, i) => ({ label: "AS" + asn, stroke: palette[i % palette.length], width: 2, spanGaps: true }))),
+  };
+  new uPlot(opts, [xs, ...series], box);
+}
+
+async function route() {
+  const parts = location.pathname.replace(/\/+$/, "").split("/").slice(2).map(decodeURIComponent);
+  try {
+    if (parts.length === 0) await overview();
+    else if (parts[0] === "country" && parts.length === 2) await country(parts[1]);
+    else if (parts[0] === "country" && parts[2] === "domain" && parts.length === 4) await domain(parts[1], parts[3]);
+    else app.replaceChildren(el("p", { class: "error" }, "No such page."));
+  } catch (error) {
+    app.replaceChildren(el("p", { class: "error" }, "Could not load the report: " + error.message));
+  }
+  document.body.dataset.ready = "1";
+}
+
+route();

@@ -1,0 +1,60 @@
+"""Blocking figures for Prometheus dashboards: each country's blocked and mixed domains over the
+default report window, refreshed in the background (a scrape never builds reports).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import trio
+
+from collector.errors import CollectorError
+from collector.metrics import Metrics
+from collector.regional import ModelSettings
+from collector.reports import build
+from collector.storage import ThreadedStorage
+
+logger = logging.getLogger(__name__)
+
+FIRST_REFRESH_S = 5.0
+
+
+class ReportGauges:
+    """Keeps `crenel_report_domains{cc,verdict}` and `crenel_report_measurements{cc}` current."""
+
+    def __init__(
+        self, storage: ThreadedStorage, metrics: Metrics, interval_s: float, settings: ModelSettings
+    ) -> None:
+        self._storage = storage
+        self._metrics = metrics
+        self._interval_s = interval_s
+        self._settings = settings
+
+    async def refresh(self) -> int:
+        """Rebuild the overview and set the gauges; return how many countries it covers."""
+        now = datetime.now(UTC)
+        since, until = build.default_window(now.date())
+        reply = await self._storage.read(
+            build.countries, self._storage.storage, since, until, self._settings, now
+        )
+        metrics = self._metrics
+        metrics.report_domains.clear()
+        metrics.report_measurements.clear()
+        for country in reply.countries:
+            metrics.report_domains.labels(cc=country.cc, verdict="blocked").set(country.blocked)
+            metrics.report_domains.labels(cc=country.cc, verdict="mixed").set(country.mixed)
+            metrics.report_measurements.labels(cc=country.cc).set(country.measurements)
+        metrics.report_refreshed.set(now.timestamp())
+        return len(reply.countries)
+
+    async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Refresh shortly after start, then every interval, until cancelled."""
+        task_status.started()
+        await trio.sleep(min(FIRST_REFRESH_S, self._interval_s))
+        while True:
+            try:
+                await self.refresh()
+            except CollectorError as exc:
+                logger.warning("report gauges not refreshed: %s", exc)
+            await trio.sleep(self._interval_s)

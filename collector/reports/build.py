@@ -1,0 +1,249 @@
+"""Build reports: read rollups through a `ReportStore`, decide with `collector.regional`.
+
+The functions are synchronous and read only rollups (and a few sample rows): the API runs each
+one whole in a storage reader thread; the CLI calls them directly.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Protocol
+
+import msgspec
+import numpy as np
+
+from collector import verdicts
+from collector.regional import (
+    VERDICTS,
+    ModelSettings,
+    NetworkCounts,
+    RegionalVerdict,
+    blocked_since,
+    combine_networks,
+    detect_changes,
+)
+from collector.reports.domains import domain_reports
+from collector.reports.model import (
+    Change,
+    CountriesReply,
+    CountryNetwork,
+    CountryReport,
+    CountrySummaryReport,
+    DomainDetail,
+    FingerprintCount,
+    SampleMeasurement,
+    TimelineDay,
+    TimelineNetwork,
+)
+from collector.storage.reports import CountryNetwork as StoredNetwork
+from collector.storage.reports import CountrySummary, ReportQuery, ReportTable, Sample
+
+DEFAULT_WINDOW_DAYS = 7
+SAMPLE_LIMIT = 20
+
+
+class ReportStore(Protocol):
+    """The storage reads reports need."""
+
+    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
+        """Return each domain's per-network weighted counts."""
+        ...
+
+    def report_networks(self, query: ReportQuery) -> list[StoredNetwork]:
+        """Return every network of the window with its measurement count."""
+        ...
+
+    def report_baselines(self, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
+        """Return each domain's noise baseline from the other countries."""
+        ...
+
+    def report_daily_shares(
+        self, query: ReportQuery, domains: Sequence[str] | None = None
+    ) -> dict[str, list[tuple[date, int, int]]]:
+        """Return (day, blocked, ok) per domain (only `domains`, when given)."""
+        ...
+
+    def report_daily_networks(
+        self, query: ReportQuery, settings: ModelSettings
+    ) -> dict[date, list[NetworkCounts]]:
+        """Return one domain's weighted counts per day and network."""
+        ...
+
+    def report_countries(self, since: date, until: date) -> list[CountrySummary]:
+        """Return every country with data."""
+        ...
+
+    def report_samples(self, query: ReportQuery, limit: int) -> tuple[list[Sample], Counter[str]]:
+        """Return sample measurements and fingerprint counts of one domain."""
+        ...
+
+
+def default_window(today: date, days: int = DEFAULT_WINDOW_DAYS) -> tuple[date, date]:
+    """Return the default report window: the last `days` days up to and including `today`."""
+    return today - timedelta(days=days - 1), today
+
+
+def _daily_series(
+    shares: dict[str, list[tuple[date, int, int]]], settings: ModelSettings
+) -> dict[str, list[tuple[str, RegionalVerdict]]]:
+    """Return each domain's daily verdicts (decided for all days of all domains at once)."""
+    flat = [(domain, day, b, o) for domain, days in shares.items() for day, b, o in days]
+    codes = verdicts.daily_verdicts(
+        np.array([f[2] for f in flat], np.int64), np.array([f[3] for f in flat], np.int64), settings
+    ).tolist()
+    out: dict[str, list[tuple[str, RegionalVerdict]]] = {d: [] for d in shares}
+    for (domain, day, _b, _o), code in zip(flat, codes, strict=True):
+        out[domain].append((day.isoformat(), VERDICTS[code]))
+    return out
+
+
+_ORDER = {
+    RegionalVerdict.BLOCKED.value: 0,
+    RegionalVerdict.MIXED.value: 1,
+    RegionalVerdict.NOT_BLOCKED.value: 2,
+    RegionalVerdict.INSUFFICIENT.value: 3,
+}
+
+
+def country_report(
+    store: ReportStore, query: ReportQuery, settings: ModelSettings, now: datetime
+) -> CountryReport:
+    """Return the report of one country (network, category) over the query's window."""
+    table = store.report_domains(query, settings)
+    baselines = store.report_baselines(query, settings)
+    stored_networks = store.report_networks(query)
+    names = {n.asn: n.name for n in stored_networks}
+    reports = domain_reports(table, baselines, names, settings)
+    blocked = [d.domain for d in reports if d.verdict == RegionalVerdict.BLOCKED.value]
+    if blocked:
+        series = _daily_series(store.report_daily_shares(query, blocked), settings)
+        reports = [
+            msgspec.structs.replace(d, since=blocked_since(series[d.domain]))
+            if d.domain in series
+            else d
+            for d in reports
+        ]
+    reports.sort(key=lambda d: (_ORDER[d.verdict], -d.confidence, d.domain))
+    networks = [
+        CountryNetwork(asn=n.asn, name=n.name, measurements=n.measurements) for n in stored_networks
+    ]
+    return CountryReport(
+        cc=query.cc,
+        since=query.since.isoformat(),
+        until=query.until.isoformat(),
+        asn=query.asn,
+        region=query.region,
+        category=query.category,
+        generated_at=now.astimezone(UTC).replace(microsecond=0).isoformat(),
+        measurements=sum(d.measurements for d in reports),
+        networks=networks,
+        domains=reports,
+    )
+
+
+def changes(store: ReportStore, query: ReportQuery, settings: ModelSettings) -> list[Change]:
+    """Return the days each domain's daily verdict flipped in the country, newest first."""
+    found: list[Change] = []
+    for domain, series in _daily_series(store.report_daily_shares(query), settings).items():
+        for change in detect_changes(series):
+            found.append(
+                Change(
+                    cc=query.cc,
+                    domain=domain,
+                    day=change.day,
+                    before=change.before.value,
+                    after=change.after.value,
+                )
+            )
+    return sorted(found, key=lambda c: (c.day, c.domain), reverse=True)
+
+
+def domain_detail(
+    store: ReportStore, query: ReportQuery, settings: ModelSettings
+) -> DomainDetail | None:
+    """Return one domain's page: summary, daily timeline per network, changes, evidence."""
+    assert query.domain is not None
+    table = store.report_domains(query, settings)
+    if not table.domains:
+        return None
+    [domain] = table.domains
+    names = {n.asn: n.name for n in store.report_networks(query)}
+    [summary] = domain_reports(table, store.report_baselines(query, settings), names, settings)
+    series = _daily_series(store.report_daily_shares(query), settings).get(domain, [])
+    if summary.verdict == RegionalVerdict.BLOCKED.value:
+        summary = msgspec.structs.replace(summary, since=blocked_since(series))
+    timeline: list[TimelineDay] = []
+    for day, networks in store.report_daily_networks(query, settings).items():
+        estimate = combine_networks(networks, settings)
+        timeline.append(
+            TimelineDay(
+                day=day.isoformat(),
+                verdict=estimate.verdict.value,
+                networks=[
+                    TimelineNetwork(
+                        asn=n.asn,
+                        verdict=n.verdict.value,
+                        share=n.weighted_share,
+                        measurements=n.measurements,
+                    )
+                    for n in estimate.networks
+                ],
+            )
+        )
+    samples, fingerprints = store.report_samples(query, SAMPLE_LIMIT)
+    return DomainDetail(
+        cc=query.cc,
+        domain=domain,
+        since=query.since.isoformat(),
+        until=query.until.isoformat(),
+        summary=summary,
+        timeline=timeline,
+        changes=[
+            Change(
+                cc=query.cc,
+                domain=domain,
+                day=c.day,
+                before=c.before.value,
+                after=c.after.value,
+            )
+            for c in detect_changes(series)
+        ],
+        fingerprints=[FingerprintCount(name=n, count=c) for n, c in fingerprints.most_common(20)],
+        samples=[
+            SampleMeasurement(
+                uid=s.uid,
+                start_time=s.start_time.isoformat(),
+                asn=s.asn,
+                verdict=s.verdict,
+                methods=s.methods,
+            )
+            for s in samples
+        ],
+    )
+
+
+def countries(
+    store: ReportStore, since: date, until: date, settings: ModelSettings, now: datetime
+) -> CountriesReply:
+    """Return every country with data, ranked by how many domains it blocks."""
+    lines: list[CountrySummaryReport] = []
+    for summary in store.report_countries(since, until):
+        report = country_report(
+            store, ReportQuery(cc=summary.cc, since=since, until=until), settings, now
+        )
+        verdicts = Counter(d.verdict for d in report.domains)
+        lines.append(
+            CountrySummaryReport(
+                cc=summary.cc,
+                blocked=verdicts[RegionalVerdict.BLOCKED.value],
+                mixed=verdicts[RegionalVerdict.MIXED.value],
+                domains=summary.domains,
+                networks=summary.networks,
+                measurements=summary.measurements,
+                last_day=summary.last_day.isoformat() if summary.last_day else None,
+            )
+        )
+    lines.sort(key=lambda c: (-c.blocked, -c.mixed, c.cc))
+    return CountriesReply(since=since.isoformat(), until=until.isoformat(), countries=lines)

@@ -1,0 +1,123 @@
+"""`crenel-collector report CC`: print a country's report from the data directory or a running
+collector (`--url`), as a table, JSON, CSV, Markdown or HTML."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, date, datetime
+from urllib.parse import urlencode
+
+import httpx
+import msgspec
+
+from collector.errors import CollectorError
+from collector.regional import ModelSettings
+from collector.reports import build
+from collector.reports.model import CountryReport
+from collector.reports.render import ReportFormat, render
+from collector.storage.duckdb import DuckDBStorage
+from collector.storage.reports import ReportQuery
+
+EXIT_UNREACHABLE = 3
+FETCH_TIMEOUT_S = 60.0
+
+
+class ReportCommandError(CollectorError):
+    """The report could not be made."""
+
+
+class CollectorUnreachable(ReportCommandError):
+    """The collector could not be reached."""
+
+    exit_code = EXIT_UNREACHABLE
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register `report` and return its parser (the caller adds the storage flags)."""
+    p = sub.add_parser("report", help="print a country's blocking report")
+    p.add_argument("cc", metavar="CC", help="ISO 3166 alpha-2 country code")
+    p.add_argument("--asn", metavar="AS", help="only this network (AS12389 or 12389)")
+    p.add_argument("--region", metavar="NAME", help="only this sub-national region")
+    p.add_argument("--category", metavar="CODE", help="only this test-list category")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: 6 days before)")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
+    p.add_argument("--format", dest="fmt", default="table", choices=[f.value for f in ReportFormat])
+    p.add_argument("--url", metavar="URL", help="ask a running collector at this base URL")
+    return p
+
+
+def _window(args: argparse.Namespace, today: date) -> tuple[date, date]:
+    default_since, default_until = build.default_window(today)
+    try:
+        until = date.fromisoformat(args.until) if args.until else default_until
+        since = (
+            date.fromisoformat(args.since)
+            if args.since
+            else until - (default_until - default_since)
+        )
+    except ValueError as exc:
+        raise ReportCommandError(f"--since/--until: {exc}") from exc
+    if until < since:
+        raise ReportCommandError("--until is before --since")
+    return since, until
+
+
+def _asn(text: str | None) -> int | None:
+    if not text:
+        return None
+    digits = text.upper().removeprefix("AS")
+    if not digits.isdigit():
+        raise ReportCommandError(f"--asn: {text!r} is not an AS number")
+    return int(digits)
+
+
+def _fetch(url: str, query: ReportQuery) -> CountryReport:
+    params = {"since": query.since.isoformat(), "until": query.until.isoformat()}
+    if query.asn is not None:
+        params["asn"] = str(query.asn)
+    if query.category is not None:
+        params["category"] = query.category
+    if query.region is not None:
+        params["region"] = query.region
+    target = f"{url.rstrip('/')}/api/v1/reports/{query.cc}?{urlencode(params)}"
+    try:
+        response = httpx.get(target, timeout=FETCH_TIMEOUT_S, trust_env=False)
+    except httpx.HTTPError as exc:
+        raise CollectorUnreachable(f"cannot reach the collector at {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise ReportCommandError(
+            f"the collector answered {response.status_code}: {response.text[:200]}"
+        )
+    try:
+        return msgspec.json.decode(response.content, type=CountryReport)
+    except msgspec.DecodeError as exc:
+        raise ReportCommandError(f"the collector's answer is not a report: {exc}") from exc
+
+
+def run_report(args: argparse.Namespace, open_storage: object) -> None:
+    """Print the report; `open_storage` opens the local store when there is no --url."""
+    now = datetime.now(UTC)
+    since, until = _window(args, now.date())
+    cc = args.cc.upper()
+    if len(cc) != 2 or not cc.isalpha():
+        raise ReportCommandError(f"{args.cc!r} is not an ISO 3166 alpha-2 country code")
+    query = ReportQuery(
+        cc=cc,
+        since=since,
+        until=until,
+        asn=_asn(args.asn),
+        region=args.region or None,
+        category=args.category.upper() if args.category else None,
+    )
+    if args.url:
+        report = _fetch(args.url, query)
+    else:
+        assert callable(open_storage)
+        store = open_storage()
+        assert isinstance(store, DuckDBStorage)
+        try:
+            report = build.country_report(store, query, ModelSettings(), now)
+        finally:
+            store.close()
+    sys.stdout.write(render(report, ReportFormat(args.fmt)))

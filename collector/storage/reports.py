@@ -1,0 +1,428 @@
+"""The report queries: rollups in, per-(domain, network) weighted counts and daily shares out.
+
+Reads only the rollup tables (never the raw measurements), except for the few sample rows a
+domain page links to. Runs on a DuckDB cursor handed in by `duckdb.DuckDBStorage`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from collector.regional import ModelSettings, NetworkCounts, SparseNetworks
+from collector.verdicts import Floats, Ints
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    """Which rollup rows a report covers (days inclusive)."""
+
+    cc: str
+    since: date
+    until: date
+    asn: int | None = None
+    region: str | None = None
+    category: str | None = None
+    domain: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkTable:
+    """Every (domain, network) row of a report window with enough data to decide (all rows,
+    for one domain), as columns: `group[i]` indexes row i's domain in `ReportTable.domains`."""
+
+    group: Ints
+    asn: Ints
+    blocked_w: Floats
+    ok_w: Floats
+    informative: Ints
+    informative_probes: Ints
+    probes: Ints
+    blocked: Ints
+    ok: Ints
+    down: Ints
+    inconclusive: Ints
+    confirmed: Ints
+    packet_confirmed: Ints
+    methods: list[dict[str, int]]
+
+    def counts(self, i: int) -> NetworkCounts:
+        """Return row `i` as one network's counts."""
+        return NetworkCounts(
+            asn=int(self.asn[i]),
+            blocked_w=float(self.blocked_w[i]),
+            ok_w=float(self.ok_w[i]),
+            informative=int(self.informative[i]),
+            informative_probes=int(self.informative_probes[i]),
+            probes=int(self.probes[i]),
+            blocked=int(self.blocked[i]),
+            ok=int(self.ok[i]),
+            down=int(self.down[i]),
+            inconclusive=int(self.inconclusive[i]),
+            confirmed=int(self.confirmed[i]),
+            packet_confirmed=int(self.packet_confirmed[i]),
+            methods=self.methods[i],
+        )
+
+
+@dataclass(frozen=True)
+class ReportTable:
+    """A report window's domains (sorted), their decidable networks, and the sums of the rest."""
+
+    domains: list[str]
+    categories: dict[str, str]
+    networks: NetworkTable
+    sparse: dict[str, SparseNetworks]
+
+    def network_counts(self, domain: str) -> list[NetworkCounts]:
+        """Return one domain's network rows as `NetworkCounts`."""
+        index = self.domains.index(domain)
+        rows = np.flatnonzero(self.networks.group == index)
+        return [self.networks.counts(int(i)) for i in rows]
+
+
+@dataclass(frozen=True)
+class CountryNetwork:
+    """A network of a report's window and how many measurements it has."""
+
+    asn: int
+    name: str | None
+    measurements: int
+
+
+@dataclass(frozen=True)
+class CountrySummary:
+    """A country's totals for the overview."""
+
+    cc: str
+    domains: int
+    networks: int
+    measurements: int
+    last_day: date | None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One stored measurement a report links to."""
+
+    uid: str
+    start_time: datetime
+    asn: int
+    verdict: str | None
+    methods: list[str]
+
+
+def _filters(
+    query: ReportQuery, params: list[object], *, category: bool = True, region: bool = True
+) -> str:
+    parts = ["probe_cc = ?", "day >= ?", "day <= ?"]
+    params += [query.cc, query.since, query.until]
+    if query.asn is not None:
+        parts.append("probe_asn = ?")
+        params.append(query.asn)
+    if region and query.region is not None:
+        parts.append("region = ?")
+        params.append(query.region)
+    if category and query.category is not None:
+        parts.append("category_code = ?")
+        params.append(query.category)
+    if query.domain is not None:
+        parts.append("domain = ?")
+        params.append(query.domain)
+    return " AND ".join(parts)
+
+
+_PER_PROBE = """
+    SELECT {group}, probe_key,
+           sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o, sum(down) AS d,
+           sum(inconclusive) AS i, sum(confirmed) AS c, sum(packet_confirmed) AS pc
+    FROM rollup_probe_day WHERE {where}
+    GROUP BY {group}, probe_key
+"""
+"""One row per probe and group: the unit whose weight is capped."""
+
+_PER_NETWORK = """
+    SELECT {group},
+           coalesce(sum((b + bn * ?) * least(1.0, ? / nullif(b + bn + o, 0))), 0) AS bw,
+           coalesce(sum(o * least(1.0, ? / nullif(b + bn + o, 0))), 0) AS ow,
+           sum(b + bn + o)::BIGINT AS informative,
+           count(*) FILTER (WHERE b + bn + o > 0) AS ip, count(*) AS probes,
+           sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
+           sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
+           sum(pc)::BIGINT AS packet_confirmed
+    FROM per_probe GROUP BY {group}
+"""
+"""Each network's weighted counts from `_PER_PROBE`, the cap applied per probe (weights: the
+no-control weight and the cap, twice). Sums are cast back to BIGINT (DuckDB widens them to
+128 bits, which Python converts slowly)."""
+
+_DOMAIN_ROWS = f"""
+WITH per_probe AS ({_PER_PROBE.format(group="domain, probe_asn", where="{where}")}),
+per_network AS ({_PER_NETWORK.format(group="domain, probe_asn")}),
+methods AS (
+    SELECT domain, probe_asn, string_agg(method || '=' || n, ';') AS methods
+    FROM (SELECT domain, probe_asn, method, sum(count)::BIGINT AS n FROM rollup_methods
+          WHERE {{method_where}} GROUP BY ALL HAVING sum(count) > 0)
+    GROUP BY ALL
+),
+marked AS (
+    SELECT *, CASE WHEN informative >= ? AND ip >= ? THEN probe_asn END AS decided_asn
+    FROM per_network LEFT JOIN methods USING (domain, probe_asn)
+)
+SELECT domain, decided_asn, sum(bw) AS bw, sum(ow) AS ow,
+       sum(informative)::BIGINT AS informative, sum(ip)::BIGINT AS ip,
+       sum(probes)::BIGINT AS probes, sum(blocked)::BIGINT AS blocked, sum(ok)::BIGINT AS ok,
+       sum(down)::BIGINT AS down, sum(inconclusive)::BIGINT AS inconclusive,
+       sum(confirmed)::BIGINT AS confirmed, sum(packet_confirmed)::BIGINT AS packet_confirmed,
+       count(*) AS networks, string_agg(methods, ';') AS methods
+FROM marked GROUP BY domain, decided_asn
+"""
+"""Per domain: each network with enough data to decide, and one summed row (AS NULL) for those
+without; `networks` counts a row's networks, `methods` lists `method=count` pairs (';'-joined,
+a method repeated once per network in the summed row)."""
+
+_CATEGORIES = """
+SELECT domain, any_value(category_code) FROM rollup_probe_day
+WHERE {where} AND category_code IS NOT NULL GROUP BY domain
+"""
+
+
+def _weights(settings: ModelSettings) -> list[object]:
+    cap = settings.probe_weight_cap
+    return [settings.no_control_weight, cap, cap]
+
+
+def _methods(text: str | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if text:
+        for pair in text.split(";"):
+            method, _, count = pair.rpartition("=")
+            out[method] = out.get(method, 0) + int(count)
+    return out
+
+
+def domain_rows(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
+) -> ReportTable:
+    """Return every domain of the report with its decidable networks' weighted counts and the
+    sum of the rest; a one-domain query lists every network. Network names are left to
+    `networks`."""
+    params: list[object] = []
+    where = _filters(query, params)
+    method_params: list[object] = []
+    method_where = _filters(query, method_params, category=False)
+    thresholds = (
+        [0, 0] if query.domain is not None else [settings.min_measurements, settings.min_probes]
+    )
+    rows = con.execute(
+        _DOMAIN_ROWS.format(where=where, method_where=method_where),
+        [*params, *_weights(settings), *method_params, *thresholds],
+    ).fetchnumpy()
+    categories: dict[str, str] = dict(
+        con.execute(_CATEGORIES.format(where=where), params).fetchall()
+    )
+    domains, group = np.unique(rows["domain"].astype(str), return_inverse=True)
+    names = domains.tolist()
+    asn_column = rows["decided_asn"]
+    listed = ~np.ma.getmaskarray(asn_column)
+    methods = rows["methods"]
+    sparse: dict[str, SparseNetworks] = {}
+    for i in np.flatnonzero(~listed).tolist():
+        domain = names[group[i]]
+        sparse[domain] = SparseNetworks(
+            networks=int(rows["networks"][i]),
+            measurements=int(
+                rows["blocked"][i] + rows["ok"][i] + rows["down"][i] + rows["inconclusive"][i]
+            ),
+            probes=int(rows["probes"][i]),
+            confirmed=int(rows["confirmed"][i]),
+            packet_confirmed=int(rows["packet_confirmed"][i]),
+            methods=_methods(methods[i]),
+        )
+
+    def column(name: str) -> Ints:
+        return np.asarray(rows[name][listed], dtype=np.int64)
+
+    return ReportTable(
+        domains=names,
+        categories=categories,
+        networks=NetworkTable(
+            group=group[listed].astype(np.int64),
+            asn=np.ma.getdata(asn_column)[listed].astype(np.int64),
+            blocked_w=np.asarray(rows["bw"][listed], dtype=np.float64),
+            ok_w=np.asarray(rows["ow"][listed], dtype=np.float64),
+            informative=column("informative"),
+            informative_probes=column("ip"),
+            probes=column("probes"),
+            blocked=column("blocked"),
+            ok=column("ok"),
+            down=column("down"),
+            inconclusive=column("inconclusive"),
+            confirmed=column("confirmed"),
+            packet_confirmed=column("packet_confirmed"),
+            methods=[_methods(m) for m in methods[listed].tolist()],
+        ),
+        sparse=sparse,
+    )
+
+
+def networks(con: duckdb.DuckDBPyConnection, query: ReportQuery) -> list[CountryNetwork]:
+    """Return every network of the report's window with its measurement count."""
+    params: list[object] = []
+    where = _filters(query, params)
+    rows: list[Any] = con.execute(
+        "SELECT probe_asn, any_value(network_name) FILTER (WHERE network_name IS NOT NULL), "
+        "sum(blocked + blocked_no_control + ok + down + inconclusive)::BIGINT "
+        f"FROM rollup_probe_day WHERE {where} GROUP BY probe_asn ORDER BY probe_asn",
+        params,
+    ).fetchall()
+    return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]
+
+
+def baselines(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
+) -> dict[str, float]:
+    """Return, per domain (or the query's one domain), its noise baseline: the median of its
+    blocked shares in the other countries with at least `min_measurements` in the window, when
+    at least `baseline_countries` have them (`collector.regional.noise_baseline`, in SQL)."""
+    params: list[object] = [query.cc, query.since, query.until]
+    extra = ""
+    if query.domain is not None:
+        extra = " AND domain = ?"
+        params.append(query.domain)
+    rows: list[Any] = con.execute(
+        "SELECT domain, median(share) FROM ("
+        "  SELECT domain, probe_cc, sum(blocked) / (sum(blocked) + sum(ok)) AS share"
+        f"  FROM rollup_domain_day WHERE probe_cc <> ? AND day >= ? AND day <= ?{extra}"
+        "  GROUP BY domain, probe_cc HAVING sum(blocked) + sum(ok) >= ?"
+        ") GROUP BY domain HAVING count(*) >= ?",
+        [*params, settings.min_measurements, settings.baseline_countries],
+    ).fetchall()
+    return {domain: float(share) for domain, share in rows}
+
+
+def daily_shares(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, domains: Sequence[str] | None = None
+) -> dict[str, list[tuple[date, int, int]]]:
+    """Return, per domain (only `domains`, when given), (day, blocked, ok) for every day of the
+    window with data.
+
+    Blocked counts only measurements whose control worked. A whole-country query reads the
+    per-domain rollup; one narrowed to a network, region or category reads the per-probe one.
+    """
+    params: list[object] = []
+    if query.asn is None and query.region is None and query.category is None:
+        params += [query.cc, query.since, query.until]
+        table, where = "rollup_domain_day", "probe_cc = ? AND day >= ? AND day <= ?"
+        if query.domain is not None:
+            where += " AND domain = ?"
+            params.append(query.domain)
+    else:
+        table, where = "rollup_probe_day", _filters(query, params)
+    if domains is not None:
+        where += " AND list_contains(?, domain)"
+        params.append(list(domains))
+    out: defaultdict[str, list[tuple[date, int, int]]] = defaultdict(list)
+    rows: list[Any] = con.execute(
+        f"SELECT domain, day, sum(blocked)::BIGINT, sum(ok)::BIGINT FROM {table} WHERE {where} "
+        "GROUP BY domain, day ORDER BY day",
+        params,
+    ).fetchall()
+    for domain, day, blocked, ok in rows:
+        out[domain].append((day, int(blocked), int(ok)))
+    return dict(out)
+
+
+def daily_networks(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
+) -> dict[date, list[NetworkCounts]]:
+    """Return one domain's weighted counts per day and network (for its timeline)."""
+    params: list[object] = []
+    where = _filters(query, params)
+    sql = (
+        f"WITH per_probe AS ({_PER_PROBE.format(group='day, probe_asn', where=where)}) "
+        + _PER_NETWORK.format(group="day, probe_asn")
+    )
+    out: defaultdict[date, list[NetworkCounts]] = defaultdict(list)
+    rows: list[Any] = con.execute(sql, [*params, *_weights(settings)]).fetchall()
+    for (day, asn, bw, ow, informative, ip, probes, blocked, ok, down, inconclusive,
+         confirmed, packet_confirmed) in rows:  # fmt: skip
+        out[day].append(
+            NetworkCounts(
+                asn=asn,
+                blocked_w=bw,
+                ok_w=ow,
+                informative=informative,
+                informative_probes=ip,
+                probes=probes,
+                blocked=blocked,
+                ok=ok,
+                down=down,
+                inconclusive=inconclusive,
+                confirmed=confirmed,
+                packet_confirmed=packet_confirmed,
+            )
+        )
+    return dict(sorted(out.items()))
+
+
+def countries(con: duckdb.DuckDBPyConnection, since: date, until: date) -> list[CountrySummary]:
+    """Return every country with measurements in the window."""
+    rows = con.execute(
+        "SELECT probe_cc, count(DISTINCT domain), count(DISTINCT probe_asn), "
+        "sum(blocked + blocked_no_control + ok + down + inconclusive)::BIGINT, max(day) "
+        "FROM rollup_probe_day WHERE day >= ? AND day <= ? GROUP BY probe_cc ORDER BY probe_cc",
+        [since, until],
+    ).fetchall()
+    return [
+        CountrySummary(
+            cc=str(cc), domains=int(d), networks=int(n), measurements=int(m), last_day=last
+        )
+        for cc, d, n, m, last in rows
+    ]
+
+
+def samples(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, limit: int
+) -> tuple[list[Sample], Counter[str]]:
+    """Return sample measurements of one domain (blocked first, newest first) and how often
+    each blockpage fingerprint matched among the window's confirmed measurements."""
+    since = datetime.combine(query.since, datetime.min.time())
+    until = datetime.combine(query.until + timedelta(days=1), datetime.min.time())
+    params: list[object] = [query.cc, query.domain, since, until]
+    extra = ""
+    if query.asn is not None:
+        extra += " AND probe_asn = ?"
+        params.append(query.asn)
+    if query.region is not None:
+        extra += " AND region = ?"
+        params.append(query.region)
+    rows = con.execute(
+        "SELECT uid::VARCHAR, start_time, probe_asn, verdict, methods FROM measurements "
+        f"WHERE probe_cc = ? AND domain = ? AND start_time >= ? AND start_time < ?{extra} "
+        "ORDER BY (verdict = 'blocked') DESC, start_time DESC, uid DESC LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    found = [
+        Sample(uid=str(u), start_time=t, asn=int(a), verdict=v, methods=list(m or []))
+        for u, t, a, v, m in rows
+    ]
+    names: Counter[str] = Counter()
+    for (analysis,) in con.execute(
+        "SELECT analysis FROM measurements WHERE probe_cc = ? AND domain = ? AND start_time >= ? "
+        f"AND start_time < ?{extra} AND coalesce(fingerprint_confirmed, false) LIMIT 500",
+        params,
+    ).fetchall():
+        if analysis is None:
+            continue
+        for match in json.loads(str(analysis)).get("fingerprints", []):
+            if not match.get("is_false_positive"):
+                names[str(match.get("name"))] += 1
+    return found, names

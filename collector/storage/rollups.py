@@ -1,0 +1,235 @@
+"""Rollups: counts per (day, country, AS, region, domain, probe), kept current as analyses are
+saved.
+
+Pure: builds the deltas a batch of analyses makes (the old verdict's counts leave, the new
+one's arrive) and holds the SQL; `duckdb.DuckDBStorage` runs it inside the transaction that
+saves the analyses, so rollups and measurements never disagree. Reports read only rollups.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+COUNTS = (
+    "blocked",
+    "blocked_no_control",
+    "ok",
+    "down",
+    "inconclusive",
+    "confirmed",
+    "packet_confirmed",
+)
+"""The counters of `rollup_probe_day`, in column order."""
+
+MIGRATION_STATEMENTS: tuple[str, ...] = (
+    "ALTER TABLE measurements ADD COLUMN packet_confirmed BOOLEAN",
+    """
+    CREATE TABLE rollup_probe_day (
+        day DATE NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn UINTEGER NOT NULL,
+        region VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        probe_key VARCHAR NOT NULL,
+        category_code VARCHAR,
+        network_name VARCHAR,
+        blocked BIGINT NOT NULL,
+        blocked_no_control BIGINT NOT NULL,
+        ok BIGINT NOT NULL,
+        down BIGINT NOT NULL,
+        inconclusive BIGINT NOT NULL,
+        confirmed BIGINT NOT NULL,
+        packet_confirmed BIGINT NOT NULL,
+        PRIMARY KEY (day, probe_cc, probe_asn, region, domain, probe_key)
+    )
+    """,
+    """
+    CREATE TABLE rollup_methods (
+        day DATE NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn UINTEGER NOT NULL,
+        region VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        count BIGINT NOT NULL,
+        PRIMARY KEY (day, probe_cc, probe_asn, region, domain, method)
+    )
+    """,
+    """
+    CREATE TABLE rollup_domain_day (
+        day DATE NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        blocked BIGINT NOT NULL,
+        ok BIGINT NOT NULL,
+        PRIMARY KEY (day, probe_cc, domain)
+    )
+    """,
+)
+"""Migration 2: the rollup tables (filled from existing analyses by `REBUILD`)."""
+
+_VERDICT_COUNTS = """
+    count(*) FILTER (WHERE verdict = 'blocked' AND NOT control_failed) AS blocked,
+    count(*) FILTER (WHERE verdict = 'blocked' AND control_failed) AS blocked_no_control,
+    count(*) FILTER (WHERE verdict = 'ok') AS ok,
+    count(*) FILTER (WHERE verdict = 'down') AS down,
+    count(*) FILTER (WHERE verdict = 'inconclusive') AS inconclusive,
+    count(*) FILTER (WHERE coalesce(fingerprint_confirmed, false)) AS confirmed,
+    count(*) FILTER (WHERE coalesce(packet_confirmed, false)) AS packet_confirmed
+"""
+
+REBUILD: tuple[str, ...] = (
+    "DELETE FROM rollup_probe_day",
+    "DELETE FROM rollup_methods",
+    "DELETE FROM rollup_domain_day",
+    f"""
+    INSERT INTO rollup_probe_day
+    SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
+           coalesce(probe_id, '') AS probe_key,
+           any_value(category_code), any_value(probe_network_name),
+           {_VERDICT_COUNTS}
+    FROM measurements WHERE verdict IS NOT NULL
+    GROUP BY day, probe_cc, probe_asn, region_key, domain, probe_key
+    ORDER BY day, probe_cc
+    """,
+    """
+    INSERT INTO rollup_methods
+    SELECT day, probe_cc, probe_asn, region_key, domain, method, count(*)
+    FROM (SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
+                 unnest(methods) AS method
+          FROM measurements WHERE verdict = 'blocked')
+    GROUP BY day, probe_cc, probe_asn, region_key, domain, method
+    ORDER BY day, probe_cc
+    """,
+    """
+    INSERT INTO rollup_domain_day
+    SELECT day, probe_cc, domain,
+           count(*) FILTER (WHERE verdict = 'blocked' AND NOT control_failed),
+           count(*) FILTER (WHERE verdict = 'ok')
+    FROM measurements WHERE verdict IS NOT NULL
+    GROUP BY day, probe_cc, domain
+    ORDER BY day, probe_cc
+    """,
+)
+"""Recompute every rollup from the analysed measurements (migration, repair, benchmarks).
+
+Rows go in by day and country, as ingest appends them (mostly) by day: the min/max of each
+row group then lets a report's window and country skip the rest of the table."""
+
+OLD_STATE = """
+SELECT m.uid::VARCHAR, m.day, m.probe_cc, m.probe_asn, m.domain, coalesce(m.probe_id, ''),
+       m.region, m.category_code, m.probe_network_name, m.control_failed,
+       m.verdict, m.methods, coalesce(m.fingerprint_confirmed, false),
+       coalesce(m.packet_confirmed, false)
+FROM measurements m JOIN analysis_batch a ON m.uid = a.uid::UUID
+"""
+"""Each analysed row's key and its current (old) verdict, read before the analyses are saved."""
+
+UPSERT_PROBE_DAY = """
+INSERT INTO rollup_probe_day SELECT * FROM probe_day_delta
+ON CONFLICT (day, probe_cc, probe_asn, region, domain, probe_key) DO UPDATE SET
+    category_code = coalesce(excluded.category_code, category_code),
+    network_name = coalesce(excluded.network_name, network_name),
+    blocked = blocked + excluded.blocked,
+    blocked_no_control = blocked_no_control + excluded.blocked_no_control,
+    ok = ok + excluded.ok,
+    down = down + excluded.down,
+    inconclusive = inconclusive + excluded.inconclusive,
+    confirmed = confirmed + excluded.confirmed,
+    packet_confirmed = packet_confirmed + excluded.packet_confirmed
+"""
+
+UPSERT_METHODS = """
+INSERT INTO rollup_methods SELECT * FROM methods_delta
+ON CONFLICT (day, probe_cc, probe_asn, region, domain, method) DO UPDATE SET
+    count = count + excluded.count
+"""
+
+UPSERT_DOMAIN_DAY = """
+INSERT INTO rollup_domain_day SELECT * FROM domain_day_delta
+ON CONFLICT (day, probe_cc, domain) DO UPDATE SET
+    blocked = blocked + excluded.blocked, ok = ok + excluded.ok
+"""
+
+
+@dataclass(frozen=True)
+class RowState:
+    """One measurement's rollup key and what it contributes (verdict None: nothing)."""
+
+    day: date
+    cc: str
+    asn: int
+    domain: str
+    probe_key: str
+    region: str | None
+    category_code: str | None
+    network_name: str | None
+    control_failed: bool
+    verdict: str | None
+    methods: Sequence[str]
+    confirmed: bool
+    packet_confirmed: bool
+
+
+ProbeDayKey = tuple[date, str, int, str, str, str]
+"""(day, country, AS, region or '', domain, probe key or method)."""
+
+
+@dataclass
+class Deltas:
+    """What a batch changes in each rollup table, one entry per key."""
+
+    probe_day: dict[ProbeDayKey, list[int]]
+    labels: dict[ProbeDayKey, tuple[str | None, str | None]]
+    methods: dict[ProbeDayKey, int]
+    domain_day: dict[tuple[date, str, str], list[int]]
+
+    def is_empty(self) -> bool:
+        """Return whether the batch changes nothing."""
+        return not (self.probe_day or self.methods or self.domain_day)
+
+
+def _counts(state: RowState) -> list[int]:
+    verdict = state.verdict
+    return [
+        int(verdict == "blocked" and not state.control_failed),
+        int(verdict == "blocked" and state.control_failed),
+        int(verdict == "ok"),
+        int(verdict == "down"),
+        int(verdict == "inconclusive"),
+        int(verdict is not None and state.confirmed),
+        int(verdict is not None and state.packet_confirmed),
+    ]
+
+
+def compute_deltas(changes: Iterable[tuple[RowState, RowState]]) -> Deltas:
+    """Return the rollup deltas of (old state, new state) pairs for the same measurements."""
+    probe_day: defaultdict[ProbeDayKey, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
+    labels: dict[ProbeDayKey, tuple[str | None, str | None]] = {}
+    methods: defaultdict[ProbeDayKey, int] = defaultdict(int)
+    domain_day: defaultdict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for old, new in changes:
+        for state, sign in ((old, -1), (new, 1)):
+            if state.verdict is None:
+                continue
+            region = state.region or ""
+            key = (state.day, state.cc, state.asn, region, state.domain, state.probe_key)
+            row = probe_day[key]
+            for i, value in enumerate(_counts(state)):
+                row[i] += sign * value
+            labels[key] = (state.category_code, state.network_name)
+            if state.verdict == "blocked":
+                for method in state.methods:
+                    methods[(state.day, state.cc, state.asn, region, state.domain, method)] += sign
+            domain = domain_day[(state.day, state.cc, state.domain)]
+            domain[0] += sign * int(state.verdict == "blocked" and not state.control_failed)
+            domain[1] += sign * int(state.verdict == "ok")
+    return Deltas(
+        probe_day={k: v for k, v in probe_day.items() if any(v)},
+        labels=labels,
+        methods={k: v for k, v in methods.items() if v},
+        domain_day={k: v for k, v in domain_day.items() if any(v)},
+    )

@@ -1,0 +1,108 @@
+"""The report SQL against hand-made rollup rows: it must agree with the pure model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from collector.regional import ModelSettings, ProbeCounts, noise_baseline, weigh_probes
+from collector.storage.duckdb import DuckDBStorage
+from collector.storage.reports import ReportQuery
+
+S = ModelSettings()
+DAY = date(2026, 11, 1)
+QUERY = ReportQuery(cc="CN", since=DAY, until=DAY)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBStorage]:
+    storage = DuckDBStorage(tmp_path / "collector.duckdb")
+    try:
+        yield storage
+    finally:
+        storage.close()
+
+
+def _probe_day(
+    store: DuckDBStorage,
+    *,
+    asn: int,
+    probe: str,
+    blocked: int = 0,
+    no_control: int = 0,
+    ok: int = 0,
+    region: str = "",
+    domain: str = "d.example",
+) -> None:
+    store._con.execute(
+        "INSERT INTO rollup_probe_day VALUES (?, 'CN', ?, ?, ?, ?, 'NEWS', 'Net', ?, ?, ?, 0, 0, "
+        "0, 0)",
+        [DAY, asn, region, domain, probe, blocked, no_control, ok],
+    )
+
+
+def test_weighted_counts_in_sql_equal_the_model(store: DuckDBStorage) -> None:
+    probes = [
+        ProbeCounts("a", blocked=40, ok=2),  # a flooding probe: its weight is capped at 5
+        ProbeCounts("b", blocked=1, blocked_no_control=2, ok=1),
+        ProbeCounts("c", ok=3),
+    ]
+    for p in probes:
+        _probe_day(store, asn=1, probe=p.probe_id, blocked=p.blocked,
+                   no_control=p.blocked_no_control, ok=p.ok)  # fmt: skip
+    table = store.report_domains(QUERY, S)
+    [network] = table.network_counts("d.example")
+    expected = weigh_probes(1, probes, S)
+    assert network.blocked_w == pytest.approx(expected.blocked_w)
+    assert network.ok_w == pytest.approx(expected.ok_w)
+    assert (network.informative, network.informative_probes, network.probes) == (
+        expected.informative,
+        expected.informative_probes,
+        expected.probes,
+    )
+    assert table.sparse == {}
+
+
+def test_networks_too_small_to_decide_are_summed_not_listed(store: DuckDBStorage) -> None:
+    _probe_day(store, asn=1, probe="a", blocked=3)
+    _probe_day(store, asn=1, probe="b", blocked=3)
+    _probe_day(store, asn=2, probe="c", ok=5)  # one probe: too few
+    _probe_day(store, asn=3, probe="d", ok=1)
+    _probe_day(store, asn=3, probe="e", ok=1)  # two measurements: too few
+    table = store.report_domains(QUERY, S)
+    assert [n.asn for n in table.network_counts("d.example")] == [1]
+    sparse = table.sparse["d.example"]
+    assert (sparse.networks, sparse.measurements, sparse.probes) == (2, 7, 3)
+    one_domain = ReportQuery(cc="CN", since=DAY, until=DAY, domain="d.example")
+    detail = store.report_domains(one_domain, S)
+    assert sorted(n.asn for n in detail.network_counts("d.example")) == [1, 2, 3]
+    assert detail.sparse == {}
+
+
+def test_region_narrows_the_report(store: DuckDBStorage) -> None:
+    _probe_day(store, asn=1, probe="a", blocked=3, region="Tehran")
+    _probe_day(store, asn=1, probe="b", blocked=3, region="Tehran")
+    _probe_day(store, asn=1, probe="c", ok=3, region="Isfahan")
+    _probe_day(store, asn=1, probe="d", ok=3, region="Isfahan")
+    tehran = ReportQuery(cc="CN", since=DAY, until=DAY, region="Tehran")
+    [network] = store.report_domains(tehran, S).network_counts("d.example")
+    assert network.blocked == 6 and network.ok == 0
+    assert store.report_daily_shares(tehran) == {"d.example": [(DAY, 6, 0)]}
+    assert store.report_daily_shares(QUERY) == {}  # the per-domain rollup was not filled here
+
+
+def test_baseline_in_sql_is_the_models_median(store: DuckDBStorage) -> None:
+    shares = {"IR": (1, 3), "RU": (2, 2), "TR": (3, 1), "DE": (0, 4)}
+    for cc, (blocked, ok) in shares.items():
+        store._con.execute(
+            "INSERT INTO rollup_domain_day VALUES (?, ?, 'd.example', ?, ?)",
+            [DAY, cc, blocked, ok],
+        )
+    store._con.execute("INSERT INTO rollup_domain_day VALUES (?, 'US', 'd.example', 1, 0)", [DAY])
+    expected = noise_baseline([b / (b + o) for b, o in shares.values()], S)
+    assert store.report_baselines(QUERY, S) == {"d.example": pytest.approx(expected)}
+    store._con.execute("DELETE FROM rollup_domain_day WHERE probe_cc NOT IN ('IR', 'RU')")
+    assert store.report_baselines(QUERY, S) == {}  # two countries are too few for a baseline

@@ -145,37 +145,44 @@ def _same_url(a: str, b: str) -> bool:
     )
 
 
+async def run_probe_command(
+    namespace: str, arguments: Sequence[str], data_dir: Path, timeout_s: float = PROBE_TIMEOUT_S
+) -> bytes:
+    """Return the stdout of `crenel-probe ARGUMENTS` run inside `namespace`.
+
+    Raises:
+        LabError: the probe failed or timed out.
+    """
+    command = netns.in_namespace(namespace, [executable("crenel-probe"), *arguments])
+    env = {**os.environ, "CRENEL_DATA_DIR": str(data_dir)}
+    env.pop("CRENEL_CONFIG", None)
+    with trio.move_on_after(timeout_s) as scope:
+        result = await trio.run_process(
+            command, capture_stdout=True, capture_stderr=True, check=False, env=env
+        )
+    if scope.cancelled_caught:
+        raise LabError(f"the probe in {namespace} did not finish in {timeout_s} s")
+    if result.returncode != 0:
+        err = result.stderr.decode(errors="replace").strip().splitlines()
+        raise LabError(
+            f"the probe in {namespace} failed ({result.returncode}): {err[-1] if err else ''}"
+        )
+    return result.stdout
+
+
 async def run_probe(world: World, client: ClientPlan, urls: Sequence[str]) -> list[Measurement]:
     """Return the probe's measurements of `urls` made inside `client`'s namespace.
 
     Raises:
         LabError: the probe failed or timed out.
     """
-    command = netns.in_namespace(
+    stdout = await run_probe_command(
         client.namespace,
-        [
-            executable("crenel-probe"),
-            "measure",
-            "--json",
-            "--yes",
-            "--config",
-            str(world.probe_config(client)),
-            *urls,
-        ],
+        ["measure", "--json", "--yes", "--config", str(world.probe_config(client)), *urls],
+        world.probe_data_dir(client),
     )
-    env = {**os.environ, "CRENEL_DATA_DIR": str(world.probe_data_dir(client))}
-    env.pop("CRENEL_CONFIG", None)
-    with trio.move_on_after(PROBE_TIMEOUT_S) as scope:
-        result = await trio.run_process(
-            command, capture_stdout=True, capture_stderr=True, check=False, env=env
-        )
-    if scope.cancelled_caught:
-        raise LabError(f"the probe in {client.namespace} did not finish in {PROBE_TIMEOUT_S} s")
-    if result.returncode != 0:
-        err = result.stderr.decode(errors="replace").strip().splitlines()
-        raise LabError(f"the probe failed ({result.returncode}): {err[-1] if err else ''}")
     decoder = msgspec.json.Decoder(Measurement)
-    return [decoder.decode(line) for line in result.stdout.splitlines() if line.strip()]
+    return [decoder.decode(line) for line in stdout.splitlines() if line.strip()]
 
 
 def _clients_for(world: World, expectation: Expectation) -> list[ClientPlan]:

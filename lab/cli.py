@@ -223,6 +223,43 @@ async def cmd_down(args: argparse.Namespace, out: Console) -> int:
     return 0
 
 
+async def cmd_demo(args: argparse.Namespace, out: Console) -> int:
+    """Run the whole system in two simulated countries and check the reports."""
+    from lab.demo import run_demo
+
+    netns.require_privileges()
+
+    def say(text: str) -> None:
+        out.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    lines = await run_demo(
+        port=args.port, keep=not args.exit, say=say, fingerprints=[LAB_FINGERPRINTS]
+    )
+    table = Table(title="reports against the censors' configuration")
+    for column in ("country", "domain", "expected", "reported", "methods", "result"):
+        table.add_column(column, overflow="fold")
+    for line in lines:
+        result = Text("pass", style="green") if line.passed else Text("FAIL", style="bold red")
+        table.add_row(
+            line.cc,
+            line.domain,
+            line.expected,
+            line.got,
+            ", ".join(line.methods_got) or "-",
+            result,
+        )
+    out.print(table)
+    failed = [line for line in lines if not line.passed]
+    out.print(
+        "every report matches the censors' configuration"
+        if not failed
+        else f"{len(failed)} report lines do not match"
+    )
+    if args.json:
+        await trio.Path(args.json).write_bytes(msgspec.json.encode(lines))
+    return 0 if not failed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -252,6 +289,23 @@ def build_parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="remove running worlds and leftovers")
     down.add_argument("prefix", nargs="?", metavar="PREFIX")
     down.set_defaults(handler=cmd_down)
+    demo = sub.add_parser(
+        "demo", help="run collector, probes and censors in two simulated countries; report"
+    )
+    demo.add_argument(
+        "--exit",
+        action="store_true",
+        help="finish after the reports (default: keep the dashboard up)",
+    )
+    demo.add_argument(
+        "--port",
+        type=int,
+        default=8088,
+        metavar="PORT",
+        help="dashboard port on 127.0.0.1 (default 8088; 0 picks one)",
+    )
+    demo.add_argument("--json", metavar="FILE", help="write the report checks as JSON")
+    demo.set_defaults(handler=cmd_demo)
     listing = sub.add_parser("list", help="list the bundled scenarios")
     listing.set_defaults(handler=None)
     return parser

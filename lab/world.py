@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,6 +66,7 @@ class World:
     directory: Path
     processes: list[LabProcess] = field(default_factory=list)
     setup_s: float = 0.0
+    fingerprints: tuple[Path, ...] = ()
 
     @property
     def ca_file(self) -> Path:
@@ -136,7 +137,7 @@ async def _build_network(plan: WorldPlan) -> None:
         netns.write_resolv_conf(client.namespace, client.resolver)
 
 
-def _write_certificates(directory: Path) -> None:
+def _write_certificates(directory: Path, extra: Mapping[str, Sequence[str]] | None = None) -> None:
     for name, label in (
         ("lab-ca", "Crenel lab root CA"),
         ("untrusted-ca", "Crenel lab untrusted root CA"),
@@ -152,6 +153,10 @@ def _write_certificates(directory: Path) -> None:
             issued = ca.issue([CONTROL_ADDRESS, "control.lab.test"])
             (directory / "control.pem").write_bytes(issued.chain_pem)
             (directory / "control.key").write_bytes(issued.key_pem)
+            for name_of_extra, hostnames in (extra or {}).items():
+                issued = ca.issue(list(hostnames))
+                (directory / f"{name_of_extra}.pem").write_bytes(issued.chain_pem)
+                (directory / f"{name_of_extra}.key").write_bytes(issued.key_pem)
 
 
 def _write_probe_configs(world: World, scenario: Scenario, fingerprints: Sequence[Path]) -> None:
@@ -180,7 +185,9 @@ def _write_probe_configs(world: World, scenario: Scenario, fingerprints: Sequenc
         world.probe_config(client).write_text("\n".join(lines) + "\n")
 
 
-async def _start(world: World, name: str, namespace: str, command: list[str]) -> LabProcess:
+async def start_process(world: World, name: str, namespace: str, command: list[str]) -> LabProcess:
+    """Return a process started in `namespace`, its output going to DIR/NAME.log; the world stops
+    it at teardown."""
     log_path = world.directory / f"{name}.log"
     with log_path.open("wb") as log_file:
         process = await trio.lowlevel.open_process(
@@ -194,7 +201,12 @@ async def _start(world: World, name: str, namespace: str, command: list[str]) ->
     return started
 
 
-async def _wait_ready(started: LabProcess, marker: bytes, timeout_s: float) -> None:
+async def wait_ready(started: LabProcess, marker: bytes, timeout_s: float) -> None:
+    """Return once `marker` appears in the process's output.
+
+    Raises:
+        LabError: the process exited or `timeout_s` passed first (with its last output).
+    """
     with trio.move_on_after(timeout_s):
         # The child writes to a file; poll it, bounded by the timeout.
         while True:
@@ -225,7 +237,7 @@ async def _start_censor(world: World, index: int) -> list[tuple[LabProcess, byte
     plan_path = world.directory / f"censor-{index}.json"
     plan_path.write_bytes(encode_plan(plan))
     if commands.needs_injector:
-        started = await _start(
+        started = await start_process(
             world,
             f"injector-{index}",
             namespace,
@@ -233,7 +245,7 @@ async def _start_censor(world: World, index: int) -> list[tuple[LabProcess, byte
         )
         waits.append((started, b"READY"))
     if commands.needs_interceptor:
-        started = await _start(
+        started = await start_process(
             world,
             f"interceptor-{index}",
             namespace,
@@ -255,7 +267,7 @@ async def _start_censor(world: World, index: int) -> list[tuple[LabProcess, byte
 async def _start_services(world: World) -> None:
     plan = world.plan
     waits: list[tuple[LabProcess, bytes]] = []
-    servers = await _start(
+    servers = await start_process(
         world,
         "servers",
         plan.inet_namespace,
@@ -287,13 +299,13 @@ async def _start_services(world: World) -> None:
     ]
     for network in LAB_NETWORKS:
         helper_command += ["--allow-network", network]
-    helper = await _start(world, "control", plan.inet_namespace, helper_command)
+    helper = await start_process(world, "control", plan.inet_namespace, helper_command)
     waits.append((helper, b"serving the control"))
     for index in range(len(plan.countries)):
         waits += await _start_censor(world, index)
     async with trio.open_nursery() as nursery:
         for started, marker in waits:
-            nursery.start_soon(_wait_ready, started, marker, READY_TIMEOUT_S)
+            nursery.start_soon(wait_ready, started, marker, READY_TIMEOUT_S)
 
 
 async def _stop_processes(world: World) -> None:
@@ -344,6 +356,7 @@ async def running_world(
     fingerprints: Sequence[Path] = (),
     prefix: str | None = None,
     keep_directory: Path | None = None,
+    extra_certificates: Mapping[str, Sequence[str]] | None = None,
 ) -> AsyncIterator[World]:
     """Yield a running world for `scenario`; on exit (however it happens) remove all of it.
 
@@ -355,10 +368,15 @@ async def running_world(
     prefix = prefix or new_prefix()
     plan = plan_world(scenario, prefix)
     directory = Path(tempfile.mkdtemp(prefix=f"crenel-lab-{prefix}-"))
-    world = World(plan=plan, scenario_path=scenario_path, directory=directory)
+    world = World(
+        plan=plan,
+        scenario_path=scenario_path,
+        directory=directory,
+        fingerprints=tuple(fingerprints),
+    )
     started = time.monotonic()
     try:
-        _write_certificates(directory)
+        _write_certificates(directory, extra_certificates)
         _write_probe_configs(world, scenario, fingerprints)
         _write_state(world)
         await _build_network(plan)

@@ -207,7 +207,8 @@ def weigh_probes(
     )
 
 
-def _sorted_methods(methods: Mapping[str, int]) -> dict[str, int]:
+def sorted_methods(methods: Mapping[str, int]) -> dict[str, int]:
+    """Return `methods` most frequent first (ties by name)."""
     if len(methods) < 2:
         return dict(methods)
     return dict(sorted(methods.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -227,7 +228,8 @@ def network_columns(
     )
 
 
-def _optional(value: float) -> float | None:
+def optional(value: float) -> float | None:
+    """Return `value`, or None for NaN (a column's missing value)."""
     return None if math.isnan(value) else float(value)
 
 
@@ -236,7 +238,7 @@ def _estimates(
 ) -> tuple[NetworkEstimate, ...]:
     out = []
     for i, counts in enumerate(networks):
-        low, high = _optional(decisions.low[i]), _optional(decisions.high[i])
+        low, high = optional(decisions.low[i]), optional(decisions.high[i])
         out.append(
             NetworkEstimate(
                 asn=counts.asn,
@@ -249,9 +251,9 @@ def _estimates(
                 down=counts.down,
                 inconclusive=counts.inconclusive,
                 confirmed=counts.confirmed,
-                weighted_share=_optional(decisions.share[i]),
+                weighted_share=optional(decisions.share[i]),
                 interval=None if low is None or high is None else (low, high),
-                methods=_sorted_methods(counts.methods),
+                methods=sorted_methods(counts.methods),
                 packet_confirmed=counts.packet_confirmed,
                 name=counts.name,
             )
@@ -322,7 +324,7 @@ def combine_networks(
         + (sparse.measurements if sparse else 0),
         probes=sum(e.probes for e in estimates) + (sparse.probes if sparse else 0),
         confirmed=sum(e.confirmed for e in estimates) + (sparse.confirmed if sparse else 0),
-        methods=_sorted_methods(methods),
+        methods=sorted_methods(methods),
         baseline=baseline,
         packet_confirmed=sum(e.packet_confirmed for e in estimates)
         + (sparse.packet_confirmed if sparse else 0),

@@ -143,20 +143,20 @@ def country_report(
     )
 
 
+def _changes(cc: str, domain: str, series: list[tuple[str, RegionalVerdict]]) -> list[Change]:
+    return [
+        Change(cc=cc, domain=domain, day=c.day, before=c.before.value, after=c.after.value)
+        for c in detect_changes(series)
+    ]
+
+
 def changes(store: ReportStore, query: ReportQuery, settings: ModelSettings) -> list[Change]:
     """Return the days each domain's daily verdict flipped in the country, newest first."""
-    found: list[Change] = []
-    for domain, series in _daily_series(store.report_daily_shares(query), settings).items():
-        for change in detect_changes(series):
-            found.append(
-                Change(
-                    cc=query.cc,
-                    domain=domain,
-                    day=change.day,
-                    before=change.before.value,
-                    after=change.after.value,
-                )
-            )
+    found = [
+        change
+        for domain, series in _daily_series(store.report_daily_shares(query), settings).items()
+        for change in _changes(query.cc, domain, series)
+    ]
     return sorted(found, key=lambda c: (c.day, c.domain), reverse=True)
 
 
@@ -200,16 +200,7 @@ def domain_detail(
         until=query.until.isoformat(),
         summary=summary,
         timeline=timeline,
-        changes=[
-            Change(
-                cc=query.cc,
-                domain=domain,
-                day=c.day,
-                before=c.before.value,
-                after=c.after.value,
-            )
-            for c in detect_changes(series)
-        ],
+        changes=_changes(query.cc, domain, series),
         fingerprints=[FingerprintCount(name=n, count=c) for n, c in fingerprints.most_common(20)],
         samples=[
             SampleMeasurement(

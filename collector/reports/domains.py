@@ -12,19 +12,9 @@ import math
 import numpy as np
 
 from collector import verdicts
-from collector.regional import VERDICTS, ModelSettings
+from collector.regional import VERDICTS, ModelSettings, optional, sorted_methods
 from collector.reports.model import DomainReport, NetworkReport
 from collector.storage.reports import ReportTable
-
-
-def _sorted(methods: dict[str, int]) -> dict[str, int]:
-    if len(methods) < 2:
-        return methods
-    return dict(sorted(methods.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def _optional(value: float) -> float | None:
-    return None if math.isnan(value) else value
 
 
 def domain_reports(
@@ -93,7 +83,7 @@ def domain_reports(
                 packet_confirmed=packet,
                 weighted_share=None if undecided else share[i],
                 interval=None if undecided else [low_i, high[i]],
-                methods=_sorted(rows.methods[i]),
+                methods=sorted_methods(rows.methods[i]),
             )
         )
         sums = totals[g]
@@ -127,7 +117,7 @@ def domain_reports(
                 verdict=texts[domain_verdict[g]],
                 confidence=domain_confidence[g],
                 since=None,
-                methods=_sorted(into),
+                methods=sorted_methods(into),
                 measurements=sums[0],
                 probes=sums[1],
                 networks_blocked=blocked_networks[g],
@@ -135,7 +125,7 @@ def domain_reports(
                 networks_sparse=sparse.networks if sparse else 0,
                 confirmed=sums[2],
                 packet_confirmed=sums[3],
-                baseline=_optional(round(float(baseline[g]), 4)),
+                baseline=optional(round(float(baseline[g]), 4)),
                 networks=per_domain[g],
             )
         )

@@ -55,21 +55,10 @@ class NetworkTable:
 
     def counts(self, i: int) -> NetworkCounts:
         """Return row `i` as one network's counts."""
-        return NetworkCounts(
-            asn=int(self.asn[i]),
-            blocked_w=float(self.blocked_w[i]),
-            ok_w=float(self.ok_w[i]),
-            informative=int(self.informative[i]),
-            informative_probes=int(self.informative_probes[i]),
-            probes=int(self.probes[i]),
-            blocked=int(self.blocked[i]),
-            ok=int(self.ok[i]),
-            down=int(self.down[i]),
-            inconclusive=int(self.inconclusive[i]),
-            confirmed=int(self.confirmed[i]),
-            packet_confirmed=int(self.packet_confirmed[i]),
-            methods=self.methods[i],
-        )
+        columns = (self.asn, self.blocked_w, self.ok_w, self.informative,
+                   self.informative_probes, self.probes, self.blocked, self.ok, self.down,
+                   self.inconclusive, self.confirmed, self.packet_confirmed)  # fmt: skip
+        return _network_counts([c[i].item() for c in columns], self.methods[i])
 
 
 @dataclass(frozen=True)
@@ -192,6 +181,28 @@ _CATEGORIES = """
 SELECT domain, any_value(category_code) FROM rollup_probe_day
 WHERE {where} AND category_code IS NOT NULL GROUP BY domain
 """
+
+
+def _network_counts(values: Sequence[Any], methods: dict[str, int]) -> NetworkCounts:
+    """Return `NetworkCounts` from values in `_PER_NETWORK`'s column order (after the group)."""
+    asn, bw, ow, informative, ip, probes, blocked, ok, down, inconclusive, confirmed, packet = (
+        values
+    )
+    return NetworkCounts(
+        asn=int(asn),
+        blocked_w=float(bw),
+        ok_w=float(ow),
+        informative=int(informative),
+        informative_probes=int(ip),
+        probes=int(probes),
+        blocked=int(blocked),
+        ok=int(ok),
+        down=int(down),
+        inconclusive=int(inconclusive),
+        confirmed=int(confirmed),
+        packet_confirmed=int(packet),
+        methods=methods,
+    )
 
 
 def _weights(settings: ModelSettings) -> list[object]:
@@ -352,24 +363,8 @@ def daily_networks(
     )
     out: defaultdict[date, list[NetworkCounts]] = defaultdict(list)
     rows: list[Any] = con.execute(sql, [*params, *_weights(settings)]).fetchall()
-    for (day, asn, bw, ow, informative, ip, probes, blocked, ok, down, inconclusive,
-         confirmed, packet_confirmed) in rows:  # fmt: skip
-        out[day].append(
-            NetworkCounts(
-                asn=asn,
-                blocked_w=bw,
-                ok_w=ow,
-                informative=informative,
-                informative_probes=ip,
-                probes=probes,
-                blocked=blocked,
-                ok=ok,
-                down=down,
-                inconclusive=inconclusive,
-                confirmed=confirmed,
-                packet_confirmed=packet_confirmed,
-            )
-        )
+    for day, *values in rows:
+        out[day].append(_network_counts(values, {}))
     return dict(sorted(out.items()))
 
 

@@ -83,6 +83,13 @@ class Metrics:
             ["cc"],
             registry=r,
         )
+        self.report_answers = Counter(
+            "crenel_report_answers",
+            "Country reports asked for, by how they were answered: cached (rollups unchanged "
+            "since the report was built) or built.",
+            ["answer"],
+            registry=r,
+        )
         self.report_refreshed = Gauge(
             "crenel_report_refreshed_timestamp_seconds",
             "When the report gauges were last computed (Unix time).",

@@ -4,6 +4,7 @@ default report window, refreshed in the background (a scrape never builds report
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 
@@ -13,6 +14,7 @@ from collector.errors import CollectorError
 from collector.metrics import Metrics
 from collector.regional import ModelSettings
 from collector.reports import build
+from collector.reports.cache import ReportCache
 from collector.storage import ThreadedStorage
 
 logger = logging.getLogger(__name__)
@@ -24,9 +26,15 @@ class ReportGauges:
     """Keeps `crenel_report_domains{cc,verdict}` and `crenel_report_measurements{cc}` current."""
 
     def __init__(
-        self, storage: ThreadedStorage, metrics: Metrics, interval_s: float, settings: ModelSettings
+        self,
+        storage: ThreadedStorage,
+        metrics: Metrics,
+        interval_s: float,
+        settings: ModelSettings,
+        cache: ReportCache,
     ) -> None:
         self._storage = storage
+        self._cache = cache
         self._metrics = metrics
         self._interval_s = interval_s
         self._settings = settings
@@ -35,9 +43,9 @@ class ReportGauges:
         """Rebuild the overview and set the gauges; return how many countries it covers."""
         now = datetime.now(UTC)
         since, until = build.default_window(now.date())
-        reply = await self._storage.read(
-            build.countries, self._storage.storage, since, until, self._settings, now
-        )
+        store = self._storage.storage
+        overview = functools.partial(build.countries, report_of=self._cache.country_report)
+        reply = await self._storage.read(overview, store, since, until, self._settings, now)
         metrics = self._metrics
         metrics.report_domains.clear()
         metrics.report_measurements.clear()

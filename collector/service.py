@@ -24,6 +24,7 @@ from collector.ratelimit import RateLimiter
 from collector.reanalyse import Analyser, ReferenceSource
 from collector.regional import ModelSettings
 from collector.report_gauges import ReportGauges
+from collector.reports.cache import ReportCache
 from collector.storage import DuckDBStorage, ThreadedStorage
 from collector.writer import IngestWriter
 
@@ -45,6 +46,7 @@ class Collector:
     request_limits: RateLimiter
     upload_limits: RateLimiter
     control: ControlEndpoint
+    reports: ReportCache
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -94,7 +96,12 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
 
                     nursery.start_soon(write)
                     await nursery.start(analyser.run)
-                    gauges = ReportGauges(storage, metrics, limits.report_gauges_s, ModelSettings())
+                    reports = ReportCache(
+                        record=lambda how: metrics.report_answers.labels(answer=how).inc()
+                    )
+                    gauges = ReportGauges(
+                        storage, metrics, limits.report_gauges_s, ModelSettings(), reports
+                    )
                     await nursery.start(gauges.run)
                     try:
                         yield Collector(
@@ -111,6 +118,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                                 limits.measurements_per_s, limits.measurements_burst, key=key
                             ),
                             control=ControlEndpoint(helper),
+                            reports=reports,
                         )
                     finally:
                         with trio.move_on_after(SHUTDOWN_GRACE_S, shield=True):

@@ -1,11 +1,12 @@
 """The reports API: per-country verdicts, one domain's timeline, verdict changes.
 
-Thin: parses parameters, runs `collector.reports.build` whole in a storage reader thread, and
-renders JSON or CSV. Public reads, no token.
+Thin: parses parameters, runs `collector.reports.build` whole in a storage reader thread (country
+reports through the collector's `ReportCache`), and renders JSON or CSV. Public reads, no token.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -99,7 +100,8 @@ async def countries(collector: Collector, request: Request) -> Response:
     now = _now()
     since, until = parse_window(request, now.date())
     store = collector.storage.storage
-    reply = await collector.storage.read(build.countries, store, since, until, SETTINGS, now)
+    overview = functools.partial(build.countries, report_of=collector.reports.country_report)
+    reply = await collector.storage.read(overview, store, since, until, SETTINGS, now)
     return _json(reply)
 
 
@@ -111,11 +113,13 @@ async def country(collector: Collector, request: Request) -> Response:
     if fmt not in ("json", "csv"):
         raise InvalidField("format is json or csv", field="format")
     store = collector.storage.storage
-    report = await collector.storage.read(build.country_report, store, query, SETTINGS, now)
+    reports = collector.reports
     wants_csv = fmt == "csv" or "text/csv" in request.headers.get("accept", "")
     if wants_csv:
+        report = await collector.storage.read(reports.country_report, store, query, SETTINGS, now)
         return Response(render_csv(report), media_type="text/csv; charset=utf-8")
-    return _json(report)
+    body = await collector.storage.read(reports.country_json, store, query, SETTINGS, now)
+    return Response(body, media_type="application/json")
 
 
 async def domain(collector: Collector, request: Request) -> Response:

@@ -7,9 +7,9 @@ one whole in a storage reader thread; the CLI calls them directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import msgspec
 import numpy as np
@@ -78,6 +78,9 @@ class ReportStore(Protocol):
     def report_samples(self, query: ReportQuery, limit: int) -> tuple[list[Sample], Counter[str]]:
         """Return sample measurements and fingerprint counts of one domain."""
         ...
+
+
+S = TypeVar("S", bound=ReportStore)
 
 
 def default_window(today: date, days: int = DEFAULT_WINDOW_DAYS) -> tuple[date, date]:
@@ -215,13 +218,24 @@ def domain_detail(
     )
 
 
+CountryReportFunction = Callable[[S, ReportQuery, ModelSettings, datetime], CountryReport]
+"""`country_report` or a cached stand-in (`collector.reports.cache.ReportCache`)."""
+
+
 def countries(
-    store: ReportStore, since: date, until: date, settings: ModelSettings, now: datetime
+    store: S,
+    since: date,
+    until: date,
+    settings: ModelSettings,
+    now: datetime,
+    *,
+    report_of: CountryReportFunction[S] = country_report,
 ) -> CountriesReply:
-    """Return every country with data, ranked by how many domains it blocks."""
+    """Return every country with data, ranked by how many domains it blocks (each country's
+    report from `report_of`)."""
     lines: list[CountrySummaryReport] = []
     for summary in store.report_countries(since, until):
-        report = country_report(
+        report = report_of(
             store, ReportQuery(cc=summary.cc, since=since, until=until), settings, now
         )
         verdicts = Counter(d.verdict for d in report.domains)

@@ -193,6 +193,7 @@ class DuckDBStorage:
         _fsync_directory(path.parent)
         self._synced_wal: tuple[int, int] | None = None
         self._write_lock = threading.Lock()
+        self._rollup_version = 0
         self._pool_lock = threading.Lock()
         self._readers: list[duckdb.DuckDBPyConnection] = []
         self._all_readers: list[duckdb.DuckDBPyConnection] = []
@@ -298,12 +299,15 @@ class DuckDBStorage:
             return
         table = _analyses_table(rows)
         new = {r.uid: r for r in rows}
-        with self._transaction() as con, self._registered(con, "analysis_batch", table):
-            old = con.execute(rollups.OLD_STATE).fetchall()
-            con.execute(_SAVE_ANALYSES).fetchall()
-            rollup_writes.apply_deltas(
-                con, rollups.compute_deltas(rollup_writes.state_pairs(old, new))
-            )
+        try:
+            with self._transaction() as con, self._registered(con, "analysis_batch", table):
+                old = con.execute(rollups.OLD_STATE).fetchall()
+                con.execute(_SAVE_ANALYSES).fetchall()
+                rollup_writes.apply_deltas(
+                    con, rollups.compute_deltas(rollup_writes.state_pairs(old, new))
+                )
+        finally:
+            self._rollups_changed()
 
     def request_reanalysis(
         self, *, rules_version: str, reference_digest: str, everything: bool
@@ -648,15 +652,30 @@ class DuckDBStorage:
 
     # -- reports (rollups) ---------------------------------------------------------------------
 
+    @property
+    def rollup_version(self) -> int:
+        """Return a number that changes after every committed change to the rollups (reports
+        built at one version stay exact until it changes)."""
+        return self._rollup_version
+
+    def _rollups_changed(self) -> None:
+        # Called after the transaction ended, committed or not (a needless change only costs a
+        # rebuilt report): a report built from the old rollups must not pass for the new ones.
+        with self._write_lock:
+            self._rollup_version += 1
+
     def rebuild_rollups(self) -> None:
         """Recompute every rollup from the analysed measurements (one transaction).
 
         Raises:
             StorageUnavailable: the database refused the write.
         """
-        with self._transaction() as con:
-            for statement in rollups.REBUILD:
-                con.execute(statement)
+        try:
+            with self._transaction() as con:
+                for statement in rollups.REBUILD:
+                    con.execute(statement)
+        finally:
+            self._rollups_changed()
 
     def report_domains(
         self, query: reports.ReportQuery, settings: ModelSettings

@@ -233,7 +233,9 @@ async def test_rollups_equal_a_rebuild_after_reanalysis(
 async def test_blocking_gauges_reach_metrics(nursery: trio.Nursery, tmp_path: Path) -> None:
     running = await loaded(nursery, tmp_path)
     collector = running.collector
-    gauges = ReportGauges(collector.storage, collector.metrics, 300.0, ModelSettings())
+    gauges = ReportGauges(
+        collector.storage, collector.metrics, 300.0, ModelSettings(), collector.reports
+    )
     assert await gauges.refresh() == 2
     async with httpx.AsyncClient() as client:
         body = (await client.get(f"{running.url}/metrics")).text
@@ -242,3 +244,37 @@ async def test_blocking_gauges_reach_metrics(nursery: trio.Nursery, tmp_path: Pa
     assert 'crenel_report_domains{cc="CN",verdict="mixed"} 0.0' in body
     assert 'crenel_report_measurements{cc="IR"} 8.0' in body
     assert 'crenel_report_domains{cc="IR",verdict="blocked"} 0.0' in body
+
+
+async def test_a_repeated_report_is_cached_until_new_analyses_change_it(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    running = await loaded(nursery, tmp_path)
+
+    async def weather() -> str:
+        r = await get(running, "/reports/CN")
+        assert r.status_code == 200, r.text
+        report = msgspec.json.decode(r.content, type=CountryReport)
+        return next(d.verdict for d in report.domains if d.domain == "weather.example.test")
+
+    assert await weather() == "not blocked"
+    assert await weather() == "not blocked"
+    async with httpx.AsyncClient() as client:
+        body = (await client.get(f"{running.url}/metrics")).text
+    assert 'crenel_report_answers_total{answer="cached"} 1.0' in body
+    now = datetime.now(UTC)
+    blocked = [
+        sni_blocked("weather.example.test", cc="CN", asn=asn, probe=probe, at=now)
+        for asn, probes in ((64501, ("a", "b")), (64502, ("c", "d")))
+        for probe in probes
+        for _ in range(10)
+    ]
+    async with httpx.AsyncClient() as client:
+        r = await client.post(
+            f"{running.api}/measurements",
+            content=ndjson(blocked),
+            headers={"Content-Type": "application/x-ndjson"},
+        )
+        assert r.status_code == 200, r.text
+    await running.analysed()
+    assert await weather() == "blocked"

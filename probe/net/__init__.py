@@ -4,7 +4,9 @@ Modules:
 - `timing`: `StepClock`, milliseconds since the measurement started.
 - `names`: IDNA (UTS-46) hostnames, http(s) URLs split into host, port and Host header.
 - `classify`: exception chains to failure strings; the only module that knows exception types.
-- `dns`: lookups through getaddrinfo, UDP (every response in a capture window, with IP TTL), TCP.
+- `dns`: one-shot lookups through getaddrinfo and TCP; the record of a lookup that timed out.
+- `dns_udp`: `UdpLookup`, a UDP query recording every response in a capture window, with IP TTL.
+- `udp_sockets`: what a UDP socket tells about a packet: IP TTL (ancillary data), sender, port.
 - `dns_answers`: pure readers of DNS responses: answer records, the failure an rcode stands for.
 - `doh`: DNS over HTTPS (RFC 8484 POST).
 - `tcp`: a TCP connect to one address.
@@ -16,13 +18,8 @@ The caller owns every deadline: build `*_timed_out(...)` (or keep the `HttpProgr
 """
 
 from probe.net.classify import FAILURES_NOT_FROM_EXCEPTIONS, NETWORK_ERRORS, classify
-from probe.net.dns import (
-    UdpLookup,
-    dns_timed_out,
-    resolve_system,
-    resolve_tcp,
-    resolve_udp,
-)
+from probe.net.dns import dns_timed_out, resolve_system, resolve_tcp
+from probe.net.dns_udp import UdpLookup, resolve_udp
 from probe.net.doh import resolve_doh
 from probe.net.http import HttpProgress, fetch_http, make_http_client
 from probe.net.http_responses import RedirectTarget, extract_title, redirect_target

@@ -23,7 +23,8 @@ from collector.storage.base import (
     StorageCounts,
     TestListUrl,
 )
-from collector.storage.duckdb import EXPORT_COLUMNS, DuckDBStorage
+from collector.storage.duckdb import DuckDBStorage
+from collector.storage.exports import EXPORT_COLUMNS
 from collector.storage.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
 from collector.storage.threads import ThreadedStorage
 

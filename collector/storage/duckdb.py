@@ -14,23 +14,27 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any
 
 import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
 import zstandard
 
 from collector.errors import DataDirLocked, StorageUnavailable
 from collector.regional import ModelSettings, NetworkCounts
-from collector.storage import reports, rollup_writes, rollups
+from collector.storage import (
+    arrow_batches,
+    exports,
+    reports,
+    rollup_writes,
+    rollups,
+    search,
+    test_lists,
+)
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
     AnalysisRow,
-    Axis,
     CheckInUrl,
     Cursor,
     ExportFormat,
@@ -41,11 +45,9 @@ from collector.storage.base import (
     TestListUrl,
 )
 from collector.storage.migrations import MigrationError, migrate
-from collector.storage.sql import AXIS_SQL, PENDING, axis_text, naive_utc, where
 
 logger = logging.getLogger(__name__)
 
-EXPORT_BATCH_ROWS = 20_000
 CHECKPOINT_THRESHOLD = "256MB"
 
 _INSERT = """
@@ -74,81 +76,6 @@ UPDATE measurements AS m SET
 FROM analysis_batch AS a
 WHERE m.uid = a.uid::UUID
 """
-
-_SUMMARY_COLUMNS = (
-    "uid::VARCHAR, start_time, received_at, probe_cc, probe_asn, probe_network_name, input, "
-    "domain, category_code, software_name, software_version, format_version, verdict, methods, "
-    "confidence, blocking, accessible, fingerprint_confirmed, rules_version, probe_verdict, "
-    "probe_methods, probe_confidence, control_failed, geo_mismatch"
-)
-
-EXPORT_COLUMNS = (
-    "uid::VARCHAR AS uid, start_time, received_at, day, probe_cc, probe_asn, probe_network_name, "
-    "probe_id, region, input, domain, category_code, software_name, software_version, "
-    "format_version, verdict, methods, confidence, blocking, accessible, fingerprint_confirmed, "
-    "rules_version, reference_digest, probe_verdict, probe_methods, probe_confidence, "
-    "control_failed, geo_mismatch"
-)
-"""The summary columns every export carries (docs/collector.md documents each)."""
-
-_CSV_COLUMNS = EXPORT_COLUMNS.replace(
-    "methods, confidence", "array_to_string(methods, ' ') AS methods, confidence"
-).replace(
-    "probe_methods, probe_confidence",
-    "array_to_string(probe_methods, ' ') AS probe_methods, probe_confidence",
-)
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-def _rows_table(rows: Sequence[MeasurementRow]) -> pa.Table:
-    return pa.table(
-        {
-            "uid": pa.array([r.uid for r in rows], pa.string()),
-            "received_at": pa.array([naive_utc(r.received_at) for r in rows], pa.timestamp("us")),
-            "start_time": pa.array([naive_utc(r.start_time) for r in rows], pa.timestamp("us")),
-            "probe_cc": pa.array([r.probe_cc for r in rows], pa.string()),
-            "probe_asn": pa.array([r.probe_asn for r in rows], pa.uint32()),
-            "probe_network_name": pa.array([r.probe_network_name for r in rows], pa.string()),
-            "probe_id": pa.array([r.probe_id for r in rows], pa.string()),
-            "region": pa.array([r.region for r in rows], pa.string()),
-            "input": pa.array([r.input for r in rows], pa.string()),
-            "domain": pa.array([r.domain for r in rows], pa.string()),
-            "category_code": pa.array([r.category_code for r in rows], pa.string()),
-            "software_name": pa.array([r.software_name for r in rows], pa.string()),
-            "software_version": pa.array([r.software_version for r in rows], pa.string()),
-            "format_version": pa.array([r.format_version for r in rows], pa.string()),
-            "probe_verdict": pa.array([r.probe_verdict for r in rows], pa.string()),
-            "probe_methods": pa.array([r.probe_methods for r in rows], pa.list_(pa.string())),
-            "probe_confidence": pa.array([r.probe_confidence for r in rows], pa.float64()),
-            "control_failed": pa.array([r.control_failed for r in rows], pa.bool_()),
-            "source_cc": pa.array([r.source_cc for r in rows], pa.string()),
-            "source_asn": pa.array([r.source_asn for r in rows], pa.uint32()),
-            "geo_mismatch": pa.array([r.geo_mismatch for r in rows], pa.bool_()),
-            "raw": pa.array([r.raw_zstd for r in rows], pa.binary()),
-        }
-    )
-
-
-def _analyses_table(rows: Sequence[AnalysisRow]) -> pa.Table:
-    return pa.table(
-        {
-            "uid": pa.array([r.uid for r in rows], pa.string()),
-            "verdict": pa.array([r.verdict for r in rows], pa.string()),
-            "methods": pa.array([r.methods for r in rows], pa.list_(pa.string())),
-            "confidence": pa.array([r.confidence for r in rows], pa.float64()),
-            "blocking": pa.array([r.blocking for r in rows], pa.string()),
-            "accessible": pa.array([r.accessible for r in rows], pa.bool_()),
-            "fingerprint_confirmed": pa.array([r.fingerprint_confirmed for r in rows], pa.bool_()),
-            "rules_version": pa.array([r.rules_version for r in rows], pa.string()),
-            "reference_digest": pa.array([r.reference_digest for r in rows], pa.string()),
-            "analysed_at": pa.array([naive_utc(r.analysed_at) for r in rows], pa.timestamp("us")),
-            "analysis_json": pa.array([r.analysis_json for r in rows], pa.string()),
-            "packet_confirmed": pa.array([r.packet_confirmed for r in rows], pa.bool_()),
-        }
-    )
 
 
 def _fsync_directory(path: Path) -> None:
@@ -263,7 +190,7 @@ class DuckDBStorage:
         unique = list({r.uid: r for r in reversed(rows)}.values())[::-1]
         # DuckDB finds the Arrow table through this local name (a replacement scan): 2x
         # cheaper per commit than register()/unregister() (measured, 3.9 vs 7 ms).
-        ingest_batch = _rows_table(unique)  # noqa: F841 - read by the SQL below
+        ingest_batch = arrow_batches.measurements_table(unique)  # noqa: F841 - read by the SQL
         # Re-uploads are rare: a plain INSERT is ~1.7x faster than INSERT OR IGNORE ...
         # RETURNING (measured), and the primary key still refuses a duplicate; only then is
         # the batch inserted again, skipping the uids already stored.
@@ -278,17 +205,6 @@ class DuckDBStorage:
             stored = con.execute(_INSERT).fetchall()
         return {str(r[0]) for r in stored}
 
-    @staticmethod
-    @contextlib.contextmanager
-    def _registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> Iterator[None]:
-        con.register(name, table)
-        try:
-            yield
-        finally:
-            # An aborted transaction refuses even this; the next register replaces the view.
-            with contextlib.suppress(duckdb.Error):
-                con.unregister(name)
-
     def save_analyses(self, rows: Sequence[AnalysisRow]) -> None:
         """Record the collector's analyses and clear their rows' pending flag.
 
@@ -297,10 +213,10 @@ class DuckDBStorage:
         """
         if not rows:
             return
-        table = _analyses_table(rows)
+        table = arrow_batches.analyses_table(rows)
         new = {r.uid: r for r in rows}
         try:
-            with self._transaction() as con, self._registered(con, "analysis_batch", table):
+            with self._transaction() as con, arrow_batches.registered(con, "analysis_batch", table):
                 old = con.execute(rollups.OLD_STATE).fetchall()
                 con.execute(_SAVE_ANALYSES).fetchall()
                 rollup_writes.apply_deltas(
@@ -336,30 +252,9 @@ class DuckDBStorage:
         Raises:
             StorageUnavailable: the database could not write.
         """
-        seen: dict[tuple[str, str], TestListUrl] = {}
-        for entry in urls:
-            seen.setdefault((entry.cc, entry.url), entry)
-        unique = list(seen.values())
-        table = pa.table(
-            {
-                "url": pa.array([u.url for u in unique], pa.string()),
-                "category_code": pa.array([u.category_code for u in unique], pa.string()),
-                "cc": pa.array([u.cc for u in unique], pa.string()),
-                "date_added": pa.array([u.date_added for u in unique], pa.date32()),
-                "source": pa.array([u.source for u in unique], pa.string()),
-            }
-        )
+        unique = test_lists.unique(urls)
         with self._transaction() as con:
-            con.execute("DELETE FROM test_list_urls").fetchall()
-            with self._registered(con, "list_batch", table):
-                con.execute(
-                    "INSERT INTO test_list_urls SELECT url, category_code, cc, date_added, source "
-                    "FROM list_batch"
-                ).fetchall()
-            con.execute(
-                "INSERT INTO test_list_imports VALUES (?, ?, ?)",
-                [datetime.now(UTC).replace(tzinfo=None), origin, len(unique)],
-            ).fetchall()
+            test_lists.replace(con, unique, origin)
         return len(unique)
 
     # -- reads --------------------------------------------------------------------------------
@@ -379,155 +274,13 @@ class DuckDBStorage:
         self, filters: Filters, after: Cursor | None, limit: int
     ) -> list[MeasurementSummary]:
         """Return up to `limit` matching measurements, newest first, strictly after `after`."""
-        clause, params = where(filters, after)
         with self._reader() as cur:
-            rows = cur.execute(
-                f"SELECT {_SUMMARY_COLUMNS} FROM measurements WHERE {clause} "
-                "ORDER BY start_time DESC, uid DESC LIMIT ?",
-                [*params, limit],
-            ).fetchall()
-        return [self._summary(row) for row in rows]
-
-    @staticmethod
-    def _summary(row: tuple[Any, ...]) -> MeasurementSummary:
-        (
-            uid,
-            start_time,
-            received_at,
-            cc,
-            asn,
-            network_name,
-            input_,
-            domain,
-            category,
-            software_name,
-            software_version,
-            format_version,
-            verdict,
-            methods,
-            confidence,
-            blocking,
-            accessible,
-            confirmed,
-            rules_version,
-            probe_verdict,
-            probe_methods,
-            probe_confidence,
-            control_failed,
-            geo_mismatch,
-        ) = row
-        return MeasurementSummary(
-            uid=uid,
-            start_time=_utc(start_time),
-            received_at=_utc(received_at),
-            probe_cc=cc,
-            probe_asn=f"AS{asn}",
-            probe_network_name=network_name,
-            input=input_,
-            domain=domain,
-            category_code=category,
-            software_name=software_name,
-            software_version=software_version,
-            format_version=format_version,
-            verdict=verdict,
-            methods=list(methods or []),
-            confidence=confidence,
-            blocking=blocking,
-            accessible=accessible,
-            fingerprint_confirmed=confirmed,
-            rules_version=rules_version,
-            probe_verdict=probe_verdict,
-            probe_methods=list(probe_methods),
-            probe_confidence=probe_confidence,
-            control_failed=control_failed,
-            geo_mismatch=geo_mismatch,
-        )
+            return search.summaries(cur, filters, after, limit)
 
     def aggregate(self, query: AggregationQuery) -> list[AggregationRow]:
-        """Return the counts of every non-empty cell, ordered by x then y.
-
-        Two grouped scans (verdicts, then methods of the rows that have any) and, when asked,
-        a third for distinct probes; the cells are assembled here. With `max_per_probe`, a probe
-        with n > cap measurements in a cell has each of them weighted cap / n.
-        """
-        axes = [query.axis_x] + ([query.axis_y] if query.axis_y is not None else [])
-        by_method = Axis.METHOD in axes
-        clause, params = where(query.filters)
-        unnest = ", unnest(methods) AS method" if by_method else ""
-        inner = (
-            "SELECT day, probe_cc, probe_asn, domain, category_code, verdict, methods, "
-            f"fingerprint_confirmed, probe_id{unnest} FROM measurements WHERE {clause}"
-        )
-        x = AXIS_SQL[query.axis_x]
-        y = AXIS_SQL[query.axis_y] if query.axis_y is not None else "NULL"
-        base = (
-            f"SELECT {x} AS x, {y} AS y, verdict, methods, fingerprint_confirmed, probe_id "
-            f"FROM ({inner})"
-        )
-        weight, confirmed = "count(*)", "count(*) FILTER (WHERE fingerprint_confirmed)"
-        if query.max_per_probe is None:
-            prefix = f"WITH rows AS ({base})"
-        else:
-            weight = "sum(w)"
-            confirmed = "coalesce(sum(w) FILTER (WHERE fingerprint_confirmed), 0)"
-            prefix = (
-                f"WITH base AS ({base}), weights AS (SELECT x, y, probe_id, "
-                "least(1.0, ?::DOUBLE / count(*)) AS w FROM base WHERE probe_id IS NOT NULL "
-                "GROUP BY ALL), rows AS (SELECT b.*, coalesce(weights.w, 1.0) AS w FROM base b "
-                "LEFT JOIN weights ON b.x IS NOT DISTINCT FROM weights.x "
-                "AND b.y IS NOT DISTINCT FROM weights.y AND b.probe_id = weights.probe_id)"
-            )
-            params = [*params, query.max_per_probe]
-        totals_sql = f"{prefix} SELECT x, y, verdict, {weight}, {confirmed} FROM rows GROUP BY ALL"
-        # Only blocked verdicts carry methods (probe.analysis.analyse): scan just those rows.
-        methods_sql = (
-            f"{prefix} SELECT x, y, m, {weight} FROM (SELECT *, unnest(methods) AS m "
-            "FROM rows WHERE verdict = 'blocked') GROUP BY ALL"
-        )
-        probes_sql = f"SELECT x, y, count(DISTINCT probe_id) FROM ({base}) GROUP BY ALL"
+        """Return the counts of every non-empty cell, ordered by x then y (`search.aggregate`)."""
         with self._reader() as cur:
-            totals = cur.execute(totals_sql, params).fetchall()
-            per_method = [] if by_method else cur.execute(methods_sql, params).fetchall()
-            probes = (
-                cur.execute(
-                    probes_sql, params[: len(params) - (query.max_per_probe is not None)]
-                ).fetchall()
-                if query.with_probes
-                else []
-            )
-        cells: dict[tuple[object, object], dict[str, float]] = {}
-        for gx, gy, verdict, weight, confirmed in totals:
-            cell = cells.setdefault((gx, gy), {})
-            key = PENDING if verdict is None else str(verdict)
-            cell[key] = cell.get(key, 0.0) + float(weight)
-            cell["#confirmed"] = cell.get("#confirmed", 0.0) + float(confirmed)
-        methods: dict[tuple[object, object], dict[str, int]] = {}
-        for gx, gy, method, weight in per_method:
-            methods.setdefault((gx, gy), {})[str(method)] = round(float(weight))
-        distinct = {(gx, gy): int(n) for gx, gy, n in probes}
-        out: list[AggregationRow] = []
-        for (gx, gy), cell in sorted(cells.items(), key=lambda item: _order(item[0])):
-            total = sum(v for k, v in cell.items() if not k.startswith("#"))
-            found = methods.get((gx, gy), {})
-            if by_method:
-                method_value = gx if query.axis_x is Axis.METHOD else gy
-                found = {str(method_value): round(total)}
-            out.append(
-                AggregationRow(
-                    x=axis_text(query.axis_x, gx),
-                    y=None if query.axis_y is None else axis_text(query.axis_y, gy),
-                    measurements=round(total),
-                    ok=round(cell.get("ok", 0.0)),
-                    blocked=round(cell.get("blocked", 0.0)),
-                    down=round(cell.get("down", 0.0)),
-                    inconclusive=round(cell.get("inconclusive", 0.0)),
-                    pending=round(cell.get(PENDING, 0.0)),
-                    confirmed=round(cell.get("#confirmed", 0.0)),
-                    probes=distinct.get((gx, gy)) if query.with_probes else None,
-                    methods=dict(sorted(found.items())),
-                )
-            )
-        return out
+            return search.aggregate(cur, query)
 
     def pending_analysis(self, limit: int) -> list[tuple[str, bytes]]:
         """Return (uid, zstd-compressed accepted bytes) of up to `limit` rows to analyse."""
@@ -552,31 +305,10 @@ class DuckDBStorage:
 
         Ties are broken at random, so probes of one network spread over equally covered URLs.
         """
-        params: list[object] = [cc, asn, naive_utc(since), cc]
-        category_clause = ""
-        if categories:
-            category_clause = f"WHERE c.category_code IN ({', '.join('?' for _ in categories)}) "
-            params.extend(categories)
-        params.append(limit)
-        # A country's list overrides the global one for the same URL (its category wins).
-        sql = (
-            "WITH recent AS (SELECT input, count(*) AS n FROM measurements "
-            "WHERE probe_cc = ? AND probe_asn = ? AND received_at >= ? GROUP BY input), "
-            "candidates AS (SELECT url, category_code, cc FROM test_list_urls "
-            "WHERE cc = '' OR cc = ? "
-            "QUALIFY row_number() OVER (PARTITION BY url ORDER BY cc DESC) = 1) "
-            "SELECT c.url, c.category_code, c.cc, coalesce(r.n, 0) AS n FROM candidates c "
-            f"LEFT JOIN recent r ON r.input = c.url {category_clause}"
-            "ORDER BY n, random() LIMIT ?"
-        )
         with self._reader() as cur:
-            rows = cur.execute(sql, params).fetchall()
-        return [
-            CheckInUrl(
-                url=url, category_code=category, list=list_cc or "global", recent_measurements=n
+            return test_lists.check_in_urls(
+                cur, cc=cc, asn=asn, categories=categories, limit=limit, since=since
             )
-            for url, category, list_cc, n in rows
-        ]
 
     def counts(self) -> StorageCounts:
         """Return the sizes health and metrics report."""
@@ -592,63 +324,12 @@ class DuckDBStorage:
     # -- export -------------------------------------------------------------------------------
 
     def export(self, filters: Filters, fmt: ExportFormat, out: Path, *, partitioned: bool) -> int:
-        """Write the matching measurements to `out`; return how many rows were written.
-
-        parquet: summary columns plus `measurement` (the accepted JSON); partitioned by day and
-        probe_cc (hive style) into the directory `out`, else one file. csv: summary columns,
-        one file. jsonl: the accepted measurements, one per line, one file.
-        """
-        clause, params = where(filters)
-        if fmt is ExportFormat.CSV:
-            with self._reader() as cur:
-                (count,) = cur.execute(
-                    f"SELECT count(*) FROM measurements WHERE {clause}", params
-                ).fetchall()
-                cur.execute(
-                    f"COPY (SELECT {_CSV_COLUMNS} FROM measurements WHERE {clause} "
-                    f"ORDER BY start_time, uid) TO '{_quoted(out)}' (FORMAT csv, HEADER)",
-                    params,
-                ).fetchall()
-            return int(count[0])
-        columns = "raw" if fmt is ExportFormat.JSONL else f"{EXPORT_COLUMNS}, raw"
-        sql = f"SELECT {columns} FROM measurements WHERE {clause} ORDER BY start_time, uid"
-        written = 0
+        """Write the matching measurements to `out`; return how many rows were written
+        (`exports.export` says what each format holds)."""
         with self._reader() as cur, self._reader() as sink:
-            reader = cur.sql(sql, params=params).to_arrow_reader(EXPORT_BATCH_ROWS)
-            if fmt is ExportFormat.JSONL:
-                with out.open("wb") as stream:
-                    for batch in reader:
-                        for blob in batch.column(0).to_pylist():
-                            stream.write(self._unzstd(blob).rstrip(b"\r\n") + b"\n")
-                        written += batch.num_rows
-                return written
-            writer: pq.ParquetWriter | None = None
-            try:
-                for batch in reader:
-                    table = self._with_measurement(pa.Table.from_batches([batch]))
-                    written += table.num_rows
-                    if partitioned:
-                        with self._registered(sink, "export_chunk", table):
-                            sink.execute(
-                                f"COPY export_chunk TO '{_quoted(out)}' (FORMAT parquet, "
-                                "COMPRESSION zstd, PARTITION_BY (day, probe_cc), APPEND)"
-                            ).fetchall()
-                    else:
-                        if writer is None:
-                            writer = pq.ParquetWriter(str(out), table.schema, compression="zstd")
-                        writer.write_table(table)
-            finally:
-                if writer is not None:
-                    writer.close()
-            if not partitioned and writer is None:
-                empty = self._with_measurement(reader.schema.empty_table())
-                pq.write_table(empty, str(out), compression="zstd")
-        return written
-
-    def _with_measurement(self, table: pa.Table) -> pa.Table:
-        raw = table.column("raw").to_pylist()
-        texts = pa.array([self._unzstd(b).decode("utf-8") for b in raw], pa.string())
-        return table.drop_columns(["raw"]).append_column("measurement", texts)
+            return exports.export(
+                cur, filters, fmt, out, sink=sink, unzstd=self._unzstd, partitioned=partitioned
+            )
 
     # -- reports (rollups) ---------------------------------------------------------------------
 
@@ -733,22 +414,3 @@ class DuckDBStorage:
             with contextlib.suppress(duckdb.Error):
                 self._con.execute("CHECKPOINT")
             self._con.close()
-
-
-def _order(key: tuple[object, object]) -> tuple[tuple[bool, str], tuple[bool, str]]:
-    """Sort key of a cell: by x then y, natively typed values compared as text after None."""
-    x, y = key
-    return (x is None, "" if x is None else _sortable(x)), (
-        y is None,
-        "" if y is None else _sortable(y),
-    )
-
-
-def _sortable(value: object) -> str:
-    if isinstance(value, int):
-        return f"{value:020d}"
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def _quoted(path: Path) -> str:
-    return str(path).replace("'", "''")

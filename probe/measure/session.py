@@ -1,0 +1,178 @@
+"""`MeasureSession`: what measuring needs across many URLs, and the measurement of one URL.
+
+It decides what to run, in which order, with which budget; the steps live in `resolve`,
+`endpoints`, `control_exchange` and `fetch`, and `assemble` builds the record. Everything runs
+concurrently where it can: resolvers in parallel, then the control, per-address TCP/TLS checks
+and the HTTP fetch side by side, while UDP sockets keep listening for late (injected) answers
+in the background.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import itertools
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Self
+
+import httpx
+import msgspec
+import trio
+
+from probe.analysis import ReferenceData
+from probe.config import ProbeConfig
+from probe.measure.assemble import assemble
+from probe.measure.control_exchange import exchange_with_control
+from probe.measure.endpoints import check_endpoints
+from probe.measure.fetch import fetch_chain
+from probe.measure.resolve import resolve_host
+from probe.measure.run import Records, Run
+from probe.model import Measurement, MeasurementOptions, ProbeNetwork
+from probe.net import StepClock, make_http_client, make_ssl_context, parse_web_url
+from probe.packet import CaptureError, PacketSession
+from probe.privacy import scrub_measurement
+
+logger = logging.getLogger(__name__)
+
+
+class MeasureSession:
+    """What measuring needs across many URLs: clients, TLS contexts, reference data, identity.
+
+    An async context manager: it owns its HTTP clients and closes them on exit, and the packet
+    capture of `packets` (packet evidence, CAP_NET_RAW), which it starts and stops.
+    """
+
+    def __init__(
+        self,
+        config: ProbeConfig,
+        reference: ReferenceData,
+        *,
+        network: ProbeNetwork | None = None,
+        probe_id: str | None = None,
+        own_addresses: Iterable[str] = (),
+        packets: PacketSession | None = None,
+    ) -> None:
+        self.config = config
+        self.packets = packets
+        self.reference = reference
+        self.network = network or ProbeNetwork()
+        self.probe_id = probe_id
+        self.own_addresses = frozenset(own_addresses)
+        self._public = tuple(ipaddress.ip_network(n, strict=False) for n in config.public_networks)
+        self.tls_context = make_ssl_context(config.ca_bundle)
+        self.fetch_client = make_http_client(make_ssl_context(config.ca_bundle))
+        self.service_client = httpx.AsyncClient(
+            verify=make_ssl_context(config.ca_bundle),
+            trust_env=False,
+            timeout=None,
+            follow_redirects=False,
+        )
+        self.options = MeasurementOptions(
+            system_resolver=config.system_resolver,
+            udp_resolver=None if config.udp_resolver is None else _endpoint(*config.udp_resolver),
+            doh_url=config.doh_url,
+            dns_capture_window_ms=config.capture_window_s * 1000.0,
+            body_cap_bytes=config.body_cap_bytes,
+            dns_timeout_s=config.budgets.dns_s,
+            tcp_timeout_s=config.budgets.tcp_s,
+            tls_timeout_s=config.budgets.tls_s,
+            http_timeout_s=config.budgets.http_s,
+            control_timeout_s=config.budgets.control_s,
+            custom_ca=config.ca_bundle is not None,
+            public_networks=list(config.public_networks),
+            packet_evidence=packets is not None,
+            locate_censor=packets is not None and packets.locate,
+            dns_bait=config.dns_bait,
+        )
+
+    async def __aenter__(self) -> Self:
+        if self.packets is not None:
+            try:
+                self.packets.start()
+            except CaptureError as exc:  # the capability check passed, yet capture cannot start
+                logger.warning("packet evidence is off: %s", exc)
+                self.packets.close()
+                self.packets = None
+                self.options = msgspec.structs.replace(
+                    self.options, packet_evidence=False, locate_censor=False
+                )
+                return self
+            for address in self._fixed_addresses():
+                self.packets.watch(address)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.packets is not None:
+            self.packets.close()
+        with trio.move_on_after(5, shield=True):
+            await self.fetch_client.aclose()
+            await self.service_client.aclose()
+
+    def _fixed_addresses(self) -> list[str]:
+        """Return the addresses every measurement talks to over UDP: resolver and DNS bait."""
+        found = [self.config.udp_resolver[0]] if self.config.udp_resolver is not None else []
+        return found + ([self.config.dns_bait] if self.config.dns_bait else [])
+
+    def watch(self, run: Run, address: str) -> None:
+        """Capture this measurement's traffic with `address` (with packet evidence on)."""
+        if self.packets is not None and address not in run.watched:
+            self.packets.watch(address)
+            run.watched.append(address)
+
+    def may_dial(self, address: str) -> bool:
+        """Return whether the probe may connect to `address` (loopback only if declared public)."""
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if not (ip.is_loopback or ip.is_unspecified or ip.is_multicast):
+            return True
+        return any(ip in net for net in self._public if net.version == ip.version)
+
+    async def measure(self, url: str, *, category_code: str | None = None) -> Measurement:
+        """Return the analysed, scrubbed measurement of one URL.
+
+        Raises:
+            ValueError: `url` is not an absolute http(s) URL with a valid host.
+        """
+        target = parse_web_url(url)
+        started = datetime.now(UTC)
+        clock = StepClock.starting_now()
+        records = Records()
+        run: Run | None = None
+        try:
+            async with trio.open_nursery() as background:
+                run = Run(target, clock, itertools.count(1), records, background)
+                await self._measure(run)
+            measurement = await assemble(self, run, url, category_code, started)
+        finally:
+            if self.packets is not None and run is not None:
+                for address in run.watched:
+                    self.packets.unwatch(address)
+        return scrub_measurement(measurement, self.own_addresses)
+
+    async def _measure(self, run: Run) -> None:
+        host = run.target.host
+        if run.target.is_host_ip:
+            addresses = [host]
+        else:
+            addresses = await resolve_host(self, run, host, depth=0)
+        async with trio.open_nursery() as steps:
+            if self.config.control_url is not None:
+                steps.start_soon(exchange_with_control, self, run, addresses, steps)
+            else:
+                run.control_done.set()
+            for address in addresses:
+                steps.start_soon(check_endpoints, self, run, address)
+            steps.start_soon(fetch_chain, self, run, addresses)
+
+
+def _endpoint(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

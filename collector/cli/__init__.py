@@ -1,0 +1,12 @@
+"""crenel-collector's command line.
+
+Modules: `program` (parse, dispatch, exit codes; holds `main` and `console_script`); one per
+subcommand: `serve` (serve and helper), `testlists` (testlists import), `reanalyse`, `export`,
+`report`; `options` (shared flags, resolved into the collector's config), `datadir` (opening a
+stopped collector's database), `admin` (admin requests to a running collector), `errors`
+(`CliError` and the exit codes).
+"""
+
+from collector.cli.program import console_script, main
+
+__all__ = ["console_script", "main"]

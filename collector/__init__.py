@@ -2,7 +2,7 @@
 
 Modules:
 - `app`: builds the ASGI apps (the whole API; the control alone) from `api.routes`.
-- `cli`: `crenel-collector serve|helper|testlists|reanalyse|export`, exit codes.
+- `cli/`: `crenel-collector serve|helper|testlists|reanalyse|export|report`, exit codes.
 - `config`: flags and CRENEL_COLLECTOR_* resolved into a frozen `CollectorConfig`.
 - `service`: the running collector (storage, writer, analyser, GeoIP, limits, metrics, control).
 - `api/`: thin HTTP handlers, the route table, OpenAPI, error responses, request bodies.

@@ -48,16 +48,18 @@ async def collector_process(data_dir: Path) -> AsyncIterator[tuple[trio.Process,
         "--analysis-workers",
         "0",
     ]
-    process = await trio.lowlevel.open_process(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
+    log = data_dir.parent / f"{data_dir.name}-stderr.log"
+    with log.open("ab") as stderr:
+        process = await trio.lowlevel.open_process(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr
+        )
     try:
         assert process.stdout is not None
         seen = b""
         with trio.fail_after(30):
             while (match := _SERVING.search(seen)) is None:
                 chunk = await process.stdout.receive_some(4096)
-                assert chunk, "the collector exited before serving"
+                assert chunk, "the collector exited before serving: " + _tail(log)
                 seen += chunk
         yield process, match.group(1).decode()
     finally:
@@ -65,6 +67,12 @@ async def collector_process(data_dir: Path) -> AsyncIterator[tuple[trio.Process,
             process.kill()
         with trio.move_on_after(10, shield=True):
             await process.wait()
+
+
+def _tail(log: Path, size: int = 2000) -> str:
+    """Return the end of the collector's stderr (for a failure message)."""
+    text = log.read_bytes()[-size:].decode("utf-8", "replace") if log.exists() else ""
+    return text or "(nothing on stderr)"
 
 
 def fill_outbox(path: Path, probe: int) -> list[str]:

@@ -61,6 +61,8 @@ class Limits:
     """A measurement starting further in the future than this is refused."""
     report_gauges_s: float = 300.0
     """How often the blocking gauges of /metrics are recomputed."""
+    report_cache_bytes: int = 256 << 20
+    """Memory the cache of built country reports may hold (`collector.reports.cache`)."""
 
 
 @dataclass(frozen=True)

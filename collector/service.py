@@ -97,7 +97,8 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                     nursery.start_soon(write)
                     await nursery.start(analyser.run)
                     reports = ReportCache(
-                        record=lambda how: metrics.report_answers.labels(answer=how).inc()
+                        limits.report_cache_bytes,
+                        record=lambda how: metrics.report_answers.labels(answer=how).inc(),
                     )
                     gauges = ReportGauges(
                         storage, metrics, limits.report_gauges_s, ModelSettings(), reports

@@ -12,7 +12,7 @@ import numpy as np
 
 from collector.regional import ModelSettings, NetworkCounts
 from collector.reports.build import countries
-from collector.reports.cache import ReportCache
+from collector.reports.cache import ReportCache, report_cost
 from collector.reports.model import CountryReport
 from collector.storage.reports import (
     CountryNetwork,
@@ -112,17 +112,32 @@ def test_a_write_during_the_build_leaves_the_report_stale() -> None:
 
 
 def test_other_queries_and_settings_are_other_entries_and_the_oldest_go_first() -> None:
-    store, cache = CountingStore(), ReportCache(max_entries=2)
-    network = ReportQuery(cc="CN", since=DAY, until=DAY, asn=64501)
-    stricter = ModelSettings(min_probes=3)
-    for query, settings in ((CN, S), (network, S), (CN, stricter)):
-        cache.country_report(store, query, settings, NOW)
-    assert store.builds["CN"] == 3 and cache.stats().entries == 2
-    cache.country_report(store, CN, stricter, NOW)
-    cache.country_report(store, network, S, NOW)
-    assert store.builds["CN"] == 3
-    cache.country_report(store, CN, S, NOW)  # evicted as the least recently used
-    assert store.builds["CN"] == 4
+    store = CountingStore()
+    one = report_cost(ReportCache().country_report(CountingStore(), CN, S, NOW))
+    cache = ReportCache(max_bytes=4 * one)  # room for four reports like these
+    queries = [ReportQuery(cc="CN", since=DAY, until=DAY, asn=asn) for asn in range(4)]
+    for query in queries:
+        cache.country_report(store, query, S, NOW)
+    cache.country_report(store, CN, ModelSettings(min_probes=3), NOW)  # a fifth: other settings
+    assert store.builds["CN"] == 5
+    assert (cache.stats().entries, cache.stats().bytes) == (4, 4 * one)
+    for query in queries[1:]:
+        cache.country_report(store, query, S, NOW)
+    assert store.builds["CN"] == 5
+    cache.country_report(store, queries[0], S, NOW)  # the least recently used went first
+    assert store.builds["CN"] == 6
+
+
+def test_memory_is_bounded_and_a_huge_report_is_answered_but_not_kept() -> None:
+    store = CountingStore()
+    one = report_cost(ReportCache().country_report(CountingStore(), CN, S, NOW))
+    cache = ReportCache(max_bytes=4 * one)
+    body = cache.country_json(store, CN, S, NOW)  # the JSON is charged too
+    assert cache.stats().bytes == one + len(body)
+    small = ReportCache(max_bytes=4 * one - 1)  # this report costs more than a quarter of it
+    for _ in range(2):
+        assert small.country_report(store, CN, S, NOW).cc == "CN"
+    assert (small.stats().entries, small.stats().bytes, small.stats().builds) == (0, 0, 2)
 
 
 def test_the_overview_reuses_each_countrys_report_and_metrics_hear_of_it() -> None:

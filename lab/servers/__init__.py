@@ -18,7 +18,7 @@ Modules:
 from lab.servers.certs import CertificateAuthority, IssuedCertificate, server_context
 from lab.servers.dns import serve_dns
 from lab.servers.doh import DNS_MESSAGE_TYPE, DOH_PATH
-from lab.servers.listeners import ServerLimits
+from lab.servers.listeners import ServerLimits, bind_tcp
 from lab.servers.proxy import serve_transparent_proxy
 from lab.servers.sites import ClientRoute, Route, Site, filler_bytes, html_page, select_route
 from lab.servers.tls import TlsSetup, sni_context
@@ -49,6 +49,7 @@ __all__ = [
     "Site",
     "TlsSetup",
     "Zone",
+    "bind_tcp",
     "filler_bytes",
     "html_page",
     "plan_replies",

@@ -102,9 +102,13 @@ async def serve_web(
     default_latency_ms: float = 0.0,
     handshake_latency_ms: float = 0.0,
     limits: ServerLimits = DEFAULT_LIMITS,
+    listener: trio.SocketListener | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve `sites` over HTTP (HTTPS with `tls`) on (`host`, `port`) until cancelled.
+
+    With `listener` (already bound, for callers that must know the port before describing the
+    sites), serves on it instead of binding, and closes it at the end.
 
     Calls `task_status.started(port)` once listening; owns and closes the listener and every
     connection. The Host header picks the site; unknown hosts get 404. With `doh_zone`,
@@ -128,7 +132,8 @@ async def serve_web(
         handshake_latency_ms=handshake_latency_ms,
         limits=limits,
     )
-    listener = await bind_tcp(host, port)
+    if listener is None:
+        listener = await bind_tcp(host, port)
     async with listener:
         bound_port: int = listener.socket.getsockname()[1]
         async with trio.open_nursery() as nursery:

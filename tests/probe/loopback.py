@@ -3,6 +3,7 @@ servers (HTTP, HTTPS with a lab CA, DoH) and the control helper, all in one trio
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from lab.servers import (
     Site,
     TlsSetup,
     Zone,
+    bind_tcp,
     html_page,
     serve_dns,
     serve_web,
@@ -118,27 +120,17 @@ async def start_internet(
     public_zone = zone()
     isp_dns = await nursery.start(serve_dns, zone(isp_names, isp_behaviours))
     public_dns = await nursery.start(serve_dns, public_zone)
-    # Ports must be known before the sites (redirects name them): bind, then describe.
-    http_listener = await trio.open_tcp_listeners(0, host=LOOPBACK)
-    http_port = http_listener[0].socket.getsockname()[1]
-    for listener in http_listener:
-        await listener.aclose()
-    https_listener = await trio.open_tcp_listeners(0, host=LOOPBACK)
-    https_port = https_listener[0].socket.getsockname()[1]
-    for listener in https_listener:
-        await listener.aclose()
+    # Ports must be known before the sites (redirects name them): bind, describe, then serve on
+    # the same sockets (releasing a port and binding it again races other sockets for it).
+    http_listener = await bind_tcp(LOOPBACK, 0)
+    https_listener = await bind_tcp(LOOPBACK, 0)
+    http_port = http_listener.socket.getsockname()[1]
+    https_port = https_listener.socket.getsockname()[1]
     sites = default_sites(http_port, https_port)
+    await nursery.start(functools.partial(serve_web, sites, host=LOOPBACK, listener=http_listener))
     await nursery.start(
-        lambda task_status: serve_web(sites, host=LOOPBACK, port=http_port, task_status=task_status)
-    )
-    await nursery.start(
-        lambda task_status: serve_web(
-            sites,
-            host=LOOPBACK,
-            port=https_port,
-            tls=tls,
-            doh_zone=public_zone,
-            task_status=task_status,
+        functools.partial(
+            serve_web, sites, host=LOOPBACK, tls=tls, doh_zone=public_zone, listener=https_listener
         )
     )
     control_port = 0

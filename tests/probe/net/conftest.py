@@ -9,7 +9,7 @@ import functools
 import socket
 import ssl
 import struct
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -161,12 +161,13 @@ async def doh_port(nursery: trio.Nursery, lab_tls: TlsSetup) -> int:
 
 
 @pytest.fixture
-def closed_port() -> int:
-    """Return a loopback TCP port nothing listens on (bound, then released)."""
+def closed_port() -> Iterator[int]:
+    """Return a loopback TCP port nothing listens on: held bound but not listening for the
+    whole test, so no other socket can start listening there (connections are refused)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
-    return port
+        yield port
 
 
 Handler = Callable[[trio.SocketStream], Awaitable[None]]

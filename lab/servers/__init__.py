@@ -10,6 +10,7 @@ Modules:
 - `sites`: sites, routes, route selection, response bodies and `html_page`. Pure.
 - `tls`: `TlsSetup` and the SNI context presenting each site's certificate.
 - `doh`: RFC 8484 request parsing and reply choice. Pure.
+- `http1`: reading one request within the limits and writing within a deadline (h11).
 - `web`: `serve_web`, HTTP/1.1 (h11) with optional TLS and DoH.
 - `proxy`: `serve_transparent_proxy`, an ISP proxy that fetches the real site for the Host asked.
 - `host`: the lab internet's server process (`python -m lab.servers.host`).

@@ -16,12 +16,12 @@ from http import HTTPStatus
 import h11
 import trio
 
+from lab.servers.http1 import RECEIVE_BYTES, RawRequest, receive_request, send_event
 from lab.servers.listeners import DEFAULT_LIMITS, ServerLimits, accept_connections, bind_tcp
 from lab.servers.sites import host_from_header, html_page, site_key
 
 log = logging.getLogger(__name__)
 
-RECEIVE_BYTES = 64 * 1024
 MAX_HEAD_BYTES = 16 * 1024
 CLOSE_TIMEOUT_S = 5.0
 # Hop-by-hop headers (RFC 9110 section 7.6.1) are the proxy's business, not the site's.
@@ -48,14 +48,6 @@ class _Proxy:
     routes: Mapping[str, str]
     upstream_port: int
     limits: ServerLimits
-
-
-@dataclass(frozen=True)
-class _Request:
-    """One complete client request: the h11 head and its body."""
-
-    head: h11.Request
-    body: bytes
 
 
 async def serve_transparent_proxy(
@@ -96,9 +88,9 @@ async def _serve_connection(stream: trio.SocketStream, proxy: _Proxy) -> None:
     conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
     try:
         for _ in range(limits.max_requests_per_connection):
-            outcome: _Request | int | None = None
+            outcome: RawRequest | int | None = None
             with trio.move_on_after(limits.idle_timeout_s):
-                outcome = await _receive_request(stream, conn, limits)
+                outcome = await receive_request(stream, conn, limits)
             if outcome is None:
                 return
             if isinstance(outcome, int):
@@ -118,31 +110,6 @@ async def _serve_connection(stream: trio.SocketStream, proxy: _Proxy) -> None:
                 log.debug("proxy connection close failed: %r", exc)
 
 
-async def _receive_request(
-    stream: trio.abc.Stream, conn: h11.Connection, limits: ServerLimits
-) -> _Request | int | None:
-    """Return the next complete request, an error status to answer, or None at close."""
-    head: h11.Request | None = None
-    body = bytearray()
-    while True:  # bounded by the caller's idle deadline and the body size limit
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            return exc.error_status_hint
-        if event is h11.NEED_DATA:
-            conn.receive_data(bytes(await stream.receive_some(RECEIVE_BYTES)))
-        elif isinstance(event, h11.Request):
-            head = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-            if len(body) > limits.max_request_body_bytes:
-                return 413
-        elif isinstance(event, h11.EndOfMessage) and head is not None:
-            return _Request(head=head, body=bytes(body))
-        else:  # ConnectionClosed or PAUSED
-            return None
-
-
 def _upstream_address(request: h11.Request, proxy: _Proxy) -> str | None:
     """Return the upstream address for the request's Host header, or None if unknown."""
     host_value = next((v for k, v in request.headers if k == b"host"), b"")
@@ -151,7 +118,7 @@ def _upstream_address(request: h11.Request, proxy: _Proxy) -> str | None:
 
 
 async def _forward(
-    stream: trio.abc.Stream, conn: h11.Connection, request: _Request, proxy: _Proxy
+    stream: trio.abc.Stream, conn: h11.Connection, request: RawRequest, proxy: _Proxy
 ) -> None:
     """Answer one request from its upstream site, or with a 502 page."""
     address = _upstream_address(request.head, proxy)
@@ -177,7 +144,7 @@ async def _relay_exchange(
     client: trio.abc.Stream,
     conn: h11.Connection,
     upstream: trio.abc.Stream,
-    request: _Request,
+    request: RawRequest,
     limits: ServerLimits,
 ) -> None:
     """Send `request` upstream and relay the response to the client as it arrives.
@@ -209,13 +176,13 @@ async def _relay_exchange(
         raise UpstreamFailed(f"expected a response head, got {event!r}")
     relayed = [(k, v) for k, v in event.headers.raw_items() if k.lower() not in _HOP_BY_HOP]
     response = h11.Response(status_code=event.status_code, headers=relayed, reason=event.reason)
-    await _send(client, conn, response, timeout_s)
+    await send_event(client, conn, response, timeout_s=timeout_s)
     while True:  # bounded: each pass relays one upstream event, under an idle deadline
         event = await _next_upstream_event(upstream, up, timeout_s)
         if isinstance(event, h11.Data):
-            await _send(client, conn, h11.Data(data=event.data), timeout_s)
+            await send_event(client, conn, h11.Data(data=event.data), timeout_s=timeout_s)
         elif isinstance(event, h11.EndOfMessage):
-            await _send(client, conn, h11.EndOfMessage(), timeout_s)
+            await send_event(client, conn, h11.EndOfMessage(), timeout_s=timeout_s)
             return
         else:  # the upstream closed mid-body: the client must not see a complete answer
             raise trio.BrokenResourceError(f"upstream ended the body early: {event!r}")
@@ -255,20 +222,6 @@ async def _send_page(
         ("connection", "close"),
     ]
     response = h11.Response(status_code=status, headers=headers, reason=phrase)
-    await _send(stream, conn, response, limits.idle_timeout_s)
-    await _send(stream, conn, h11.Data(data=body), limits.idle_timeout_s)
-    await _send(stream, conn, h11.EndOfMessage(), limits.idle_timeout_s)
-
-
-async def _send(
-    stream: trio.abc.Stream, conn: h11.Connection, event: h11.Event, timeout_s: float
-) -> None:
-    """Serialise `event` with `conn` and write it within `timeout_s`.
-
-    Raises:
-        trio.TooSlowError: the peer did not take the data in time.
-    """
-    data = conn.send(event)
-    if data:
-        with trio.fail_after(timeout_s):
-            await stream.send_all(data)
+    await send_event(stream, conn, response, timeout_s=limits.idle_timeout_s)
+    await send_event(stream, conn, h11.Data(data=body), timeout_s=limits.idle_timeout_s)
+    await send_event(stream, conn, h11.EndOfMessage(), timeout_s=limits.idle_timeout_s)

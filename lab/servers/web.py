@@ -21,6 +21,7 @@ import h11
 import trio
 
 from lab.servers.doh import DNS_MESSAGE_TYPE, DOH_PATH, DohRejection, doh_query_wire, doh_reply
+from lab.servers.http1 import RawRequest, receive_request, send_event
 from lab.servers.listeners import DEFAULT_LIMITS, ServerLimits, accept_connections, bind_tcp
 from lab.servers.sites import (
     ClientRoute,
@@ -51,7 +52,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-RECEIVE_BYTES = 64 * 1024
 MAX_HEAD_BYTES = 16 * 1024  # request line and headers; more gets 431
 CLOSE_TIMEOUT_S = 5.0
 UNKNOWN_HOST = Route(status=404, body=html_page("404 Not Found", "No site serves this host."))
@@ -204,38 +204,19 @@ async def _serve_requests(stream: trio.abc.Stream, client: IpAddress, server: _S
 async def _receive_request(
     stream: trio.abc.Stream, conn: h11.Connection, limits: ServerLimits
 ) -> _Request | int | None:
-    """Return the next complete request, an error status to answer, or None at close."""
-    request: h11.Request | None = None
-    body = bytearray()
-    while True:  # bounded by the caller's idle deadline and the body size limit
-        try:
-            event = conn.next_event()
-        except h11.RemoteProtocolError as exc:
-            return exc.error_status_hint
-        if event is h11.NEED_DATA:
-            if conn.they_are_waiting_for_100_continue:
-                continue_response = h11.InformationalResponse(status_code=100, headers=[])
-                await _send(stream, conn, continue_response, timeout_s=limits.idle_timeout_s)
-            conn.receive_data(bytes(await stream.receive_some(RECEIVE_BYTES)))
-        elif isinstance(event, h11.Request):
-            request = event
-        elif isinstance(event, h11.Data):
-            body += event.data
-            if len(body) > limits.max_request_body_bytes:
-                return 413
-        elif isinstance(event, h11.EndOfMessage) and request is not None:
-            headers = {
-                name.decode("latin-1").lower(): value.decode("latin-1")
-                for name, value in request.headers
-            }
-            return _Request(
-                method=request.method.decode("ascii", "replace"),
-                target=request.target.decode("latin-1"),
-                headers=headers,
-                body=bytes(body),
-            )
-        else:  # ConnectionClosed or PAUSED
-            return None
+    """Return the next complete request decoded, an error status to answer, or None at close."""
+    raw = await receive_request(stream, conn, limits)
+    if not isinstance(raw, RawRequest):
+        return raw
+    head = raw.head
+    return _Request(
+        method=head.method.decode("ascii", "replace"),
+        target=head.target.decode("latin-1"),
+        headers={
+            name.decode("latin-1").lower(): value.decode("latin-1") for name, value in head.headers
+        },
+        body=raw.body,
+    )
 
 
 async def _answer(
@@ -324,23 +305,9 @@ async def _send_route(
     except ValueError:
         reason = ""
     # A client that stops reading must not hold its connection slot for ever.
-    send = functools.partial(_send, stream, conn, timeout_s=server.limits.idle_timeout_s)
+    send = functools.partial(send_event, stream, conn, timeout_s=server.limits.idle_timeout_s)
     await send(h11.Response(status_code=status, headers=headers, reason=reason))
     if not is_head:
         for chunk in body_chunks(route, server.limits.chunk_bytes):
             await send(h11.Data(data=chunk))
     await send(h11.EndOfMessage())
-
-
-async def _send(
-    stream: trio.abc.Stream, conn: h11.Connection, event: h11.Event, *, timeout_s: float
-) -> None:
-    """Serialise `event` with `conn` and write it to `stream` within `timeout_s`.
-
-    Raises:
-        trio.TooSlowError: the client did not take the data in time.
-    """
-    data = conn.send(event)
-    if data:
-        with trio.fail_after(timeout_s):
-            await stream.send_all(data)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,11 @@ APP_NAME = "crenel"
 ENV_PREFIX = "CRENEL_COLLECTOR_"
 DEFAULT_LISTEN = ("127.0.0.1", 8080)
 DEFAULT_CONTROL_DOH = "https://dns.google/dns-query"
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC (the collector's default clock)."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,9 @@ class CollectorConfig:
     analysis_workers: int = 0
     """Worker processes for the collector's analysis; 0 analyses in a thread of this process."""
     limits: Limits = field(default_factory=Limits)
+    clock: Callable[[], datetime] = utc_now
+    """The collector's only clock: ingest's future check, report windows, check-in, analysis
+    times. Tests pass a fixed instant so they pass at any hour and on any date."""
 
     @property
     def database_path(self) -> Path:

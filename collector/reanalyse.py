@@ -17,10 +17,10 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -30,6 +30,7 @@ import msgspec
 import trio
 import zstandard
 
+from collector.config import utc_now
 from collector.errors import ConfigInvalid
 from collector.metrics import Metrics
 from collector.storage import AnalysisRow, ThreadedStorage
@@ -129,8 +130,10 @@ class Analyser:
         metrics: Metrics,
         *,
         workers: int = 0,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.storage = storage
+        self.clock = clock
         self.source = source
         self.reference = source.load()
         self.metrics = metrics
@@ -194,7 +197,7 @@ class Analyser:
         await self._idle.wait()
 
     async def _analyse(self, items: list[tuple[str, bytes]]) -> list[AnalysisRow]:
-        now = datetime.now(UTC)
+        now = self.clock()
         if self._pool is None:
             return await trio.to_thread.run_sync(
                 analyse_stored, items, self.reference, now, limiter=self._limiter

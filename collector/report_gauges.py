@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 
 import trio
 
+from collector.config import utc_now
 from collector.errors import CollectorError
 from collector.metrics import Metrics
 from collector.regional import ModelSettings
@@ -32,7 +34,10 @@ class ReportGauges:
         interval_s: float,
         settings: ModelSettings,
         cache: ReportCache,
+        *,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._clock = clock
         self._storage = storage
         self._cache = cache
         self._metrics = metrics
@@ -41,7 +46,7 @@ class ReportGauges:
 
     async def refresh(self) -> int:
         """Rebuild the overview and set the gauges; return how many countries it covers."""
-        now = datetime.now(UTC)
+        now = self._clock()
         since, until = build.default_window(now.date())
         store = self._storage.storage
         overview = functools.partial(build.countries, report_of=self._cache.country_report)

@@ -75,7 +75,11 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
         try:
             storage = ThreadedStorage(store, read_threads=limits.read_threads)
             with Analyser(
-                storage, reference_source(config), metrics, workers=config.analysis_workers
+                storage,
+                reference_source(config),
+                metrics,
+                workers=config.analysis_workers,
+                clock=config.clock,
             ) as analyser:
                 writer = IngestWriter(
                     storage,
@@ -101,7 +105,12 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                         record=lambda how: metrics.report_answers.labels(answer=how).inc(),
                     )
                     gauges = ReportGauges(
-                        storage, metrics, limits.report_gauges_s, ModelSettings(), reports
+                        storage,
+                        metrics,
+                        limits.report_gauges_s,
+                        ModelSettings(),
+                        reports,
+                        clock=config.clock,
                     )
                     await nursery.start(gauges.run)
                     try:

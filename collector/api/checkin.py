@@ -6,7 +6,7 @@ GeoIP unless unknown (ZZ / AS0): probes behind VPNs or Tor would otherwise be mi
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import msgspec
 from starlette.requests import Request
@@ -57,7 +57,7 @@ async def check_in(collector: Collector, request: Request) -> Response:
             asn = located.asn or 0
         if located.asn is not None and located.asn == asn:
             name = located.network_name or ""
-    now = datetime.now(UTC)
+    now = collector.config.clock()
     store = collector.storage.storage
     urls = await collector.storage.read(
         lambda: store.check_in_urls(

@@ -6,8 +6,6 @@ Thin: decoding lives in `collector.api.body` and `collector.ingest`, durability 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import msgspec
 import trio
 from starlette.requests import Request
@@ -53,7 +51,7 @@ async def upload(collector: Collector, request: Request) -> Response:
                     retry_after_s=wait,
                 )
         source = collector.locator.locate(address)
-        now = datetime.now(UTC)
+        now = collector.config.clock()
         if len(data) > THREAD_BYTES:
             prepared = await trio.to_thread.run_sync(
                 lambda: prepare(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import msgspec
 from starlette.requests import Request
@@ -91,13 +91,9 @@ def _query(request: Request, cc: str, today: date, domain: str | None = None) ->
     )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def countries(collector: Collector, request: Request) -> Response:
     """Answer GET /reports: every country with data, ranked by blocked domains."""
-    now = _now()
+    now = collector.config.clock()
     since, until = parse_window(request, now.date())
     store = collector.storage.storage
     overview = functools.partial(build.countries, report_of=collector.reports.country_report)
@@ -107,7 +103,7 @@ async def countries(collector: Collector, request: Request) -> Response:
 
 async def country(collector: Collector, request: Request) -> Response:
     """Answer GET /reports/{cc}: every tested domain's verdict, as JSON or CSV."""
-    now = _now()
+    now = collector.config.clock()
     query = _query(request, parse_cc(request.path_params["cc"]), now.date())
     fmt = request.query_params.get("format", "json")
     if fmt not in ("json", "csv"):
@@ -124,7 +120,7 @@ async def country(collector: Collector, request: Request) -> Response:
 
 async def domain(collector: Collector, request: Request) -> Response:
     """Answer GET /reports/{cc}/domains/{domain}: timeline per network, evidence, samples."""
-    now = _now()
+    now = collector.config.clock()
     name = request.path_params["domain"].lower()
     if not _DOMAIN.match(name):
         raise InvalidField(f"{name!r} is not a domain", field="domain")
@@ -140,7 +136,7 @@ async def domain(collector: Collector, request: Request) -> Response:
 
 async def changes(collector: Collector, request: Request) -> Response:
     """Answer GET /changes?cc=: the days domains' verdicts flipped, newest first."""
-    now = _now()
+    now = collector.config.clock()
     cc_text = request.query_params.get("cc")
     if not cc_text:
         raise InvalidField("cc is required", field="cc")

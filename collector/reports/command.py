@@ -72,8 +72,14 @@ def _asn(text: str | None) -> int | None:
     return int(digits)
 
 
-def _fetch(url: str, query: ReportQuery) -> CountryReport:
-    params = {"since": query.since.isoformat(), "until": query.until.isoformat()}
+def _fetch(url: str, query: ReportQuery, args: argparse.Namespace) -> CountryReport:
+    # The window is sent only when the user gave it: otherwise the collector's clock decides
+    # "today", so the answer is the same report its API and dashboard show.
+    params: dict[str, str] = {}
+    if args.since:
+        params["since"] = query.since.isoformat()
+    if args.until:
+        params["until"] = query.until.isoformat()
     if query.asn is not None:
         params["asn"] = str(query.asn)
     if query.category is not None:
@@ -111,7 +117,7 @@ def run_report(args: argparse.Namespace, open_storage: object) -> None:
         category=args.category.upper() if args.category else None,
     )
     if args.url:
-        report = _fetch(args.url, query)
+        report = _fetch(args.url, query, args)
     else:
         assert callable(open_storage)
         store = open_storage()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import msgspec
+import pytest
 import trio
 
 from collector.cli import main as collector_main
@@ -20,24 +22,52 @@ from probe.model import Measurement
 from tests.collector.report_data import reachable, sni_blocked
 from tests.collector.running import RunningCollector, ndjson, start_collector
 
-TODAY = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
-YESTERDAY = TODAY - timedelta(days=1)
+# The collector's clock in these tests: the two ends of a UTC day, across a year boundary, so a
+# test that confuses "today" with "now", or local time with UTC, fails in one of them. The wall
+# clock is never read: CI runs at any hour.
+INSTANTS = (
+    datetime(2027, 1, 1, 0, 30, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 30, tzinfo=UTC),
+)
 
 
-def world() -> list[Measurement]:
+@dataclass(frozen=True)
+class Days:
+    """Moments of the test world, relative to the collector's clock `now`."""
+
+    now: datetime
+
+    @property
+    def today(self) -> datetime:
+        """A moment of today (UTC) shortly before `now`."""
+        return self.now - timedelta(minutes=10)
+
+    @property
+    def yesterday(self) -> datetime:
+        return self.today - timedelta(days=1)
+
+
+@pytest.fixture(params=INSTANTS, ids=lambda t: t.strftime("%H%MZ"))
+def days(request: pytest.FixtureRequest) -> Days:
+    return Days(request.param)
+
+
+def world(days: Days) -> list[Measurement]:
     """CN: social blocked everywhere; news blocked in AS64501 only; weather fine; a noisy
     probe says blog is blocked. IR: nothing blocked (the baseline for CN)."""
     ms: list[Measurement] = []
     for asn, probes in ((64501, ("a", "b")), (64502, ("c", "d"))):
         for probe in probes:
-            for at in (YESTERDAY, TODAY):
+            for at in (days.yesterday, days.today):
                 ms.append(sni_blocked("social.example.test", cc="CN", asn=asn, probe=probe, at=at))
                 ms.append(reachable("weather.example.test", cc="CN", asn=asn, probe=probe, at=at))
                 ms.append(reachable("blog.example.test", cc="CN", asn=asn, probe=probe, at=at))
                 news = sni_blocked if asn == 64501 else reachable
                 ms.append(news("news.example.test", cc="CN", asn=asn, probe=probe, at=at))
     for _ in range(30):
-        ms.append(sni_blocked("blog.example.test", cc="CN", asn=64501, probe="noisy", at=TODAY))
+        ms.append(
+            sni_blocked("blog.example.test", cc="CN", asn=64501, probe="noisy", at=days.today)
+        )
     # news was fine in AS64501 the day before yesterday: a change to "blocked" yesterday.
     for probe in ("a", "b"):
         ms.append(
@@ -46,7 +76,7 @@ def world() -> list[Measurement]:
                 cc="CN",
                 asn=64501,
                 probe=probe,
-                at=YESTERDAY - timedelta(days=1),
+                at=days.yesterday - timedelta(days=1),
             )
         )
         ms.append(
@@ -55,22 +85,24 @@ def world() -> list[Measurement]:
                 cc="CN",
                 asn=64501,
                 probe=probe + "2",
-                at=YESTERDAY - timedelta(days=1),
+                at=days.yesterday - timedelta(days=1),
             )
         )
     for probe in ("x", "y"):
         for host in ("social.example.test", "news.example.test"):
-            ms.append(reachable(host, cc="IR", asn=64511, probe=probe, at=TODAY))
-            ms.append(reachable(host, cc="IR", asn=64511, probe=probe, at=YESTERDAY))
+            ms.append(reachable(host, cc="IR", asn=64511, probe=probe, at=days.today))
+            ms.append(reachable(host, cc="IR", asn=64511, probe=probe, at=days.yesterday))
     return ms
 
 
-async def loaded(nursery: trio.Nursery, tmp_path: Path) -> RunningCollector:
-    running = await start_collector(nursery, tmp_path, public_networks=("198.51.100.0/24",))
+async def loaded(nursery: trio.Nursery, tmp_path: Path, days: Days) -> RunningCollector:
+    running = await start_collector(
+        nursery, tmp_path, public_networks=("198.51.100.0/24",), clock=lambda: days.now
+    )
     async with httpx.AsyncClient() as client:
         r = await client.post(
             f"{running.api}/measurements",
-            content=ndjson(world()),
+            content=ndjson(world(days)),
             headers={"Content-Type": "application/x-ndjson"},
         )
         assert r.status_code == 200, r.text
@@ -84,10 +116,10 @@ async def get(running: RunningCollector, path: str) -> httpx.Response:
 
 
 async def test_country_report_gives_each_domain_a_regional_verdict(
-    nursery: trio.Nursery, tmp_path: Path
+    nursery: trio.Nursery, tmp_path: Path, days: Days
 ) -> None:
-    running = await loaded(nursery, tmp_path)
-    since = YESTERDAY.date().isoformat()
+    running = await loaded(nursery, tmp_path, days)
+    since = days.yesterday.date().isoformat()
     r = await get(running, f"/reports/CN?since={since}")
     assert r.status_code == 200, r.text
     report = msgspec.json.decode(r.content, type=CountryReport)
@@ -101,7 +133,7 @@ async def test_country_report_gives_each_domain_a_regional_verdict(
     social = next(d for d in report.domains if d.domain == "social.example.test")
     assert social.methods == {"tls.reset": 8}
     assert social.networks_blocked == 2 and social.confidence > 0.9
-    assert social.since == (TODAY - timedelta(days=1)).date().isoformat()
+    assert social.since == (days.today - timedelta(days=1)).date().isoformat()
     news = next(d for d in report.domains if d.domain == "news.example.test")
     by_asn = {n.asn: n.verdict for n in news.networks}
     assert by_asn == {64501: "blocked", 64502: "not blocked"}
@@ -113,8 +145,10 @@ async def test_country_report_gives_each_domain_a_regional_verdict(
     assert {n.asn for d in one.domains for n in d.networks} == {64502}
 
 
-async def test_report_as_csv_and_bad_parameters(nursery: trio.Nursery, tmp_path: Path) -> None:
-    running = await loaded(nursery, tmp_path)
+async def test_report_as_csv_and_bad_parameters(
+    nursery: trio.Nursery, tmp_path: Path, days: Days
+) -> None:
+    running = await loaded(nursery, tmp_path, days)
     r = await get(running, "/reports/CN?format=csv")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
@@ -132,15 +166,15 @@ async def test_report_as_csv_and_bad_parameters(nursery: trio.Nursery, tmp_path:
 
 
 async def test_domain_page_has_a_timeline_changes_and_samples(
-    nursery: trio.Nursery, tmp_path: Path
+    nursery: trio.Nursery, tmp_path: Path, days: Days
 ) -> None:
-    running = await loaded(nursery, tmp_path)
-    since = (TODAY - timedelta(days=3)).date().isoformat()
+    running = await loaded(nursery, tmp_path, days)
+    since = (days.today - timedelta(days=3)).date().isoformat()
     r = await get(running, f"/reports/CN/domains/news.example.test?since={since}")
     assert r.status_code == 200, r.text
     detail = msgspec.json.decode(r.content, type=DomainDetail)
     assert [d.day for d in detail.timeline] == [
-        (TODAY - timedelta(days=k)).date().isoformat() for k in (2, 1, 0)
+        (days.today - timedelta(days=k)).date().isoformat() for k in (2, 1, 0)
     ]
     assert detail.timeline[0].verdict == "not blocked"
     assert detail.samples and detail.samples[0].verdict == "blocked"
@@ -154,17 +188,17 @@ async def test_domain_page_has_a_timeline_changes_and_samples(
 
 
 async def test_overview_ranks_countries_by_blocked_domains(
-    nursery: trio.Nursery, tmp_path: Path
+    nursery: trio.Nursery, tmp_path: Path, days: Days
 ) -> None:
-    running = await loaded(nursery, tmp_path)
+    running = await loaded(nursery, tmp_path, days)
     reply = msgspec.json.decode((await get(running, "/reports")).content, type=CountriesReply)
     assert [(c.cc, c.blocked) for c in reply.countries] == [("CN", 1), ("IR", 0)]
 
 
 async def test_cli_report_reads_a_running_collector_or_says_it_is_unreachable(
-    nursery: trio.Nursery, tmp_path: Path, capsys: object
+    nursery: trio.Nursery, tmp_path: Path, days: Days, capsys: object
 ) -> None:
-    running = await loaded(nursery, tmp_path)
+    running = await loaded(nursery, tmp_path, days)
     code = await trio.to_thread.run_sync(
         collector_main, ["report", "CN", "--url", running.url, "--format", "md"]
     )
@@ -212,9 +246,9 @@ def test_deltas_move_counts_from_the_old_verdict_to_the_new() -> None:
 
 
 async def test_rollups_equal_a_rebuild_after_reanalysis(
-    nursery: trio.Nursery, tmp_path: Path
+    nursery: trio.Nursery, tmp_path: Path, days: Days
 ) -> None:
-    running = await loaded(nursery, tmp_path)
+    running = await loaded(nursery, tmp_path, days)
     store = running.collector.storage.storage
     tables = ("rollup_probe_day", "rollup_methods", "rollup_domain_day")
 
@@ -230,11 +264,18 @@ async def test_rollups_equal_a_rebuild_after_reanalysis(
     assert snapshot() == incremental
 
 
-async def test_blocking_gauges_reach_metrics(nursery: trio.Nursery, tmp_path: Path) -> None:
-    running = await loaded(nursery, tmp_path)
+async def test_blocking_gauges_reach_metrics(
+    nursery: trio.Nursery, tmp_path: Path, days: Days
+) -> None:
+    running = await loaded(nursery, tmp_path, days)
     collector = running.collector
     gauges = ReportGauges(
-        collector.storage, collector.metrics, 300.0, ModelSettings(), collector.reports
+        collector.storage,
+        collector.metrics,
+        300.0,
+        ModelSettings(),
+        collector.reports,
+        clock=running.config.clock,
     )
     assert await gauges.refresh() == 2
     async with httpx.AsyncClient() as client:
@@ -247,9 +288,9 @@ async def test_blocking_gauges_reach_metrics(nursery: trio.Nursery, tmp_path: Pa
 
 
 async def test_a_repeated_report_is_cached_until_new_analyses_change_it(
-    nursery: trio.Nursery, tmp_path: Path
+    nursery: trio.Nursery, tmp_path: Path, days: Days
 ) -> None:
-    running = await loaded(nursery, tmp_path)
+    running = await loaded(nursery, tmp_path, days)
 
     async def weather() -> str:
         r = await get(running, "/reports/CN")
@@ -262,9 +303,8 @@ async def test_a_repeated_report_is_cached_until_new_analyses_change_it(
     async with httpx.AsyncClient() as client:
         body = (await client.get(f"{running.url}/metrics")).text
     assert 'crenel_report_answers_total{answer="cached"} 1.0' in body
-    now = datetime.now(UTC)
     blocked = [
-        sni_blocked("weather.example.test", cc="CN", asn=asn, probe=probe, at=now)
+        sni_blocked("weather.example.test", cc="CN", asn=asn, probe=probe, at=days.today)
         for asn, probes in ((64501, ("a", "b")), (64502, ("c", "d")))
         for probe in probes
         for _ in range(10)

@@ -17,7 +17,9 @@ import trio
 from probe.model import ProbeNetwork
 from tests.collector.report_data import reachable, sni_blocked
 from tests.collector.running import ndjson, start_collector
-from tests.collector.test_reports import TODAY, YESTERDAY
+from tests.collector.test_reports import INSTANTS, Days
+
+DAYS = Days(INSTANTS[0])
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -34,7 +36,7 @@ def data() -> list[object]:
     ms = []
     for asn, probes in ((64501, ("a", "b")), (64502, ("c", "d"))):
         for probe in probes:
-            for at in (YESTERDAY, TODAY):
+            for at in (DAYS.yesterday, DAYS.today):
                 ms.append(sni_blocked("social.example.test", cc="CN", asn=asn, probe=probe, at=at))
                 ms.append(reachable("weather.example.test", cc="CN", asn=asn, probe=probe, at=at))
                 news = sni_blocked if asn == 64501 else reachable
@@ -138,7 +140,9 @@ def check_pages(base: str) -> None:
 
 
 async def test_dashboard_pages_in_headless_chromium(nursery: trio.Nursery, tmp_path: Path) -> None:
-    running = await start_collector(nursery, tmp_path, public_networks=("198.51.100.0/24",))
+    running = await start_collector(
+        nursery, tmp_path, public_networks=("198.51.100.0/24",), clock=lambda: DAYS.now
+    )
     async with httpx.AsyncClient() as client:
         r = await client.post(
             f"{running.api}/measurements",

@@ -1,6 +1,6 @@
 """The regional model's arithmetic over whole columns: many networks, many domains at once.
 
-Pure (numpy and scipy, no I/O). `collector.regional` calls it for one network or one domain;
+Pure (numpy, no I/O). `collector.regional` calls it for one network or one domain;
 reports call it for every network of a country in one go. The model is documented in
 docs/methodology.md ("Regional verdicts"); the thresholds are `regional.ModelSettings`.
 """
@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-from scipy import special
+
+from collector.incomplete_beta import beta_survival
 
 if TYPE_CHECKING:
     from collector.regional import ModelSettings
@@ -31,11 +32,9 @@ def posterior_above(successes: Floats, failures: Floats, threshold: Floats) -> F
     """Return P(share > threshold) under Beta(1 + successes, 1 + failures) posteriors.
 
     Counts are rounded first (capped weights make them fractional): P(Beta(a, b) > x) is the
-    regularised incomplete beta I_{1-x}(b, a), exact at any size.
+    regularised incomplete beta I_{1-x}(b, a), a binomial tail for these whole counts.
     """
-    a = 1.0 + np.rint(successes)
-    b = 1.0 + np.rint(failures)
-    return np.asarray(special.betainc(b, a, 1.0 - threshold), dtype=np.float64)
+    return beta_survival(1.0 + np.rint(successes), 1.0 + np.rint(failures), threshold)
 
 
 def wilson_interval(successes: Floats, trials: Floats, z: float = Z_95) -> tuple[Floats, Floats]:

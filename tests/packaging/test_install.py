@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from probe.model import Measurement
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 PROBE_ONLY_LIMIT_MB = 120
 INSTALL_TIMEOUT_S = 600
 RUN_TIMEOUT_S = 60
@@ -131,6 +134,12 @@ def test_the_probe_alone_installs_no_extra_and_fits_in_120_mb(probe_venv: ProbeV
     assert "crenel" in installed and "scapy" in installed
     assert installed.isdisjoint(EXTRA_DISTRIBUTIONS), installed & EXTRA_DISTRIBUTIONS
     assert probe_venv.size_mb <= PROBE_ONLY_LIMIT_MB
+
+
+def test_the_wheel_ships_the_license(probe_venv: ProbeVenv) -> None:
+    with zipfile.ZipFile(probe_venv.wheel) as wheel:
+        shipped = wheel.read(f"crenel-{VERSION}.dist-info/licenses/LICENSE")
+    assert shipped == (ROOT / "LICENSE").read_bytes()
 
 
 async def test_the_probe_alone_measures_a_loopback_site_as_json(

@@ -1,6 +1,7 @@
 """crenel-collector, the central service: ingest, storage, analysis, check-in, research API.
 
 Modules:
+- `launcher`: the console script's entry; says which extra to install when it is missing.
 - `app`: builds the ASGI apps (the whole API; the control alone) from `api.routes`.
 - `cli/`: `crenel-collector serve|helper|testlists|reanalyse|export|report`, exit codes.
 - `config`: flags and CRENEL_COLLECTOR_* resolved into a frozen `CollectorConfig`.

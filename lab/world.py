@@ -103,7 +103,7 @@ def executable(name: str) -> str:
         return str(beside)
     found = shutil.which(name)
     if found is None:
-        raise LabError(f"{name} is not installed (pip install -e . in this environment)")
+        raise LabError(f"{name} is not installed (pip install 'crenel[lab]' in this environment)")
     return found
 
 

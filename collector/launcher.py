@@ -16,7 +16,6 @@ EXTRA_MODULES = (
     "zstandard",
     "prometheus_client",
     "numpy",
-    "scipy",
 )
 NEEDS_EXTRA = (
     "crenel-collector needs the collector extra (no module named {module}): "

@@ -20,7 +20,6 @@ EXTRA_MODULES = (
     "zstandard",
     "prometheus_client",
     "numpy",
-    "scipy",
 )
 NEEDS_EXTRA = "crenel-lab needs the lab extra (no module named {module}): pip install 'crenel[lab]'"
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -222,3 +223,13 @@ async def test_serve_prints_the_dashboard_and_export_names_the_route_that_works(
                 assert sorted(os.listdir(tmp_path)) == ["data"]
                 answer = await client.get(base + route.group(1))
                 assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.skipif(
+    shutil.which("zsh") is None, reason="zsh is not installed (apt-get install zsh)"
+)
+def test_zsh_completion_parses_in_zsh(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "zsh"]) == 0
+    path = tmp_path / "_crenel-collector"
+    path.write_text(capsys.readouterr().out)
+    subprocess.run(["zsh", "-n", str(path)], check=True)

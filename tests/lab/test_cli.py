@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -79,3 +80,13 @@ def test_a_table_into_a_pipe_is_tab_separated_and_never_wraps() -> None:
         "scenario\tURL\tresult",
         f"S01\t{LONG_URL}\tFAIL: got ok not blocked",
     ]
+
+
+@pytest.mark.skipif(
+    shutil.which("zsh") is None, reason="zsh is not installed (apt-get install zsh)"
+)
+def test_zsh_completion_parses_in_zsh(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "zsh"]) == 0
+    path = tmp_path / "_crenel-lab"
+    path.write_text(capsys.readouterr().out)
+    subprocess.run(["zsh", "-n", str(path)], check=True)

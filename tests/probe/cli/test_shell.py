@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -129,3 +130,13 @@ def test_config_json_shows_path_settings_and_the_saved_value(
     assert shown["settings"]["collector"] == "https://c.example.test"
     assert main(["config", "path", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"path": str(home / "probe.toml")}
+
+
+@pytest.mark.skipif(
+    shutil.which("zsh") is None, reason="zsh is not installed (apt-get install zsh)"
+)
+def test_zsh_completion_parses_in_zsh(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["completion", "zsh"]) == 0
+    path = tmp_path / "_crenel-probe"
+    path.write_text(capsys.readouterr().out)
+    subprocess.run(["zsh", "-n", str(path)], check=True)

@@ -57,7 +57,8 @@ def missing_dirs(path: Path) -> list[Path]:
 
 
 def remove_created(created: list[Path]) -> None:
-    """Remove the directories this export created (innermost first), with what it put in them."""
+    """Remove the directories this export created (`missing_dirs`, innermost first): the outermost
+    one, with everything the export put in it."""
     if created:
         shutil.rmtree(created[-1], ignore_errors=True)
 

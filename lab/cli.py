@@ -2,11 +2,17 @@
 
 Exit codes: 0 every verdict matched, 1 a verdict did not match (or a world failed), 2 bad
 scenario or arguments, 4 missing privilege, 70 a bug, 130 interrupted.
+
+Parsing imports only argparse and the light lab modules; each command imports trio, rich and the
+world builder when it runs, so `--help` stays fast. Into a pipe, tables are tab-separated lines
+(no cell wraps); `--json -` writes the JSON document on stdout and the table on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
+import json
 import os
 import signal
 import statistics
@@ -15,18 +21,15 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import msgspec
-import trio
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-from lab import netns
-from lab.check import ScenarioResult, check_scenario
 from lab.errors import LabError, ScenarioError, first_leaf
-from lab.scenario import load_scenario
-from lab.world import PREFIX_ROOT, STATE_DIR, running_world, teardown
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lab.check import ScenarioResult
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 LAB_FINGERPRINTS = Path(__file__).resolve().parent / "fingerprints" / "lab-blockpages.csv"
@@ -64,6 +67,9 @@ def resolve_scenarios(names: Sequence[str], *, all_bundled: bool) -> list[Path]:
 
 def results_table(results: Sequence[ScenarioResult]) -> Table:
     """Return the comparison table: scenario, URL, expected, got, methods, confidence, result."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_lines=False)
     for column in ("scenario", "URL", "expected", "got", "methods", "conf.", "result"):
         table.add_column(column, overflow="fold")
@@ -120,7 +126,39 @@ def _report(results: Sequence[ScenarioResult], wall_s: float) -> str:
     return "; ".join(parts)
 
 
+def print_table(out: Console, table: Table) -> None:
+    """Print `table` on `out`: drawn on a terminal, else tab-separated lines without wrapping."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    from rich.text import Text
+
+    def plain(cell: Any) -> str:
+        text = cell.plain if isinstance(cell, Text) else str(cell)
+        return " ".join(text.replace("\t", " ").splitlines())
+
+    columns = [[plain(c.header), *(plain(cell) for cell in c.cells)] for c in table.columns]
+    lines = ["\t".join(row) for row in zip(*columns, strict=True)]
+    if table.title:
+        lines.insert(0, plain(table.title))
+    out.file.write("".join(line + "\n" for line in lines))
+    out.file.flush()
+
+
+async def write_json(target: str, document: bytes) -> None:
+    """Write the JSON document to the file `target`, or to stdout when `target` is `-`."""
+    import trio
+
+    if target == "-":
+        sys.stdout.write(document.decode() + "\n")
+        sys.stdout.flush()
+    else:
+        await trio.Path(target).write_bytes(document)
+
+
 def _json_document(results: Sequence[ScenarioResult]) -> bytes:
+    import msgspec
+
     doc = [
         {
             "scenario": r.scenario.id,
@@ -149,6 +187,10 @@ def _json_document(results: Sequence[ScenarioResult]) -> bytes:
 
 async def cmd_run(args: argparse.Namespace, out: Console) -> int:
     """Run scenarios one after the other and print the comparison."""
+    from lab import netns
+    from lab.check import check_scenario
+    from lab.scenario import load_scenario
+
     paths = resolve_scenarios(args.scenarios, all_bundled=args.all)
     for path in paths:
         load_scenario(path)
@@ -166,15 +208,20 @@ async def cmd_run(args: argparse.Namespace, out: Console) -> int:
             file=sys.stderr,
             flush=True,
         )
-    out.print(results_table(results))
+    print_table(out, results_table(results))
     out.print(_report(results, time.monotonic() - started))
     if args.json:
-        await trio.Path(args.json).write_bytes(_json_document(results))
+        await write_json(args.json, _json_document(results))
     return 0 if all(r.passed for r in results) else 1
 
 
 async def cmd_up(args: argparse.Namespace, out: Console) -> int:
     """Build one world and keep it until interrupted (Ctrl-C or `crenel-lab down`)."""
+    import trio
+
+    from lab.scenario import load_scenario
+    from lab.world import running_world
+
     [path] = resolve_scenarios([args.scenario], all_bundled=False)
     scenario = load_scenario(path)
     async with running_world(scenario, path.absolute(), fingerprints=[LAB_FINGERPRINTS]) as world:
@@ -203,6 +250,11 @@ async def cmd_up(args: argparse.Namespace, out: Console) -> int:
 
 async def cmd_down(args: argparse.Namespace, out: Console) -> int:
     """Stop running `up` worlds and remove every lab namespace left behind."""
+    import trio
+
+    from lab import netns
+    from lab.world import PREFIX_ROOT, STATE_DIR, teardown
+
     netns.require_privileges()
     prefix = args.prefix or PREFIX_ROOT
     for state in sorted(STATE_DIR.glob(f"{prefix}*.pid")) if STATE_DIR.is_dir() else []:
@@ -217,6 +269,9 @@ async def cmd_down(args: argparse.Namespace, out: Console) -> int:
             while state.exists():  # noqa: ASYNC110
                 await trio.sleep(0.1)
     removed = await teardown(None, prefix)
+    if args.json:
+        await write_json("-", json.dumps({"removed": sorted(removed)}).encode())
+        return 0
     out.print(
         f"removed {len(removed)} leftover namespaces" if removed else "nothing left to remove"
     )
@@ -225,6 +280,11 @@ async def cmd_down(args: argparse.Namespace, out: Console) -> int:
 
 async def cmd_demo(args: argparse.Namespace, out: Console) -> int:
     """Run the whole system in two simulated countries and check the reports."""
+    import msgspec
+    from rich.table import Table
+    from rich.text import Text
+
+    from lab import netns
     from lab.demo import run_demo
 
     netns.require_privileges()
@@ -248,7 +308,7 @@ async def cmd_demo(args: argparse.Namespace, out: Console) -> int:
             ", ".join(line.methods_got) or "-",
             result,
         )
-    out.print(table)
+    print_table(out, table)
     failed = [line for line in lines if not line.passed]
     out.print(
         "every report matches the censors' configuration"
@@ -256,7 +316,7 @@ async def cmd_demo(args: argparse.Namespace, out: Console) -> int:
         else f"{len(failed)} report lines do not match"
     )
     if args.json:
-        await trio.Path(args.json).write_bytes(msgspec.json.encode(lines))
+        await write_json(args.json, msgspec.json.encode(lines))
     return 0 if not failed else 1
 
 
@@ -265,7 +325,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crenel-lab", description="A simulated censored internet in network namespaces."
     )
-    parser.add_argument("--debug", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run scenarios and compare the probe's verdicts")
     run.add_argument(
@@ -275,7 +336,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="scenario file, directory, or bundled id (S01..S31)",
     )
     run.add_argument("--all", action="store_true", help="run every bundled scenario")
-    run.add_argument("--json", metavar="FILE", help="write measurements and comparisons")
+    run.add_argument(
+        "--json", metavar="FILE", help="write measurements and comparisons (`-`: stdout)"
+    )
     run.add_argument(
         "--fingerprints",
         action="append",
@@ -288,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(handler=cmd_up)
     down = sub.add_parser("down", help="remove running worlds and leftovers")
     down.add_argument("prefix", nargs="?", metavar="PREFIX")
+    down.add_argument("--json", action="store_true", help="print what was removed as JSON")
     down.set_defaults(handler=cmd_down)
     demo = sub.add_parser(
         "demo", help="run collector, probes and censors in two simulated countries; report"
@@ -304,24 +368,89 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PORT",
         help="dashboard port on 127.0.0.1 (default 8088; 0 picks one)",
     )
-    demo.add_argument("--json", metavar="FILE", help="write the report checks as JSON")
+    demo.add_argument(
+        "--json", metavar="FILE", help="write the report checks as JSON (`-`: stdout)"
+    )
     demo.set_defaults(handler=cmd_demo)
     listing = sub.add_parser("list", help="list the bundled scenarios")
-    listing.set_defaults(handler=None)
+    listing.add_argument("--json", action="store_true", help="print the list as JSON")
+    listing.set_defaults(handler=cmd_list)
+    completion = sub.add_parser(
+        "completion",
+        help="print a shell completion script (e.g. crenel-lab completion bash > "
+        "~/.local/share/bash-completion/completions/crenel-lab)",
+    )
+    completion.add_argument("shell", choices=SHELLS)
+    completion.set_defaults(handler=cmd_completion)
     return parser
+
+
+SHELLS = ("bash", "zsh")
+
+
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """Return the completion script of `parser` for `shell` (bash or zsh), written by shtab."""
+    import shtab
+
+    return str(shtab.complete(parser, shell=shell))
+
+
+def cmd_completion(args: argparse.Namespace, out: Console) -> int:
+    """Print the shell completion script and return the exit code."""
+    sys.stdout.write(completion_script(build_parser(), args.shell))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, out: Console) -> int:
+    """Print the bundled scenarios (id, title, file) and return the exit code."""
+    from lab.scenario import load_scenario
+
+    rows = [(load_scenario(path), path) for path in bundled_scenarios()]
+    if args.json:
+        doc = [{"id": s.id, "title": s.title, "file": str(p)} for s, p in rows]
+        sys.stdout.write(json.dumps(doc) + "\n")
+        return 0
+    for scenario, path in rows:
+        out.print(f"{scenario.id}  {scenario.title}  ({path.name})", soft_wrap=True, markup=False)
+    return 0
+
+
+class _VersionAction(argparse.Action):
+    """`--version`: print the installed version and exit, looking it up only when asked."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("crenel")
+        except metadata.PackageNotFoundError:
+            version = "0.0.0+unknown"
+        sys.stdout.write(f"{parser.prog} {version}\n")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run crenel-lab and return its exit code."""
     args = build_parser().parse_args(argv)
-    out = Console(highlight=False)
+    from rich.console import Console
+
+    # With `--json -` stdout carries the JSON document alone; the human output goes to stderr.
+    out = Console(highlight=False, stderr=getattr(args, "json", None) == "-")
     try:
-        if args.handler is None:
-            for path in bundled_scenarios():
-                scenario = load_scenario(path)
-                out.print(f"{scenario.id}  {scenario.title}  ({path.name})", soft_wrap=True)
-            return 0
+        if not inspect.iscoroutinefunction(args.handler):
+            return int(args.handler(args, out))
         try:
+            import trio
+
             return int(trio.run(args.handler, args, out))
         except BaseExceptionGroup as group:
             raise first_leaf(group) from group

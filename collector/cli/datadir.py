@@ -2,22 +2,37 @@
 
 from __future__ import annotations
 
-from collector.cli.errors import EXIT_LOCKED, CliError
-from collector.config import CollectorConfig
-from collector.errors import DataDirLocked
-from collector.storage import DuckDBStorage
+from typing import TYPE_CHECKING
+
+from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
+
+if TYPE_CHECKING:
+    from collector.config import CollectorConfig
+    from collector.storage import DuckDBStorage
+
+REMOTE_REMEDY = "or use --url URL --admin-token-file FILE"
+"""What works instead for the commands that can ask a running collector with the admin token."""
 
 
-def open_storage(config: CollectorConfig) -> DuckDBStorage:
+def open_storage(config: CollectorConfig, remedy: str = REMOTE_REMEDY) -> DuckDBStorage:
     """Return the open database of `config`'s data directory; the caller closes it.
 
+    `remedy` ends the error when a running collector holds the directory: what works instead
+    for this command.
+
     Raises:
-        CliError: a running collector holds the data directory (exit code 75).
+        CliError: a running collector holds the data directory (exit code 75), or it cannot
+            be made (exit code 74).
     """
+    from collector.errors import DataDirLocked
+    from collector.storage import DuckDBStorage
+
     try:
         return DuckDBStorage(config.database_path)
     except DataDirLocked as exc:
+        raise CliError(f"{exc.detail}; stop it first, {remedy}", EXIT_LOCKED) from exc
+    except OSError as exc:  # e.g. --data-dir names a file
+        where = config.database_path.parent
         raise CliError(
-            f"{exc.detail}; stop it first, or use --url URL --admin-token-file FILE",
-            EXIT_LOCKED,
+            f"cannot use {where} as the data directory: {exc.strerror}", EXIT_STORAGE
         ) from exc

@@ -8,6 +8,9 @@ Exit codes: 0 done, 2 bad input, 3 the collector (for --url) is unreachable, 4 a
 privilege is missing, 69 the address is in use, 70 a bug (traceback only with --debug), 74 the
 database cannot be opened or written, 75 the data directory is in use by a running collector,
 130 interrupted.
+
+Parsing imports only argparse and the light command modules; each handler imports its heavy
+modules (trio, hypercorn, DuckDB, pyarrow) when it runs, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -15,19 +18,14 @@ from __future__ import annotations
 import argparse
 import errno
 import inspect
-import logging
 import sys
-import traceback
 from collections.abc import Sequence
 
-import trio
-
-from collector.cli import export, reanalyse, report, serve, testlists
+from collector.cli import completion, export, reanalyse, report, serve, testlists
 from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
+from collector.cli.options import add_version_flag
 from collector.errors import CollectorError, DataDirLocked, StorageUnavailable
-from collector.reports import command as report_command
 from probe.errors import first_leaf
-from probe.identity import SOFTWARE_VERSION
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,21 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crenel-collector", description="Crenel's central service and test helper."
     )
-    parser.add_argument(
-        "--version", action="version", version=f"crenel-collector {SOFTWARE_VERSION}"
-    )
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve.add_parsers(sub)
     testlists.add_parser(sub)
     reanalyse.add_parser(sub)
     export.add_parser(sub)
     report.add_parser(sub)
+    completion.add_parser(sub, build_parser)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run crenel-collector and return its exit code."""
     args = build_parser().parse_args(argv)
+    import logging
+    import traceback
+
     logging.basicConfig(
         level=logging.DEBUG if getattr(args, "debug", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
@@ -57,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         try:
             if inspect.iscoroutinefunction(args.handler):
+                import trio
+
                 trio.run(args.handler, args)
             else:
                 args.handler(args)
@@ -72,12 +74,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StorageUnavailable as exc:
         print(f"crenel-collector: error: {exc.detail}", file=sys.stderr)
         return EXIT_STORAGE
-    except report_command.CollectorUnreachable as exc:
-        print(f"crenel-collector: error: {exc.detail}", file=sys.stderr)
-        return report_command.EXIT_UNREACHABLE
     except CollectorError as exc:
         print(f"crenel-collector: error: {exc.detail}", file=sys.stderr)
-        return 2
+        return int(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

@@ -4,24 +4,16 @@ asking a running collector."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
-import msgspec
-
-from collector.api.routes import API
-from collector.api.schemas import ReanalyseReply
-from collector.cli.admin import post_admin
-from collector.cli.datadir import open_storage
 from collector.cli.options import (
     add_analysis_flags,
+    add_json_flag,
     add_remote_flags,
     add_storage_flags,
     collector_config,
 )
-from collector.metrics import Metrics
-from collector.reanalyse import Analyser
-from collector.service import reference_source
-from collector.storage import ThreadedStorage
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,15 +28,30 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_storage_flags(again)
     add_analysis_flags(again)
     add_remote_flags(again, "ask for re-analysis")
+    add_json_flag(again, "the counts")
     again.set_defaults(handler=run_reanalyse)
 
 
 async def run_reanalyse(args: argparse.Namespace) -> None:
     """Analyse stored measurements again and report how many."""
+    import msgspec
+
+    from collector.api.routes import API
+    from collector.api.schemas import ReanalyseReply
+    from collector.cli.admin import post_admin
+    from collector.cli.datadir import open_storage
+    from collector.metrics import Metrics
+    from collector.reanalyse import Analyser
+    from collector.service import reference_source
+    from collector.storage import ThreadedStorage
+
     if args.url:
         body = msgspec.json.encode({"everything": args.everything})
         reply = await post_admin(args.url, args.admin_token_file, f"{API}/admin/reanalyse", body)
         result = msgspec.json.decode(reply, type=ReanalyseReply)
+        if args.json:
+            print(json.dumps({"flagged": result.flagged, "rules": result.rules_version}))
+            return
         print(
             f"flagged {result.flagged} measurements; the running collector analyses them "
             f"with rules {result.rules_version}"
@@ -63,7 +70,11 @@ async def run_reanalyse(args: argparse.Namespace) -> None:
                 done += batch
                 if batch == 0:
                     break
-                print(f"analysed {done} of {flagged}", file=sys.stderr, flush=True)
+                if not args.json:
+                    print(f"analysed {done} of {flagged}", file=sys.stderr, flush=True)
     finally:
         store.close()
-    print(f"re-analysed {done} measurements with rules {analyser.rules_version}")
+    if args.json:
+        print(json.dumps({"analysed": done, "rules": analyser.rules_version}))
+    else:
+        print(f"re-analysed {done} measurements with rules {analyser.rules_version}")

@@ -1,4 +1,5 @@
-"""`crenel-collector report CC`: wire `collector.reports.command` to the data directory flags.
+"""`crenel-collector report CC`: its flags, wired to `collector.reports.command` and the data
+directory.
 
 The report itself is built and printed by `collector.reports`; this module only registers it.
 """
@@ -7,18 +8,36 @@ from __future__ import annotations
 
 import argparse
 
-from collector.cli.datadir import open_storage
 from collector.cli.options import add_storage_flags, collector_config
-from collector.reports import command as report_command
+
+REPORT_FORMATS = ("table", "json", "csv", "md", "html")
+"""The values of `collector.reports.render.ReportFormat`, spelled here so `--help` stays light."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `report` with the storage flags; return nothing."""
-    report = report_command.add_parser(sub)
-    add_storage_flags(report)
-    report.set_defaults(handler=run_report)
+    p = sub.add_parser("report", help="print a country's blocking report")
+    p.add_argument("cc", metavar="CC", help="ISO 3166 alpha-2 country code")
+    p.add_argument("--asn", metavar="AS", help="only this network (AS12389 or 12389)")
+    p.add_argument("--region", metavar="NAME", help="only this sub-national region")
+    p.add_argument("--category", metavar="CODE", help="only this test-list category")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: 6 days before)")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
+    p.add_argument("--format", dest="fmt", default="table", choices=REPORT_FORMATS)
+    p.add_argument(
+        "--json", dest="fmt", action="store_const", const="json", help="same as --format json"
+    )
+    p.add_argument("--url", metavar="URL", help="ask a running collector at this base URL")
+    add_storage_flags(p)
+    p.set_defaults(handler=run_report)
 
 
 def run_report(args: argparse.Namespace) -> None:
     """Print a country's report (from the data directory, or a running collector with --url)."""
-    report_command.run_report(args, lambda: open_storage(collector_config(args)))
+    from collector.cli.datadir import open_storage
+    from collector.reports import command as report_command
+
+    report_command.run_report(
+        args,
+        lambda: open_storage(collector_config(args), remedy="or use --url URL"),
+    )

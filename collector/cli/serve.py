@@ -1,5 +1,5 @@
-"""`crenel-collector serve` (the whole API) and `helper` (the control alone): serve over HTTP(S)
-until interrupted."""
+"""`crenel-collector serve` (the whole API and the dashboard) and `helper` (the control alone):
+serve over HTTP(S) until interrupted; each prints the addresses it serves once it listens."""
 
 from __future__ import annotations
 
@@ -7,20 +7,17 @@ import argparse
 import logging
 import signal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import trio
-from hypercorn.config import Config as HypercornConfig
-from hypercorn.trio import serve
-
-from collector.api.routes import API
-from collector.app import CONTROL_PATH, build_collector_app, build_helper_app
 from collector.cli.errors import CliError
 from collector.cli.options import add_analysis_flags, add_storage_flags, collector_config
-from collector.control.helper import HelperConfig
-from probe.config import parse_endpoint
-from probe.errors import ConfigError
-from probe.identity import SOFTWARE_VERSION
+
+if TYPE_CHECKING:
+    import trio
+    from hypercorn.config import Config as HypercornConfig
+
+DASHBOARD_PATH = "/dashboard/"
+"""Where `collector.dashboard` serves its pages."""
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -101,6 +98,9 @@ def _add_helper(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
 
 
 def _listen(text: str) -> tuple[str, int]:
+    from probe.config import parse_endpoint
+    from probe.errors import ConfigError
+
     try:
         host, port = parse_endpoint(text, default_port=8080)
     except ConfigError as exc:
@@ -111,6 +111,8 @@ def _listen(text: str) -> tuple[str, int]:
 def _hypercorn_config(
     listen: tuple[str, int], cert: str | None, key: str | None
 ) -> HypercornConfig:
+    from hypercorn.config import Config as HypercornConfig
+
     config = HypercornConfig()
     host, port = listen
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
@@ -129,6 +131,11 @@ def _hypercorn_config(
 
 async def run_serve(args: argparse.Namespace) -> None:
     """Serve the collector until interrupted."""
+    import trio
+
+    from collector.api.routes import API
+    from collector.app import build_collector_app
+
     config = collector_config(args)
     cert = str(config.tls_cert) if config.tls_cert else None
     key = str(config.tls_key) if config.tls_key else None
@@ -141,19 +148,30 @@ async def run_serve(args: argparse.Namespace) -> None:
     app = build_collector_app(config)
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(_serve_until_terminated, app, hypercorn)
-        urls = ", ".join(f"{b}{API}" for b in binds)
-        print(f"crenel-collector: serving {urls} (data in {config.data_dir})", flush=True)
+        print(serving_line(binds, API, config.data_dir), flush=True)
+
+
+def serving_line(binds: list[str], api: str, data_dir: Path) -> str:
+    """Return the line `serve` prints once it listens: the API's and the dashboard's addresses
+    on every bound listener, and where the data is."""
+    apis = ", ".join(f"{b}{api}" for b in binds)
+    dashboards = ", ".join(f"{b}{DASHBOARD_PATH}" for b in binds)
+    return f"crenel-collector: serving {apis}, dashboard {dashboards} (data in {data_dir})"
 
 
 async def _serve_until_terminated(
     app: Any, config: HypercornConfig, *, task_status: trio.TaskStatus[list[str]]
 ) -> None:
+    from hypercorn.trio import serve
+
     await serve(app, config, shutdown_trigger=_terminated, task_status=task_status)
 
 
 async def _terminated() -> None:
     """Return on SIGTERM or SIGINT: hypercorn then shuts down gracefully (queued uploads are
     committed, analysis workers stop) instead of the process dying mid-commit."""
+    import trio
+
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async for _ in signals:
             return
@@ -161,6 +179,15 @@ async def _terminated() -> None:
 
 async def run_helper(args: argparse.Namespace) -> None:
     """Serve the control endpoint until interrupted."""
+    import trio
+    from hypercorn.trio import serve
+
+    from collector.app import CONTROL_PATH, build_helper_app
+    from collector.control.helper import HelperConfig
+    from probe.config import parse_endpoint
+    from probe.errors import ConfigError
+    from probe.identity import SOFTWARE_VERSION
+
     try:
         resolver = parse_endpoint(args.resolver) if args.resolver else None
     except ConfigError as exc:

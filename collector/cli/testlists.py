@@ -4,17 +4,15 @@ directory or on a running collector."""
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
-import msgspec
-import trio
-
-from collector.api.routes import API
-from collector.api.schemas import TestListImport, TestListImportReply
-from collector.cli.admin import post_admin
-from collector.cli.datadir import open_storage
-from collector.cli.options import add_remote_flags, add_storage_flags, collector_config
-from collector.testlists import read_checkout
+from collector.cli.options import (
+    add_json_flag,
+    add_remote_flags,
+    add_storage_flags,
+    collector_config,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,11 +25,21 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     importer.add_argument("path", metavar="PATH", help="the checkout, or its lists/ directory")
     add_storage_flags(importer)
     add_remote_flags(importer, "import")
+    add_json_flag(importer, "the counts")
     importer.set_defaults(handler=run_import)
 
 
 def run_import(args: argparse.Namespace) -> None:
     """Replace the test lists with those of a checkout."""
+    import msgspec
+    import trio
+
+    from collector.api.routes import API
+    from collector.api.schemas import TestListImport, TestListImportReply
+    from collector.cli.admin import post_admin
+    from collector.cli.datadir import open_storage
+    from collector.testlists import read_checkout
+
     urls = read_checkout(Path(args.path))
     origin = str(Path(args.path).resolve())
     if args.url:
@@ -47,4 +55,7 @@ def run_import(args: argparse.Namespace) -> None:
         finally:
             store.close()
     countries = len({u.cc for u in urls if u.cc})
+    if args.json:
+        print(json.dumps({"imported": stored, "countries": countries, "source": args.path}))
+        return
     print(f"imported {stored} URLs (global and {countries} country lists) from {args.path}")

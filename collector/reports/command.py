@@ -1,5 +1,6 @@
 """`crenel-collector report CC`: print a country's report from the data directory or a running
-collector (`--url`), as a table, JSON, CSV, Markdown or HTML."""
+collector (`--url`), as a table, JSON, CSV, Markdown or HTML. Its flags are registered by
+`collector.cli.report`, which imports this module only when the command runs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from collector.errors import CollectorError
 from collector.regional import ModelSettings
 from collector.reports import build
 from collector.reports.model import CountryReport
-from collector.reports.render import ReportFormat, render
+from collector.reports.render import ReportFormat, render, render_table
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.reports import ReportQuery
 
@@ -31,20 +32,6 @@ class CollectorUnreachable(ReportCommandError):
     """The collector could not be reached."""
 
     exit_code = EXIT_UNREACHABLE
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Register `report` and return its parser (the caller adds the storage flags)."""
-    p = sub.add_parser("report", help="print a country's blocking report")
-    p.add_argument("cc", metavar="CC", help="ISO 3166 alpha-2 country code")
-    p.add_argument("--asn", metavar="AS", help="only this network (AS12389 or 12389)")
-    p.add_argument("--region", metavar="NAME", help="only this sub-national region")
-    p.add_argument("--category", metavar="CODE", help="only this test-list category")
-    p.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: 6 days before)")
-    p.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
-    p.add_argument("--format", dest="fmt", default="table", choices=[f.value for f in ReportFormat])
-    p.add_argument("--url", metavar="URL", help="ask a running collector at this base URL")
-    return p
 
 
 def _window(args: argparse.Namespace, today: date) -> tuple[date, date]:
@@ -126,4 +113,9 @@ def run_report(args: argparse.Namespace, open_storage: object) -> None:
             report = build.country_report(store, query, ModelSettings(), now)
         finally:
             store.close()
-    sys.stdout.write(render(report, ReportFormat(args.fmt)))
+    fmt = ReportFormat(args.fmt)
+    if fmt is ReportFormat.TABLE and not sys.stdout.isatty():
+        # Into a pipe no cell wraps: a line a domain, however long, for grep and cut.
+        sys.stdout.write(render_table(report, width=None))
+    else:
+        sys.stdout.write(render(report, fmt))

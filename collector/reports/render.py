@@ -18,6 +18,9 @@ from rich.table import Table
 
 from collector.reports.model import CountryReport
 
+UNLIMITED_WIDTH = 100_000
+"""Wide enough for any cell: a table this wide only takes the width its cells need."""
+
 
 class ReportFormat(StrEnum):
     """The formats `crenel-collector report` and the API can produce."""
@@ -111,11 +114,15 @@ def _scope(report: CountryReport) -> str:
     return ", ".join(parts)
 
 
-def render_table(report: CountryReport, *, width: int = 120) -> str:
-    """Return the report as a terminal table."""
+def render_table(report: CountryReport, *, width: int | None = 120) -> str:
+    """Return the report as a terminal table `width` columns wide; with `width=None` as wide as
+    its longest cells, so no cell wraps (for pipes)."""
     table = Table(title=f"{_scope(report)}: {report.since} to {report.until}")
     for column in ("domain", "verdict", "conf.", "since", "methods", "networks", "measurements"):
-        table.add_column(column, overflow="fold")
+        if width is None:
+            table.add_column(column, no_wrap=True, overflow="ignore")
+        else:
+            table.add_column(column, overflow="fold")
     for d in report.domains:
         table.add_row(
             d.domain,
@@ -126,10 +133,19 @@ def render_table(report: CountryReport, *, width: int = 120) -> str:
             f"{d.networks_blocked} blocked / {len(d.networks)}",
             str(d.measurements),
         )
-    console = Console(file=io.StringIO(), width=width, highlight=False, color_system=None)
+    console = Console(
+        file=io.StringIO(),
+        width=width or UNLIMITED_WIDTH,
+        highlight=False,
+        color_system=None,
+        soft_wrap=width is None,
+    )
     console.print(table)
     assert isinstance(console.file, io.StringIO)
-    return console.file.getvalue()
+    text = console.file.getvalue()
+    if width is None:
+        text = "".join(line.rstrip() + "\n" for line in text.splitlines())
+    return text
 
 
 def _md(text: object) -> str:

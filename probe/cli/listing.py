@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from probe.cli import render
-from probe.cli.options import add_common_flags
-from probe.config import ProbeConfig
-from probe.errors import BadInputError
-from probe.store import Store
+from probe.cli.options import add_common_flags, add_json_flag
+
+if TYPE_CHECKING:
+    from probe.config import ProbeConfig
 
 
 def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,22 +17,42 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     listing = subparsers.add_parser("list", help="list stored measurements, newest first")
     listing.add_argument("--limit", type=int, default=50, metavar="N")
     add_common_flags(listing)
+    add_json_flag(listing, "the listing and the counts")
     listing.set_defaults(handler=list_measurements, is_async=False, needs_consent=False)
     show = subparsers.add_parser("show", help="print one stored measurement as JSON")
     show.add_argument("uid", metavar="ID", help="measurement id (a unique prefix is enough)")
     add_common_flags(show)
+    show.add_argument(
+        "--json", action="store_true", help="accepted for symmetry: `show` always prints JSON"
+    )
     show.set_defaults(handler=show_measurement, is_async=False, needs_consent=False)
 
 
 def list_measurements(args: argparse.Namespace, config: ProbeConfig) -> int:
     """Print the newest stored measurements and return the exit code."""
+    from probe.cli import render
+    from probe.store import Store
+
     with Store(config.store_path) as store:
         rows = store.summaries(limit=max(1, args.limit))
         total, pending = store.count(), store.count(pending_only=True)
+    if args.json:
+        render.print_json(
+            {
+                "store": str(config.store_path),
+                "total": total,
+                "pending": pending,
+                "measurements": rows,
+            }
+        )
+        return 0
     out = render.console()
     if rows:
-        out.print(render.summary_table(rows))
-    out.print(f"{total} measurements stored, {pending} not uploaded ({config.store_path})")
+        render.print_table(out, render.summary_table(rows))
+    out.print(
+        f"{total} measurements stored, {pending} not uploaded ({config.store_path})",
+        markup=False,
+    )
     return 0
 
 
@@ -42,6 +62,9 @@ def show_measurement(args: argparse.Namespace, config: ProbeConfig) -> int:
     Raises:
         BadInputError: no measurement, or several, match the id.
     """
+    from probe.errors import BadInputError
+    from probe.store import Store
+
     with Store(config.store_path) as store:
         matches = store.find(args.uid)
         if not matches:

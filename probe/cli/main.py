@@ -2,25 +2,21 @@
 
 Exit codes: 0 done (even when blocking was found), 2 bad input, 3 collector unreachable, 4 a
 required privilege is missing, 70 a bug (traceback only with --debug), 130 interrupted.
+
+Parsing imports only argparse and the subcommand modules, which import their heavy modules
+(trio, httpx, dnspython, scapy, rich) when their handler runs: `--help` stays fast.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import Any
 
-import trio
-
-from probe.cli import listing, measure, render, run, settings, upload
-from probe.cli.consent import ensure_consent
-from probe.cli.options import flags_of
-from probe.config import ConfigFile, environment, load_config, read_resolv_conf
+from probe.cli import completion, listing, measure, run, settings, upload
+from probe.cli.options import add_version_flag, flags_of
 from probe.errors import ProbeError, first_leaf
-from probe.identity import SOFTWARE_VERSION
 
 EXIT_BUG = 70
 EXIT_INTERRUPTED = 130
@@ -32,17 +28,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crenel-probe",
         description="Measure whether websites are blocked from this network, and how.",
     )
-    parser.add_argument("--version", action="version", version=f"crenel-probe {SOFTWARE_VERSION}")
+    add_version_flag(parser)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     measure.add_parser(subparsers)
     run.add_parser(subparsers)
     upload.add_parser(subparsers)
     listing.add_parsers(subparsers)
     settings.add_parser(subparsers)
+    completion.add_parser(subparsers, build_parser)
     return parser
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    from probe.cli.consent import ensure_consent
+    from probe.config import ConfigFile, environment, load_config, read_resolv_conf
+
+    if getattr(args, "needs_config", True) is False:
+        return int(args.handler(args))
     config = load_config(flags_of(args), environment(), resolv_conf=read_resolv_conf())
     if args.needs_consent:
         ensure_consent(
@@ -54,6 +56,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
     handler: Any = args.handler
     if args.is_async:
+        import trio
+
         return int(trio.run(handler, args, config))
     return int(handler(args, config))
 
@@ -61,8 +65,13 @@ def _dispatch(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run crenel-probe and return its exit code."""
     args = build_parser().parse_args(argv)
+    import logging
+    import traceback
+
+    from probe.cli import render
+
     logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
+        level=logging.DEBUG if getattr(args, "debug", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
@@ -77,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render.error_line("interrupted"), file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as exc:  # the edge of the program: a bug is reported, never hidden
-        if args.debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         print(
             render.error_line(

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-import trio
-
-from probe.cli import render
 from probe.cli.options import add_measuring_flags
-from probe.cli.session import open_session
-from probe.config import ProbeConfig
-from probe.errors import BadInputError
-from probe.model import Measurement
-from probe.net import parse_web_url
-from probe.store import AsyncStore, Store
-from probe.testlists import ListEntry
+
+if TYPE_CHECKING:
+    from probe.config import ProbeConfig
+    from probe.model import Measurement
+    from probe.testlists import ListEntry
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +27,10 @@ def validate(urls: list[str]) -> list[ListEntry]:
     Raises:
         BadInputError: a URL is not an absolute http(s) URL with a valid host.
     """
+    from probe.errors import BadInputError
+    from probe.net import parse_web_url
+    from probe.testlists import ListEntry
+
     for url in urls:
         try:
             parse_web_url(url)
@@ -41,7 +41,12 @@ def validate(urls: list[str]) -> list[ListEntry]:
 
 async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
     """Measure the URLs and return the exit code."""
+    import trio
+
+    from probe.cli import render
+    from probe.cli.session import open_session
     from probe.runner import run_urls
+    from probe.store import AsyncStore, Store
 
     entries = validate(args.urls)
     out = render.console()
@@ -73,7 +78,9 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
                 )
     if not args.json:
         order = {e.url: i for i, e in enumerate(entries)}
-        out.print(render.results_table(sorted(done, key=lambda m: order.get(m.input, 0))))
+        render.print_table(
+            out, render.results_table(sorted(done, key=lambda m: order.get(m.input, 0)))
+        )
         if done and all(render.nothing_answered(m) for m in done):
             out.print(
                 "Nothing answered (no DNS answer, no connection): this machine seems to "

@@ -1,13 +1,14 @@
 """Everything the probe prints: result tables, progress, JSON lines, one-line errors.
 
-Only `probe.cli` prints; the rest of the probe logs.
+Only `probe.cli` prints; the rest of the probe logs. Tables are drawn for a terminal; into a
+pipe they are plain tab-separated lines, one row a line, so no cell (no URL) is ever broken.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from typing import Any, TextIO
 
 import msgspec
 from rich.console import Console
@@ -28,6 +29,36 @@ _STYLE = {
 def console(stream: TextIO | None = None) -> Console:
     """Return a console on stdout (or `stream`) that never emits colour codes into pipes."""
     return Console(file=stream or sys.stdout, highlight=False, soft_wrap=True)
+
+
+def print_table(out: Console, table: Table) -> None:
+    """Print `table` on `out`: drawn on a terminal, else tab-separated lines without wrapping."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    out.file.write(plain_table(table))
+    out.file.flush()
+
+
+def plain_table(table: Table) -> str:
+    """Return the table as text: its title, then a header line and one line a row, the cells
+    separated by tabs (tabs and line breaks inside a cell become spaces)."""
+    columns = [[_plain(c.header), *(_plain(cell) for cell in c.cells)] for c in table.columns]
+    lines = ["\t".join(row) for row in zip(*columns, strict=True)]
+    if table.title:
+        lines.insert(0, _plain(table.title))
+    return "".join(line + "\n" for line in lines)
+
+
+def _plain(cell: Any) -> str:
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return " ".join(text.replace("\t", " ").splitlines())
+
+
+def print_json(document: Any) -> None:
+    """Print `document` (dicts, lists, dataclasses, msgspec structs) as one line of JSON."""
+    sys.stdout.write(msgspec.json.encode(document).decode() + "\n")
+    sys.stdout.flush()
 
 
 def reason(measurement: Measurement) -> str:

@@ -12,28 +12,30 @@ import argparse
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
-import trio
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-from probe.checkin import NetworkInfo, check_in, geolookup
-from probe.cli import render
 from probe.cli.options import add_measuring_flags
-from probe.cli.session import collector_client, local_network, open_session
-from probe.config import ProbeConfig, with_overrides
-from probe.errors import BadInputError, CollectorUnreachable
-from probe.model import Measurement, ProbeNetwork, Verdict
-from probe.privacy import own_addresses
-from probe.runner import run_urls
-from probe.store import AsyncStore, Store
-from probe.testlists import ListEntry, parse_url_list
-from probe.upload import BackgroundUploader, Uploader, UploadPolicy
+from probe.errors import BadInputError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from probe.checkin import NetworkInfo
+    from probe.config import ProbeConfig
+    from probe.model import Measurement, ProbeNetwork, Verdict
+    from probe.testlists import ListEntry
+    from probe.upload import BackgroundUploader, UploadPolicy
 
 MAX_ROWS = 200
 DEFAULT_CHECKIN_URLS = 100
-RUN_UPLOAD_POLICY = UploadPolicy(attempts=3, deadline_s=60.0, max_backoff_s=10.0)
-"""Uploads during a run give up sooner: what is left stays in the outbox for `upload`."""
+
+
+def run_upload_policy() -> UploadPolicy:
+    """Return the upload policy during a run: it gives up sooner than `upload`, and what is
+    left stays in the outbox for `upload`."""
+    from probe.upload import UploadPolicy
+
+    return UploadPolicy(attempts=3, deadline_s=60.0, max_backoff_s=10.0)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,6 +81,8 @@ def read_list(path: Path, limit: int | None) -> list[ListEntry]:
     Raises:
         BadInputError: the file cannot be read or holds no URL.
     """
+    from probe.testlists import parse_url_list
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -93,6 +97,10 @@ async def _locate(
     client: httpx.AsyncClient | None, config: ProbeConfig, needed: bool
 ) -> NetworkInfo | None:
     """Return the collector's view of this probe's network, or None without a collector."""
+    from probe.checkin import geolookup
+    from probe.cli import render
+    from probe.errors import CollectorUnreachable
+
     if client is None or config.collector_url is None:
         return None
     try:
@@ -111,6 +119,9 @@ async def _entries(
     network: ProbeNetwork,
 ) -> tuple[list[ListEntry], ProbeConfig]:
     """Return the URLs to measure and the settings (with the check-in's control, if any)."""
+    from probe.checkin import check_in
+    from probe.config import with_overrides
+
     if args.limit is not None and args.limit < 1:
         raise BadInputError("--limit must be at least 1")
     if args.list_path:
@@ -144,6 +155,10 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
             "nothing to measure: give --list FILE, or set a collector "
             "(crenel-probe config set collector URL) to get a list at check-in"
         )
+    import trio
+
+    from probe.cli.session import collector_client
+
     client = collector_client(config) if config.collector_url else None
     try:
         return await _run(args, config, client)
@@ -156,6 +171,23 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
 async def _run(
     args: argparse.Namespace, config: ProbeConfig, client: httpx.AsyncClient | None
 ) -> int:
+    import trio
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from probe.cli import render
+    from probe.cli.session import local_network, open_session
+    from probe.model import ProbeNetwork, Verdict
+    from probe.privacy import own_addresses
+    from probe.runner import run_urls
+    from probe.store import AsyncStore, Store
+    from probe.upload import BackgroundUploader, Uploader
+
     located = await _locate(client, config, needed=args.list_path is None)
     network = local_network(config, own_addresses()) or (
         located.network if located else ProbeNetwork()
@@ -196,7 +228,7 @@ async def _run(
 
         with Store(config.store_path) as outbox:
             if client is not None and config.collector_url is not None and args.upload:
-                uploader = Uploader(outbox, config.collector_url, client, RUN_UPLOAD_POLICY)
+                uploader = Uploader(outbox, config.collector_url, client, run_upload_policy())
                 uploads = BackgroundUploader(uploader)
                 if located is None:
                     uploads.pause("the collector did not answer the geolookup")
@@ -220,7 +252,7 @@ async def _run(
             pending = store.count(pending_only=True)
     if not args.json:
         if notable:
-            out.print(render.results_table(notable, title="URLs that were not ok"))
+            render.print_table(out, render.results_table(notable, title="URLs that were not ok"))
         totals = ", ".join(f"{v.value} {counts[v]}" for v in Verdict if counts[v])
         out.print(
             f"measured {summary.measured} of {len(entries)} URLs: {totals or 'none'}; "
@@ -234,6 +266,8 @@ async def _run(
 
 
 def _report_uploads(uploads: BackgroundUploader, pending: int, collector: str) -> None:
+    from probe.cli import render
+
     line = f"uploaded {uploads.uploaded} measurements to {collector}"
     if pending:
         why = f" ({uploads.last_error})" if uploads.last_error else ""

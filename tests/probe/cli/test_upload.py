@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,18 @@ async def test_upload_sends_the_outbox_to_a_running_collector(
     assert f"uploaded 2 measurements to {running.url}" in capsys.readouterr().out
     assert await trio.to_thread.run_sync(main, ["list"]) == 0
     assert "2 measurements stored, 0 not uploaded" in capsys.readouterr().out
+
+
+async def test_upload_json_is_one_document_with_the_counts(
+    nursery: trio.Nursery, home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    running = await start_collector(nursery, home)
+    code = await trio.to_thread.run_sync(
+        main, ["measure", "--yes", *OFFLINE, "--collector", running.url, "http://127.0.0.1:9/"]
+    )
+    assert code == 0
+    capsys.readouterr()
+    code = await trio.to_thread.run_sync(main, ["upload", "--json", "--collector", running.url])
+    assert code == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc == {"collector": running.url, "uploaded": 1, "pending": 0, "refused": []}

@@ -1,8 +1,9 @@
 """crenel-collector's entry point: parse flags, run the chosen command, map errors to exit codes.
 
 Commands: `serve` (the whole API), `helper` (the control alone), `testlists import`,
-`reanalyse`, `export` and `report`. The last four work on a stopped collector's data directory,
-or (import and reanalyse with the admin token, report without) on a running one over HTTP.
+`reanalyse`, `export`, `report` and `import-ooni`. The last five work on a stopped collector's
+data directory, or (the imports and reanalyse with the admin token, report and import-ooni
+without) on a running one over HTTP.
 
 Exit codes: 0 done, 2 bad input, 3 the collector (for --url) is unreachable, 4 a required
 privilege is missing, 69 the address is in use, 70 a bug (traceback only with --debug), 74 the
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 
 import trio
 
-from collector.cli import export, reanalyse, report, serve, testlists
+from collector.cli import export, import_ooni, reanalyse, report, serve, testlists
 from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
 from collector.errors import CollectorError, DataDirLocked, StorageUnavailable
 from collector.reports import command as report_command
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     reanalyse.add_parser(sub)
     export.add_parser(sub)
     report.add_parser(sub)
+    import_ooni.add_parser(sub)
     return parser
 
 

@@ -14,8 +14,7 @@ from probe.analysis import (
     parse_ooni_csv,
 )
 from probe.model import Blocking, Verdict
-
-from .ooni import convert
+from probe.ooni import measurement_from_ooni
 
 EXPECTED_DISAGREEMENTS = {
     "generated/cloudflareCAPTCHAWithHTTP": (
@@ -89,7 +88,7 @@ def test_verdicts_agree_with_ooni_on_its_corpus(shared_data: Path) -> None:
     assert len(cases) == 56
     for scenario, blocking, accessible in cases:
         doc = json.loads((shared_data / "ooni-corpus" / scenario / "measurement.json").read_text())
-        result = analyse(convert(doc), ref)
+        result = analyse(measurement_from_ooni(doc), ref)
         verdict, reason = _expected(blocking, accessible)
         same = result.verdict is verdict and (reason is None or result.blocking == reason)
         if not same:

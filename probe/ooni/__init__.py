@@ -1,0 +1,23 @@
+"""OONI's data format: read OONI Web Connectivity measurements as Crenel measurements.
+
+Modules:
+- `reader`: one decoded OONI document in, one `Measurement` out (pure, no I/O).
+"""
+
+from probe.ooni.reader import (
+    OONI_RULES_VERSION,
+    OoniDocumentError,
+    OtherOoniTest,
+    crenel_uid,
+    measurement_from_ooni,
+    ooni_failure,
+)
+
+__all__ = [
+    "OONI_RULES_VERSION",
+    "OoniDocumentError",
+    "OtherOoniTest",
+    "crenel_uid",
+    "measurement_from_ooni",
+    "ooni_failure",
+]

@@ -2,6 +2,7 @@
 
 Modules:
 - `reader`: one decoded OONI document in, one `Measurement` out (pure, no I/O).
+- `writer`: one `Measurement` in, one OONI `web_connectivity` document out (pure).
 """
 
 from probe.ooni.reader import (
@@ -12,6 +13,7 @@ from probe.ooni.reader import (
     measurement_from_ooni,
     ooni_failure,
 )
+from probe.ooni.writer import ooni_from_measurement
 
 __all__ = [
     "OONI_RULES_VERSION",
@@ -19,5 +21,6 @@ __all__ = [
     "OtherOoniTest",
     "crenel_uid",
     "measurement_from_ooni",
+    "ooni_from_measurement",
     "ooni_failure",
 ]

@@ -53,7 +53,12 @@ WEB_CONNECTIVITY = "web_connectivity"
 OONI_RULES_VERSION = "ooni"
 """`rules_version` of the analysis that carries OONI's own verdict."""
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
-_ENGINES = {"getaddrinfo": ResolverKind.SYSTEM, "udp": ResolverKind.UDP, "doh": ResolverKind.DOH}
+_ENGINES = {
+    "getaddrinfo": ResolverKind.SYSTEM,
+    "udp": ResolverKind.UDP,
+    "tcp": ResolverKind.TCP,
+    "doh": ResolverKind.DOH,
+}
 _OLD_FAILURES = {
     "dns_name_error": "dns_nxdomain_error",
     "connection_refused_error": "connection_refused",
@@ -360,6 +365,8 @@ def _requests(
 ) -> list[HttpTransaction]:
     http: list[HttpTransaction] = []
     fetched_depths: set[int] = set()
+    failed_connects = {(c.address, c.port, c.depth, c.failure) for c in tcp if c.failure}
+    failed_handshakes = {(h.address, h.port, h.depth, h.failure) for h in tls if h.failure}
     # OONI lists requests newest first; Crenel lists hops in order.
     for r in reversed(keys.get("requests") or []):
         address, port = _endpoint(r.get("address") or "0.0.0.0:0")
@@ -367,6 +374,13 @@ def _requests(
         fetched_depths.add(depth)
         response = _response(r.get("response") or {})
         https = r["request"]["url"].startswith("https://")
+        failure = ooni_failure(r.get("failure"))
+        # Where a failed request stopped: OONI says it by the failed connect or handshake to
+        # the same endpoint at the same depth.
+        connected = not (failure and (address, port, depth, failure) in failed_connects)
+        secured = connected and not (
+            https and failure and (address, port, depth, failure) in failed_handshakes
+        )
         http.append(
             HttpTransaction(
                 id=next(ids),
@@ -376,13 +390,13 @@ def _requests(
                 port=port,
                 t0_ms=_ms(r.get("t0")),
                 t_ms=_ms(r.get("t")),
-                connect_ms=0,
-                tls_ms=0 if https else None,
-                request_sent_ms=0,
+                connect_ms=0 if connected else None,
+                tls_ms=0 if https and secured else None,
+                request_sent_ms=0 if secured else None,
                 headers_ms=0 if response is not None else None,
-                tls_version="TLSv1.3" if https else None,
+                tls_version="TLSv1.3" if https and secured else None,
                 response=response,
-                failure=ooni_failure(r.get("failure")),
+                failure=failure,
             )
         )
     # OONI records no request when the fetch's own connect or handshake failed; Crenel records
@@ -444,6 +458,8 @@ def _control(keys: Mapping[str, Any]) -> ControlExchange | None:
         body_length=length if isinstance(length, int) and length >= 0 else None,
         title=request.get("title") or None,
         headers=[(str(k), str(v)) for k, v in (request.get("headers") or {}).items()],
+        final_url=request.get("x_final_url") or None,
+        redirects=[str(u) for u in request.get("x_redirects") or []],
         failure=ooni_failure(request.get("failure")),
     )
     tcp = []

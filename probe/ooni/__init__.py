@@ -21,6 +21,6 @@ __all__ = [
     "OtherOoniTest",
     "crenel_uid",
     "measurement_from_ooni",
-    "ooni_from_measurement",
     "ooni_failure",
+    "ooni_from_measurement",
 ]

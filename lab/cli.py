@@ -333,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios",
         nargs="*",
         metavar="SCENARIO",
-        help="scenario file, directory, or bundled id (S01..S31)",
+        help="scenario file, directory, or bundled id (S01..S33)",
     )
     run.add_argument("--all", action="store_true", help="run every bundled scenario")
     run.add_argument(

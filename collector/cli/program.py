@@ -1,8 +1,9 @@
 """crenel-collector's entry point: parse flags, run the chosen command, map errors to exit codes.
 
 Commands: `serve` (the whole API), `helper` (the control alone), `testlists import`,
-`reanalyse`, `export` and `report`. The last four work on a stopped collector's data directory,
-or (import and reanalyse with the admin token, report without) on a running one over HTTP.
+`reanalyse`, `export`, `report` and `import-ooni`. The last five work on a stopped collector's
+data directory, or (the imports and reanalyse with the admin token, report and import-ooni
+without) on a running one over HTTP.
 
 Exit codes: 0 done, 2 bad input, 3 the collector (for --url) is unreachable, 4 a required
 privilege is missing, 69 the address is in use, 70 a bug (traceback only with --debug), 74 the
@@ -21,7 +22,7 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from collector.cli import completion, export, reanalyse, report, serve, testlists
+from collector.cli import completion, export, import_ooni, reanalyse, report, serve, testlists
 from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
 from collector.cli.options import add_version_flag
 from collector.errors import CollectorError, DataDirLocked, StorageUnavailable
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     reanalyse.add_parser(sub)
     export.add_parser(sub)
     report.add_parser(sub)
+    import_ooni.add_parser(sub)
     completion.add_parser(sub, build_parser)
     return parser
 

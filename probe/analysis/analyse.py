@@ -14,7 +14,7 @@ from probe.analysis.facts import build_facts
 from probe.analysis.packets import analyse_packets
 from probe.analysis.reference import ReferenceData
 from probe.analysis.rules import RULES_VERSION
-from probe.analysis.transport import analyse_tcp, analyse_tls
+from probe.analysis.transport import analyse_tcp, analyse_tls, check_forged_destinations
 from probe.model import (
     Analysis,
     Blocking,
@@ -107,6 +107,7 @@ def analyse(measurement: Measurement, reference: ReferenceData) -> Analysis:
     analyse_tcp(facts, dns, ev)
     analyse_tls(facts, dns, ev)
     chain = analyse_chain(facts, dns, reference, ev)
+    ev.settle_elsewhere(fetch_succeeded=chain.success)
     analyse_packets(measurement, facts, ev)
     transport_trouble = [
         f"TCP to {address}:{port} failed ({conn.failure})"
@@ -120,6 +121,7 @@ def analyse(measurement: Measurement, reference: ReferenceData) -> Analysis:
             if hs.failure is not None and port == facts.port and dns.explains(address)
         ]
     decide_forgery(dns, chain.trouble + transport_trouble, ev)
+    check_forged_destinations(facts, dns, ev)
     for text in ev.server_side:
         ev.note(f"server-side: {text}")
     for text in ev.unexplained:

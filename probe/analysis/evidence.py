@@ -21,6 +21,8 @@ class Evidence:
     down: list[str] = field(default_factory=list)
     unexplained: list[str] = field(default_factory=list)
     server_side: list[str] = field(default_factory=list)
+    elsewhere: list[tuple[str, str, Method | None, float]] = field(default_factory=list)
+    """Hits about endpoints the URL's own fetch did not use, held until its outcome is known."""
 
     def hit(
         self, rule_id: str, detail: str, *, method: Method | None = None, factor: float = 1.0
@@ -32,6 +34,25 @@ class Evidence:
             return
         weight = round(max(0.0, min(1.0, found.weight * factor)), 3)
         self.hits.append(RuleHit(rule=rule_id, method=chosen, weight=weight, detail=detail))
+
+    def hit_elsewhere(
+        self, rule_id: str, detail: str, *, method: Method | None = None, factor: float = 1.0
+    ) -> None:
+        """Hold a hit about an endpoint the URL's own fetch did not need; return nothing."""
+        self.elsewhere.append((rule_id, detail, method, factor))
+
+    def settle_elsewhere(self, *, fetch_succeeded: bool) -> None:
+        """Keep the held hits as observations when the URL's fetch succeeded, else count them.
+
+        A URL's verdict is about that URL: a handshake failing on an endpoint its fetch never
+        needed (443 for an http:// URL that loaded) cannot make it blocked.
+        """
+        for rule_id, detail, method, factor in self.elsewhere:
+            if fetch_succeeded:
+                self.note(f"not needed by this URL's fetch, which succeeded: {detail}")
+            else:
+                self.hit(rule_id, detail, method=method, factor=factor)
+        self.elsewhere.clear()
 
     def note(self, text: str) -> None:
         """Record an observation that does not change the verdict (once)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from probe.model import Method
 
-RULES_VERSION = "2"
+RULES_VERSION = "3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +172,14 @@ _RULES: tuple[Rule, ...] = (
         0.97,
         "A query for the host sent to an address that runs no DNS server was answered while a "
         "harmless name was not: only a device on the path can have answered (GFWatch).",
+    ),
+    Rule(
+        "forged-destination-blocked",
+        None,
+        0.7,
+        "The public address a forged DNS answer pointed to reset or closed the connection "
+        "itself: the destination blocks too, a second method beside the forgery (OONI's "
+        "blocking flags report both).",
     ),
     Rule(
         "censor-located",

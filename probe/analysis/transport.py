@@ -6,11 +6,13 @@ failures on a probe with no working IPv6 are noted, not counted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from probe.analysis.dns import DnsFindings
 from probe.analysis.evidence import Evidence
 from probe.analysis.facts import Facts, is_ipv6
 from probe.analysis.rules import method_for_failure
-from probe.model import Failure
+from probe.model import Failure, HttpTransaction
 
 _IPV6_NOISE = frozenset(
     {
@@ -37,6 +39,12 @@ def _skip(facts: Facts, dns: DnsFindings, address: str, failure: str, ev: Eviden
     return False
 
 
+def _recorder(facts: Facts, address: str, port: int, ev: Evidence) -> Callable[..., None]:
+    """Return `ev.hit` for an endpoint the URL's fetch used or would use, else the held hit."""
+    used = port == facts.port or any((tx.address, tx.port) == (address, port) for tx in facts.chain)
+    return ev.hit if used else ev.hit_elsewhere
+
+
 def analyse_tcp(facts: Facts, dns: DnsFindings, ev: Evidence) -> set[str]:
     """Return addresses whose TCP connect failed unexpectedly, recording `tcp-blocked` hits."""
     blocked: set[str] = set()
@@ -49,13 +57,14 @@ def analyse_tcp(facts: Facts, dns: DnsFindings, ev: Evidence) -> set[str]:
             control_failure = facts.control_tcp[(address, port)]
             if control_failure is None:
                 method = method_for_failure("tcp", failure)
-                ev.hit("tcp-blocked", f"{where}; the control connected", method=method)
+                record = _recorder(facts, address, port, ev)
+                record("tcp-blocked", f"{where}; the control connected", method=method)
                 blocked.add(address)
             else:
                 ev.down.append(f"tcp: {where}; the control failed too ({control_failure})")
         elif facts.control_http_ok and address in facts.trusted_addresses():
             method = method_for_failure("tcp", failure)
-            ev.hit(
+            _recorder(facts, address, port, ev)(
                 "tcp-blocked",
                 f"{where}; the control fetched the page from this site",
                 method=method,
@@ -90,10 +99,11 @@ def analyse_tls(facts: Facts, dns: DnsFindings, ev: Evidence) -> None:
             ev.unexplained.append(f"tls: {where}; no control result for it")
             continue
         factor = 1.0 if control is not None else 0.85
+        record = _recorder(facts, address, port, ev)
         if failure in _CERT_FAILURES:
             presented = hs.peer_certificates[0].issuer if hs.peer_certificates else "unknown"
             expected = control.leaf_issuer if control is not None else None
-            ev.hit(
+            record(
                 "tls-mitm",
                 f"{where}; presented issuer {presented!r}"
                 + (f", the control saw {expected!r}" if expected else ""),
@@ -101,9 +111,58 @@ def analyse_tls(facts: Facts, dns: DnsFindings, ev: Evidence) -> None:
             )
         else:
             method = method_for_failure("tls", failure)
-            ev.hit(
+            record(
                 "tls-blocked",
                 f"{where}; the control's handshake succeeded",
                 method=method,
                 factor=factor,
             )
+
+
+_ACTIVE_FAILURES = frozenset({Failure.CONNECTION_RESET.value, Failure.EOF.value})
+"""Failures a destination causes on purpose (a reset, a close), unlike a timeout; a refused
+connect is left out: any host without the service refuses."""
+_FORGERY_RULES = frozenset(
+    {"dns-forged", "dns-forged-known", "dns-forged-ghost", "dns-injected", "dns-bogon"}
+)
+
+
+def check_forged_destinations(facts: Facts, dns: DnsFindings, ev: Evidence) -> None:
+    """Fire `forged-destination-blocked` when a forged answer's address also cut the connection.
+
+    DNS forgery is already a hit; a reset or refusal at the address it pointed to is a second,
+    independent method (OONI's blocking flags report both). A timeout there is only the
+    forgery's consequence (nothing answers at a fake address).
+    """
+    if not any(h.rule in _FORGERY_RULES for h in ev.hits):
+        return
+    failures: list[tuple[str, str, int, str]] = [
+        ("tcp", address, port, conn.failure)
+        for (address, port), conn in facts.tcp.items()
+        if conn.failure is not None
+    ]
+    for (address, port), hs in facts.tls.items():
+        conn = facts.tcp.get((address, port))
+        if hs.failure is not None and (conn is None or conn.failure is None):
+            failures.append(("tls", address, port, hs.failure))
+    failures += [
+        (_stage(tx), tx.address, tx.port, tx.failure)
+        for tx in facts.chain
+        if tx.failure is not None and tx.depth == 0
+    ]
+    for stage, address, port, failure in failures:
+        forged = address in dns.inconsistent or address in dns.injected  # not a bogon
+        if failure in _ACTIVE_FAILURES and forged:
+            ev.hit(
+                "forged-destination-blocked",
+                f"{address}:{port}, where a forged answer pointed, failed at {stage}: {failure}",
+                method=method_for_failure(stage, failure),
+            )
+
+
+def _stage(tx: HttpTransaction) -> str:
+    if tx.connect_ms is None:
+        return "tcp"
+    if tx.url.startswith("https:") and tx.tls_ms is None:
+        return "tls"
+    return "http"

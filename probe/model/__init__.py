@@ -27,6 +27,7 @@ from probe.model.measurement import (
     FORMAT_VERSION,
     Measurement,
     MeasurementOptions,
+    Origin,
     ProbeNetwork,
 )
 from probe.model.observations import (
@@ -95,6 +96,7 @@ __all__ = [
     "Measurement",
     "MeasurementOptions",
     "Method",
+    "Origin",
     "PacketEvidence",
     "ProbeNetwork",
     "ProbeOutcome",

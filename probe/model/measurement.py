@@ -18,7 +18,7 @@ from probe.model.verdict import Analysis
 
 Doc = msgspec.Meta
 
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 """Major.minor of the measurement format; a new field bumps the minor version."""
 
 UID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -85,6 +85,20 @@ class MeasurementOptions(Record, frozen=True, kw_only=True, forbid_unknown_field
     ] = None
 
 
+class Origin(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where a measurement made by another platform came from, as that platform named it (1.2)."""
+
+    platform: Annotated[str, Doc(description="The platform that measured: `ooni`.")]
+    measurement_uid: Annotated[
+        str | None, Doc(description="The platform's own id of the measurement, where it has one.")
+    ] = None
+    report_id: Annotated[
+        str | None, Doc(description="The platform's report (run) the measurement belongs to.")
+    ] = None
+    test_name: Annotated[str, Doc(description="The platform's test, e.g. web_connectivity.")]
+    test_version: Annotated[str, Doc(description="Version of that test.")] = ""
+
+
 class Measurement(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One URL measured by one probe at one time, with its analysis."""
 
@@ -132,3 +146,10 @@ class Measurement(Record, frozen=True, kw_only=True, forbid_unknown_fields=True)
     annotations: Annotated[
         dict[str, str], Doc(description="Free-form facts such as platform and python version.")
     ] = {}
+    origin: Annotated[
+        Origin | None,
+        Doc(
+            description="Set when another platform made the measurement and Crenel imported it "
+            "(1.2); null for Crenel's own."
+        ),
+    ] = None

@@ -1,4 +1,4 @@
-"""Verdicts for hand-built measurements that mirror the lab catalogue (S01-S31), one rule at a time."""
+"""Verdicts for hand-built measurements that mirror the lab catalogue (S01-S33), one rule at a time."""
 
 from __future__ import annotations
 
@@ -466,7 +466,7 @@ def test_analysis_is_deterministic_and_records_its_versions() -> None:
     m = healthy().build()
     first, second = analyse(m, REF), analyse(m, REF)
     assert first == second
-    assert first.rules_version == "2"
+    assert first.rules_version == "3"
     assert first.reference_digest == REF.digest
     assert REF.digest != ReferenceData().digest
 
@@ -522,6 +522,7 @@ def _world_for_rule(rule_id: str) -> World:
         "throttled": _throttled,
         "http-blockpage": _blockpage,
         "http-diff": _diff,
+        "forged-destination-blocked": _forged_then_reset,
         "tcp-rst-injected": lambda: with_injected_end("R"),
         "tcp-fin-injected": lambda: with_injected_end("FA"),
         "dns-injected-packet": injected_with_packet_traits,
@@ -535,6 +536,49 @@ def _injected() -> World:
     w = World()
     w.lookup(ResolverKind.UDP, responses=[["203.0.113.250"], [SITE]]).lookup(ResolverKind.DOH, SITE)
     return w.fetch("203.0.113.250", failure=F.GENERIC_TIMEOUT, stage="tcp").with_control()
+
+
+def _forged_then_reset() -> World:
+    w = World(url="https://news.example.test/")
+    w.lookup(ResolverKind.SYSTEM, "203.0.113.9").lookup(ResolverKind.DOH, SITE)
+    w.connect("203.0.113.9").handshake("203.0.113.9", F.CONNECTION_RESET)
+    return w.fetch("203.0.113.9", failure=F.CONNECTION_RESET, stage="tls").with_control()
+
+
+def test_forged_answer_to_an_address_that_resets_reports_both_methods() -> None:
+    result = run(_forged_then_reset())
+    assert result.verdict is Verdict.BLOCKED
+    assert set(result.methods) == {Method.DNS_FORGED, Method.TLS_RESET}
+    assert result.blocking == "dns" and result.accessible is False
+
+
+def test_forged_answer_to_a_silent_address_reports_the_forgery_alone() -> None:
+    w = World(url="https://news.example.test/")
+    w.lookup(ResolverKind.SYSTEM, "203.0.113.9").lookup(ResolverKind.DOH, SITE)
+    w.connect("203.0.113.9", 443, failure=F.GENERIC_TIMEOUT)
+    w.fetch("203.0.113.9", failure=F.GENERIC_TIMEOUT, stage="tcp").with_control()
+    assert run(w).methods == [Method.DNS_FORGED]
+
+
+def test_an_http_url_that_loaded_stays_ok_when_tls_on_443_is_reset() -> None:
+    w = World(url="http://news.example.test/")
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE).connect(SITE, 443)
+    w.handshake(SITE, F.CONNECTION_RESET).fetch(SITE, page_response()).with_control()
+    result = run(w)
+    assert (result.verdict, result.blocking, result.accessible) == (Verdict.OK, False, True)
+    assert any(
+        "not needed by this URL's fetch" in n and "connection_reset" in n for n in result.notes
+    )
+
+
+def test_the_same_reset_counts_when_the_http_fetch_failed_too() -> None:
+    w = World(url="http://news.example.test/")
+    w.lookup(ResolverKind.SYSTEM, SITE).connect(SITE).connect(SITE, 443)
+    w.handshake(SITE, F.CONNECTION_RESET)
+    w.fetch(SITE, failure=F.CONNECTION_RESET, stage="http").with_control()
+    result = run(w)
+    assert result.verdict is Verdict.BLOCKED
+    assert Method.TLS_RESET in result.methods and Method.HTTP_RESET in result.methods
 
 
 def _dns_failure(failure: str) -> World:

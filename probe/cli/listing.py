@@ -25,6 +25,13 @@ def add_parsers(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
     show.add_argument(
         "--json", action="store_true", help="accepted for symmetry: `show` always prints JSON"
     )
+    show.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["crenel", "ooni"],
+        default="crenel",
+        help="crenel (as stored) or ooni (OONI's web_connectivity format, for OONI's tools)",
+    )
     show.set_defaults(handler=show_measurement, is_async=False, needs_consent=False)
 
 
@@ -73,5 +80,13 @@ def show_measurement(args: argparse.Namespace, config: ProbeConfig) -> int:
             raise BadInputError(f"{args.uid!r} matches several measurements; give more of the id")
         raw = store.raw(matches[0])
     assert raw is not None
+    if getattr(args, "fmt", "crenel") == "ooni":
+        import msgspec
+
+        from probe.model import Measurement
+        from probe.ooni import ooni_from_measurement
+
+        measurement = msgspec.json.decode(raw, type=Measurement)
+        raw = msgspec.json.encode(ooni_from_measurement(measurement))
     sys.stdout.write(raw.decode() + "\n")
     return 0

@@ -11,6 +11,7 @@ import trio
 
 from probe.cli.main import main
 from probe.model import Measurement
+from probe.ooni import measurement_from_ooni
 from tests.probe.loopback import start_internet
 
 
@@ -122,3 +123,8 @@ async def test_measure_json_run_list_and_show_against_loopback(
     assert await trio.to_thread.run_sync(main, ["show", m.uid[:13] + m.uid[13:]]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["uid"] == m.uid and shown["category_code"] is None
+    assert await trio.to_thread.run_sync(main, ["show", m.uid, "--format", "ooni"]) == 0
+    ooni = json.loads(capsys.readouterr().out)
+    assert ooni["test_name"] == "web_connectivity" and ooni["input"] == m.input
+    assert ooni["test_keys"]["accessible"] is True and ooni["test_keys"]["blocking"] is False
+    assert measurement_from_ooni(ooni).analysis.verdict.value == "ok"

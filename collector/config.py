@@ -6,9 +6,10 @@ environment. Zero set-up: every field has a default (data in the per-user data d
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,11 @@ class Limits:
     page_max: int = 1_000
     export_max_days: int = 31
     """Longest range one HTTP export may cover (the CLI has no limit)."""
+    exports_per_source: int = 1
+    """HTTP exports one source address may run at once (429 `too_many_exports` beyond)."""
+    exports_total: int = 2
+    """HTTP exports running at once from all sources (503 `exports_busy` beyond); kept below
+    `read_threads` so searches and reports always find a reader."""
     future_skew_s: float = 3600.0
     """A measurement starting further in the future than this is refused."""
     report_gauges_s: float = 300.0
@@ -226,6 +232,7 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
             measurements_per_s=rate * 10,
             measurements_burst=max(rate * 100, 1.0),
         )
+    limits = dataclasses.replace(limits, **_limit_overrides(pick))
     return CollectorConfig(
         data_dir=data_dir,
         listen=listen,
@@ -246,6 +253,26 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
         analysis_workers=int(workers) if workers is not None else default_analysis_workers(),
         limits=limits,
     )
+
+
+LIMIT_FLAGS: dict[str, tuple[str, float]] = {
+    "exports_per_source": ("--exports-per-source", 1),
+    "exports_total": ("--exports-total", 1),
+}
+"""The `Limits` fields set one by one from flags or the environment, with their minimum."""
+
+
+def _limit_overrides(pick: Callable[[str], Any]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, (flag, minimum) in LIMIT_FLAGS.items():
+        value = _number(pick(name), flag, minimum=minimum)
+        if value is None:
+            continue
+        kind = type(getattr(Limits, name))
+        if kind is int and value != int(value):
+            raise ConfigInvalid(f"{flag} must be a whole number, got {value:g}")
+        overrides[name] = kind(value)
+    return overrides
 
 
 def default_analysis_workers() -> int:

@@ -57,6 +57,20 @@ class Overloaded(CollectorError):
     code = "overloaded"
 
 
+class TooManyExports(CollectorError):
+    """This source already runs as many exports as it may; retry when one has finished."""
+
+    status_code = 429
+    code = "too_many_exports"
+
+
+class ExportsBusy(CollectorError):
+    """The collector runs as many exports as it allows at once; retry later."""
+
+    status_code = 503
+    code = "exports_busy"
+
+
 class NotFound(CollectorError):
     """No such resource."""
 

@@ -18,6 +18,7 @@ import trio
 from collector.api.control import ControlEndpoint
 from collector.config import CollectorConfig
 from collector.control.helper import ControlHelper
+from collector.export_slots import ExportSlots
 from collector.geoip import SourceLocator
 from collector.metrics import Metrics
 from collector.ratelimit import RateLimiter
@@ -25,7 +26,7 @@ from collector.reanalyse import Analyser, ReferenceSource
 from collector.regional import ModelSettings
 from collector.report_gauges import ReportGauges
 from collector.reports.cache import ReportCache
-from collector.storage import DuckDBStorage, ThreadedStorage
+from collector.storage import DuckDBStorage, ThreadedStorage, remove_leftovers
 from collector.writer import IngestWriter
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class Collector:
     upload_limits: RateLimiter
     control: ControlEndpoint
     reports: ReportCache
+    exports: ExportSlots
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -71,6 +73,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
     limits = config.limits
     key = os.urandom(16)
     with SourceLocator(config.geoip_paths) as locator:
+        await trio.to_thread.run_sync(remove_leftovers, config.data_dir, config.database_path)
         store = await trio.to_thread.run_sync(DuckDBStorage, config.database_path)
         try:
             storage = ThreadedStorage(store, read_threads=limits.read_threads)
@@ -120,6 +123,9 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                             ),
                             control=ControlEndpoint(helper),
                             reports=reports,
+                            exports=ExportSlots(
+                                per_source=limits.exports_per_source, total=limits.exports_total
+                            ),
                         )
                     finally:
                         with trio.move_on_after(SHUTDOWN_GRACE_S, shield=True):

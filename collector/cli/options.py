@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from collector.config import CollectorConfig, environment, load_collector_config
+from collector.config import LIMIT_FLAGS, CollectorConfig, environment, load_collector_config
 
 
 def add_storage_flags(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +71,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "tls_key",
         "rate_limit",
         "analysis_workers",
+        *LIMIT_FLAGS,
     )
     return {key: getattr(args, key, None) for key in keys}
 

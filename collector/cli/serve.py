@@ -71,6 +71,15 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="PER_S",
         help="requests per second per source (default 50; 0 disables all per-source limits)",
     )
+    p.add_argument(
+        "--exports-per-source",
+        type=int,
+        metavar="N",
+        help="HTTP exports one source may run at once (default 1)",
+    )
+    p.add_argument(
+        "--exports-total", type=int, metavar="N", help="HTTP exports running at once (default 2)"
+    )
     p.set_defaults(handler=run_serve)
 
 

@@ -24,6 +24,7 @@ from collector.errors import DataDirLocked, StorageUnavailable
 from collector.regional import ModelSettings, NetworkCounts
 from collector.storage import (
     arrow_batches,
+    export_pages,
     exports,
     reports,
     rollup_writes,
@@ -38,6 +39,7 @@ from collector.storage.base import (
     CheckInUrl,
     Cursor,
     ExportFormat,
+    ExportPage,
     Filters,
     MeasurementRow,
     MeasurementSummary,
@@ -329,6 +331,16 @@ class DuckDBStorage:
         with self._reader() as cur, self._reader() as sink:
             return exports.export(
                 cur, filters, fmt, out, sink=sink, unzstd=self._unzstd, partitioned=partitioned
+            )
+
+    def export_page(
+        self, filters: Filters, fmt: ExportFormat, after: Cursor | None, limit: int
+    ) -> ExportPage:
+        """Return the next page of an HTTP export, in (start_time, uid) order after `after`
+        (`export_pages.export_page` says what each format holds)."""
+        with self._reader() as cur:
+            return export_pages.export_page(
+                cur, filters, fmt, after, limit=limit, unzstd=self._unzstd
             )
 
     # -- reports (rollups) ---------------------------------------------------------------------

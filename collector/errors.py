@@ -118,6 +118,12 @@ class RateLimited(CollectorError):
         self.retry_after_s = retry_after_s
 
 
+class QuotaExceeded(RateLimited):
+    """This source used its daily upload quota; retry after the `Retry-After` seconds."""
+
+    code = "quota_exceeded"
+
+
 class Unauthorized(CollectorError):
     """This action needs the admin token (`Authorization: Bearer TOKEN`)."""
 

@@ -21,11 +21,13 @@ from collector.control.helper import ControlHelper
 from collector.export_slots import ExportSlots
 from collector.geoip import SourceLocator
 from collector.metrics import Metrics
+from collector.quota import DailyQuota
 from collector.ratelimit import RateLimiter
 from collector.reanalyse import Analyser, ReferenceSource
 from collector.regional import ModelSettings
 from collector.report_gauges import ReportGauges
 from collector.reports.cache import ReportCache
+from collector.retention import RawRetention
 from collector.storage import DuckDBStorage, ThreadedStorage, remove_leftovers
 from collector.writer import IngestWriter
 
@@ -49,6 +51,8 @@ class Collector:
     control: ControlEndpoint
     reports: ReportCache
     exports: ExportSlots
+    quotas: DailyQuota
+    retention: RawRetention
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -107,6 +111,8 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                         storage, metrics, limits.report_gauges_s, ModelSettings(), reports
                     )
                     await nursery.start(gauges.run)
+                    retention = RawRetention(storage, config.raw_retention_days)
+                    await nursery.start(retention.run)
                     try:
                         yield Collector(
                             config=config,
@@ -116,10 +122,21 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                             locator=locator,
                             metrics=metrics,
                             request_limits=RateLimiter(
-                                limits.requests_per_s, limits.requests_burst, key=key
+                                limits.requests_per_s,
+                                limits.requests_burst,
+                                key=key,
+                                ipv6_prefix=limits.ipv6_prefix,
                             ),
                             upload_limits=RateLimiter(
-                                limits.measurements_per_s, limits.measurements_burst, key=key
+                                limits.measurements_per_s,
+                                limits.measurements_burst,
+                                key=key,
+                                ipv6_prefix=limits.ipv6_prefix,
+                            ),
+                            retention=retention,
+                            quotas=DailyQuota(
+                                measurements_per_day=limits.quota_measurements_per_day,
+                                bytes_per_day=limits.quota_bytes_per_day,
                             ),
                             control=ControlEndpoint(helper),
                             reports=reports,

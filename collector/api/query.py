@@ -93,6 +93,11 @@ async def fetch(collector: Collector, request: Request) -> Response:
     raw = await collector.storage.read(collector.storage.storage.raw, uid)
     if raw is None:
         raise NotFound(f"no measurement {uid}")
+    if not raw:
+        raise NotFound(
+            f"the body of {uid} was removed by the raw retention policy; its summary and "
+            "analysis remain in search, aggregations and reports"
+        )
     return Response(raw, media_type="application/json")
 
 

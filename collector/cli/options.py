@@ -71,6 +71,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "tls_key",
         "rate_limit",
         "analysis_workers",
+        "raw_retention_days",
         *LIMIT_FLAGS,
     )
     return {key: getattr(args, key, None) for key in keys}

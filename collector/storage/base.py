@@ -241,7 +241,7 @@ class Storage(Protocol):
         """
 
     def raw(self, uid: str) -> bytes | None:
-        """Return the accepted bytes of a measurement, or None."""
+        """Return the accepted bytes of a measurement, b"" if retention removed them, or None."""
 
     def summaries(
         self, filters: Filters, after: Cursor | None, limit: int
@@ -261,6 +261,10 @@ class Storage(Protocol):
         self, *, rules_version: str, reference_digest: str, everything: bool
     ) -> int:
         """Flag rows analysed with other rules or reference data (or all); return how many."""
+
+    def strip_raw(self, before: datetime, limit: int) -> int:
+        """Empty the bodies of up to `limit` analysed rows received before `before`; return
+        how many."""
 
     def replace_test_lists(self, urls: Sequence[TestListUrl], origin: str) -> int:
         """Replace every test list with `urls`; return how many are stored."""

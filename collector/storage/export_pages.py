@@ -72,7 +72,7 @@ def export_page(
     table = table.drop_columns(["export_key_time", "export_key_uid"])
     if fmt is not ExportFormat.CSV:
         raw = table.column("raw").to_pylist()
-        texts = pa.array([unzstd(b).decode("utf-8") for b in raw], pa.string())
+        texts = pa.array([unzstd(b).decode("utf-8") if b else None for b in raw], pa.string())
         table = table.drop_columns(["raw"]).append_column("measurement", texts)
     return ExportPage(table=table, after=last)
 
@@ -118,7 +118,9 @@ class ExportEncoder:
         """Return the bytes that follow for this page (possibly none)."""
         if self.fmt is ExportFormat.JSONL:
             lines = table.column("measurement").to_pylist()
-            return b"".join(text.rstrip("\r\n").encode("utf-8") + b"\n" for text in lines)
+            return b"".join(
+                text.rstrip("\r\n").encode("utf-8") + b"\n" for text in lines if text is not None
+            )
         if self.fmt is ExportFormat.CSV:
             return self._csv(table)
         if self._parquet is None:

@@ -23,9 +23,28 @@ def test_export_limits_come_from_flags_then_the_environment(tmp_path: Path) -> N
     )
 
 
+def test_quotas_prefix_and_retention_are_configurable(tmp_path: Path) -> None:
+    env = {
+        "CRENEL_COLLECTOR_QUOTA_MEASUREMENTS_PER_DAY": "5000",
+        "CRENEL_COLLECTOR_IPV6_PREFIX": "48",
+        "CRENEL_COLLECTOR_RAW_RETENTION_DAYS": "90",
+    }
+    config = load_collector_config({"data_dir": str(tmp_path), "quota_bytes_per_day": 0}, env)
+    assert config.limits.quota_measurements_per_day == 5000
+    assert config.limits.quota_bytes_per_day == 0
+    assert config.limits.ipv6_prefix == 48
+    assert config.raw_retention_days == 90
+    default = load_collector_config({"data_dir": str(tmp_path)}, {})
+    assert default.raw_retention_days == 0 and default.limits.ipv6_prefix == 64
+
+
 @pytest.mark.parametrize(
     ("key", "value", "flag"),
     [
+        ("ipv6_prefix", "16", "--ipv6-prefix"),
+        ("ipv6_prefix", "129", "--ipv6-prefix"),
+        ("quota_measurements_per_day", "-1", "--quota-measurements-per-day"),
+        ("raw_retention_days", "1.5", "--raw-retention-days"),
         ("exports_total", "0", "--exports-total"),
         ("exports_per_source", "1.5", "--exports-per-source"),
         ("exports_per_source", "many", "--exports-per-source"),

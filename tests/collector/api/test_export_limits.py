@@ -5,6 +5,7 @@ the data directory are removed at start-up."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -15,7 +16,8 @@ from collector.errors import ExportsBusy, TooManyExports
 from collector.export_slots import ExportSlots
 from tests.collector.running import NOW, RunningCollector, measurement, ndjson, start_collector
 
-WINDOW = {"since": NOW.date().isoformat(), "until": NOW.date().isoformat()}
+# The measurements start 5 minutes before NOW: a window from the day before holds them at any hour.
+WINDOW = {"since": (NOW - timedelta(days=1)).date().isoformat(), "until": NOW.date().isoformat()}
 
 
 def test_slots_refuse_beyond_the_per_source_and_the_total_limit() -> None:

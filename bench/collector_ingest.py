@@ -224,8 +224,11 @@ def build_batches(count: int, batch: int) -> tuple[list[bytes], int]:
     return bodies, int(statistics.mean(sizes))
 
 
-def start_collector(data_dir: Path, extra: list[str]) -> tuple[subprocess.Popen[str], str]:
-    """Start `crenel-collector serve` and return the process and its base URL."""
+def start_collector(
+    data_dir: Path, extra: list[str], *, cwd: Path = ROOT
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `crenel-collector serve` (from the code in `cwd`) and return the process and its
+    base URL."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -240,7 +243,7 @@ def start_collector(data_dir: Path, extra: list[str]) -> tuple[subprocess.Popen[
             "0",
             *extra,
         ],
-        cwd=ROOT,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -6,6 +6,7 @@ environment. Zero set-up: every field has a default (data in the per-user data d
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 from collections.abc import Callable, Mapping
@@ -63,6 +64,18 @@ class Limits:
     page_max: int = 1_000
     export_max_days: int = 31
     """Longest range one HTTP export may cover (the CLI has no limit)."""
+    quota_measurements_per_day: int = 200_000
+    """Measurements one source may upload per UTC day (429 `quota_exceeded` beyond; 0: none)."""
+    quota_bytes_per_day: int = 1 << 30
+    """Bytes one source's measurements may take in the database per UTC day (estimated:
+    compressed body, text columns, a fixed overhead per row; 0: no quota)."""
+    ipv6_prefix: int = 64
+    """An IPv6 source is its network of this many bits for every per-source limit."""
+    exports_per_source: int = 1
+    """HTTP exports one source address may run at once (429 `too_many_exports` beyond)."""
+    exports_total: int = 2
+    """HTTP exports running at once from all sources (503 `exports_busy` beyond); kept below
+    `read_threads` so searches and reports always find a reader."""
     future_skew_s: float = 3600.0
     """A measurement starting further in the future than this is refused."""
     report_gauges_s: float = 300.0
@@ -93,6 +106,9 @@ class CollectorConfig:
     clock: Callable[[], datetime] = utc_now
     """The collector's only clock: ingest's future check, report windows, check-in, analysis
     times. Tests pass a fixed instant so they pass at any hour and on any date."""
+    raw_retention_days: int = 0
+    """Strip the accepted bytes of measurements received more than this many days ago (their
+    summary, analysis and rollups stay); 0 keeps them forever."""
 
     @property
     def database_path(self) -> Path:
@@ -235,6 +251,10 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
             measurements_per_s=rate * 10,
             measurements_burst=max(rate * 100, 1.0),
         )
+    limits = dataclasses.replace(limits, **_limit_overrides(pick))
+    retention = _number(pick("raw_retention_days"), "--raw-retention-days")
+    if retention is not None and retention != int(retention):
+        raise ConfigInvalid(f"--raw-retention-days must be a whole number, got {retention:g}")
     return CollectorConfig(
         data_dir=data_dir,
         listen=listen,
@@ -254,7 +274,33 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
         tls_key=key,
         analysis_workers=int(workers) if workers is not None else default_analysis_workers(),
         limits=limits,
+        raw_retention_days=int(retention or 0),
     )
+
+
+LIMIT_FLAGS: dict[str, tuple[str, float, float]] = {
+    "exports_per_source": ("--exports-per-source", 1, 1e6),
+    "exports_total": ("--exports-total", 1, 1e6),
+    "quota_measurements_per_day": ("--quota-measurements-per-day", 0, 1e12),
+    "quota_bytes_per_day": ("--quota-bytes-per-day", 0, 1e15),
+    "ipv6_prefix": ("--ipv6-prefix", 32, 128),
+}
+"""The `Limits` fields set one by one from flags or the environment: flag, minimum, maximum."""
+
+
+def _limit_overrides(pick: Callable[[str], Any]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, (flag, minimum, maximum) in LIMIT_FLAGS.items():
+        value = _number(pick(name), flag, minimum=minimum)
+        if value is None:
+            continue
+        if value > maximum:
+            raise ConfigInvalid(f"{flag} must be at most {maximum:g}, got {value:g}")
+        kind = type(getattr(Limits, name))
+        if kind is int and value != int(value):
+            raise ConfigInvalid(f"{flag} must be a whole number, got {value:g}")
+        overrides[name] = kind(value)
+    return overrides
 
 
 def default_analysis_workers() -> int:

@@ -57,6 +57,20 @@ class Overloaded(CollectorError):
     code = "overloaded"
 
 
+class TooManyExports(CollectorError):
+    """This source already runs as many exports as it may; retry when one has finished."""
+
+    status_code = 429
+    code = "too_many_exports"
+
+
+class ExportsBusy(CollectorError):
+    """The collector runs as many exports as it allows at once; retry later."""
+
+    status_code = 503
+    code = "exports_busy"
+
+
 class NotFound(CollectorError):
     """No such resource."""
 
@@ -102,6 +116,12 @@ class RateLimited(CollectorError):
     def __init__(self, detail: str | None = None, *, retry_after_s: float = 1.0) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class QuotaExceeded(RateLimited):
+    """This source used its daily upload quota; retry after the `Retry-After` seconds."""
+
+    code = "quota_exceeded"
 
 
 class Unauthorized(CollectorError):

@@ -1,13 +1,18 @@
 """Per-source token buckets: a steady rate with a burst, keyed by a keyed hash of the address.
 
 Pure: the clock and the hashing key arrive as arguments. The address itself is never kept, not
-even in memory: only blake2b(address, key) with a key drawn when the collector starts.
+even in memory: only blake2b(source, key) with a key drawn when the collector starts. An IPv6
+source is its /64 (configurable): one host holds a whole /64 and could rotate through it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from dataclasses import dataclass
+
+DEFAULT_IPV6_PREFIX = 64
+"""RFC 7421: a /64 is what one subscriber's link gets; hosts pick any address inside it."""
 
 
 @dataclass
@@ -20,11 +25,18 @@ class RateLimiter:
     """Allows `rate_per_s` units per second per source, with bursts up to `burst` units."""
 
     def __init__(
-        self, rate_per_s: float, burst: float, *, key: bytes, max_sources: int = 100_000
+        self,
+        rate_per_s: float,
+        burst: float,
+        *,
+        key: bytes,
+        max_sources: int = 100_000,
+        ipv6_prefix: int = DEFAULT_IPV6_PREFIX,
     ) -> None:
         self.rate_per_s = rate_per_s
         self.burst = max(burst, 1.0)
         self._key = key
+        self.ipv6_prefix = ipv6_prefix
         self._max_sources = max_sources
         self._buckets: dict[bytes, _Bucket] = {}
 
@@ -34,8 +46,9 @@ class RateLimiter:
         return self.rate_per_s > 0
 
     def source_key(self, address: str) -> bytes:
-        """Return the keyed hash the limiter stores for an address."""
-        return hashlib.blake2b(address.encode(), key=self._key, digest_size=16).digest()
+        """Return the keyed hash the limiter stores for an address (for IPv6, of its prefix)."""
+        source = source_of(address, self.ipv6_prefix)
+        return hashlib.blake2b(source.encode(), key=self._key, digest_size=16).digest()
 
     def take(self, address: str, now: float, cost: float = 1.0) -> float:
         """Spend `cost` units of this source's bucket; return 0 if allowed, else seconds to wait.
@@ -75,3 +88,17 @@ class RateLimiter:
 
     def __len__(self) -> int:
         return len(self._buckets)
+
+
+def source_of(address: str, ipv6_prefix: int = DEFAULT_IPV6_PREFIX) -> str:
+    """Return what counts as one source: an IPv4 address itself (also when IPv4-mapped), an IPv6
+    address's network of `ipv6_prefix` bits, anything unparsable as given."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+    return str(ip)

@@ -31,7 +31,7 @@ import trio
 import zstandard
 
 from collector.config import utc_now
-from collector.errors import ConfigInvalid
+from collector.errors import ConfigInvalid, StorageUnavailable
 from collector.metrics import Metrics
 from collector.storage import AnalysisRow, ThreadedStorage
 from collector.summary import analysis_row
@@ -49,6 +49,9 @@ MAX_BATCHES_PER_WAKE = 10_000
 IDLE_RECHECK_S = 30.0
 GATHER_S = 0.25
 PARENT_CHECK_S = 1.0
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 60.0
+"""Backoff of the analyser after the store refused a write (a full disk): it doubles up to this."""
 WORKER_NICENESS = 10
 _decoder = msgspec.json.Decoder(Measurement)
 
@@ -254,8 +257,13 @@ class Analyser:
         return count
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
-        """Analyse flagged rows whenever woken (and every half minute), until cancelled."""
+        """Analyse flagged rows whenever woken (and every half minute), until cancelled.
+
+        A write the store refuses (a full disk) pauses the analyser with a doubling backoff;
+        the rows it held stay flagged in the store and are read back when writes work again.
+        """
         task_status.started()
+        retry_s = RETRY_FIRST_S
         while True:
             if not self._read_back:
                 # Gather a batch (or wait a moment): one UPDATE commit per batch, not per upload.
@@ -263,7 +271,16 @@ class Analyser:
                     await self._enough.wait()
             self._enough = trio.Event()
             self._wake = trio.Event()
-            await self.drain()
+            try:
+                await self.drain()
+            except StorageUnavailable as exc:
+                # The rows stay flagged in the store: read them back once writes work again.
+                self._read_back = True
+                logger.warning("analysis paused for %.0f s: %s", retry_s, exc)
+                await trio.sleep(retry_s)
+                retry_s = min(retry_s * 2, RETRY_MAX_S)
+                continue
+            retry_s = RETRY_FIRST_S
             if self._wake.is_set():
                 continue  # rows arrived while draining
             self._idle.set()

@@ -18,14 +18,17 @@ import trio
 from collector.api.control import ControlEndpoint
 from collector.config import CollectorConfig
 from collector.control.helper import ControlHelper
+from collector.export_slots import ExportSlots
 from collector.geoip import SourceLocator
 from collector.metrics import Metrics
+from collector.quota import DailyQuota
 from collector.ratelimit import RateLimiter
 from collector.reanalyse import Analyser, ReferenceSource
 from collector.regional import ModelSettings
 from collector.report_gauges import ReportGauges
 from collector.reports.cache import ReportCache
-from collector.storage import DuckDBStorage, ThreadedStorage
+from collector.retention import RawRetention
+from collector.storage import DuckDBStorage, ThreadedStorage, remove_leftovers
 from collector.writer import IngestWriter
 
 logger = logging.getLogger(__name__)
@@ -47,6 +50,9 @@ class Collector:
     upload_limits: RateLimiter
     control: ControlEndpoint
     reports: ReportCache
+    exports: ExportSlots
+    quotas: DailyQuota
+    retention: RawRetention
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -71,6 +77,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
     limits = config.limits
     key = os.urandom(16)
     with SourceLocator(config.geoip_paths) as locator:
+        await trio.to_thread.run_sync(remove_leftovers, config.data_dir, config.database_path)
         store = await trio.to_thread.run_sync(DuckDBStorage, config.database_path)
         try:
             storage = ThreadedStorage(store, read_threads=limits.read_threads)
@@ -113,6 +120,8 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                         clock=config.clock,
                     )
                     await nursery.start(gauges.run)
+                    retention = RawRetention(storage, config.raw_retention_days)
+                    await nursery.start(retention.run)
                     try:
                         yield Collector(
                             config=config,
@@ -122,13 +131,27 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                             locator=locator,
                             metrics=metrics,
                             request_limits=RateLimiter(
-                                limits.requests_per_s, limits.requests_burst, key=key
+                                limits.requests_per_s,
+                                limits.requests_burst,
+                                key=key,
+                                ipv6_prefix=limits.ipv6_prefix,
                             ),
                             upload_limits=RateLimiter(
-                                limits.measurements_per_s, limits.measurements_burst, key=key
+                                limits.measurements_per_s,
+                                limits.measurements_burst,
+                                key=key,
+                                ipv6_prefix=limits.ipv6_prefix,
+                            ),
+                            retention=retention,
+                            quotas=DailyQuota(
+                                measurements_per_day=limits.quota_measurements_per_day,
+                                bytes_per_day=limits.quota_bytes_per_day,
                             ),
                             control=ControlEndpoint(helper),
                             reports=reports,
+                            exports=ExportSlots(
+                                per_source=limits.exports_per_source, total=limits.exports_total
+                            ),
                         )
                     finally:
                         with trio.move_on_after(SHUTDOWN_GRACE_S, shield=True):

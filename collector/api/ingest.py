@@ -11,6 +11,7 @@ import trio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from collector import quota
 from collector.api.body import content_encoding, decode_content, read_body
 from collector.api.schemas import IngestReply
 from collector.errors import CollectorError, RateLimited
@@ -66,7 +67,14 @@ async def upload(collector: Collector, request: Request) -> Response:
     mismatches = sum(1 for row in prepared.rows if row.geo_mismatch)
     if mismatches:
         collector.metrics.geo_mismatches.inc(mismatches)
-    stored = await collector.writer.submit(prepared.rows)
+    charge = quota.reserve_upload(collector.quotas, collector.upload_limits, address, prepared, now)
+    try:
+        stored = await collector.writer.submit(prepared.rows)
+    except CollectorError:
+        quota.refund_upload(collector.quotas, charge)
+        raise
+    if stored.duplicates:  # a re-upload costs nothing new
+        quota.refund_upload(collector.quotas, charge, stored.duplicates / len(prepared.rows))
     uids = list(dict.fromkeys(prepared.uids))
     reply = IngestReply(uids=uids, stored=stored.stored, duplicates=len(uids) - stored.stored)
     return Response(msgspec.json.encode(reply), media_type="application/json")

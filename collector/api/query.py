@@ -10,18 +10,17 @@ import csv
 import io
 import logging
 import re
-import shutil
-import tempfile
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import timedelta
 from functools import partial
-from pathlib import Path
+from typing import Any
 
 import msgspec
 import trio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from collector.api.params import (
     decode_cursor,
@@ -35,10 +34,12 @@ from collector.api.schemas import AggregationReply, MeasurementPage
 from collector.errors import InvalidField, NotFound
 from collector.service import Collector
 from collector.storage import (
+    EXPORT_PAGE_ROWS,
     AggregationQuery,
     AggregationRow,
     Axis,
     Cursor,
+    ExportEncoder,
     ExportFormat,
     Filters,
 )
@@ -47,7 +48,7 @@ from probe.model import Method
 logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE = 100
-EXPORT_CHUNK_BYTES = 256 * 1024
+MAX_EXPORT_PAGES = 10_000_000
 _UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _MEDIA = {
     ExportFormat.PARQUET: "application/vnd.apache.parquet",
@@ -92,6 +93,11 @@ async def fetch(collector: Collector, request: Request) -> Response:
     raw = await collector.storage.read(collector.storage.storage.raw, uid)
     if raw is None:
         raise NotFound(f"no measurement {uid}")
+    if not raw:
+        raise NotFound(
+            f"the body of {uid} was removed by the raw retention policy; its summary and "
+            "analysis remain in search, aggregations and reports"
+        )
     return Response(raw, media_type="application/json")
 
 
@@ -152,23 +158,42 @@ async def aggregate(collector: Collector, request: Request) -> Response:
 
 
 async def _export_stream(
-    collector: Collector, filters: Filters, fmt: ExportFormat, name: str
-) -> AsyncIterator[bytes]:
-    """Yield the export file's bytes; the file is written first and removed afterwards."""
-    made = await trio.to_thread.run_sync(
-        partial(tempfile.mkdtemp, prefix="export-", dir=collector.config.data_dir)
-    )
-    directory = Path(made)
-    try:
-        path = directory / name
-        store = collector.storage.storage
-        await collector.storage.read(partial(store.export, partitioned=False), filters, fmt, path)
-        async with await trio.open_file(path, "rb") as stream:
-            while chunk := await stream.read(EXPORT_CHUNK_BYTES):
-                yield chunk
-    finally:
-        with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(partial(shutil.rmtree, directory, ignore_errors=True))
+    collector: Collector, filters: Filters, fmt: ExportFormat
+) -> AsyncGenerator[bytes, None]:
+    """Yield the export's bytes page by page; nothing is written to disk."""
+    store = collector.storage.storage
+    encoder = ExportEncoder(fmt)
+    after: Cursor | None = None
+    for _ in range(MAX_EXPORT_PAGES):
+        page = await collector.storage.read(
+            store.export_page, filters, fmt, after, EXPORT_PAGE_ROWS
+        )
+        chunk = await trio.to_thread.run_sync(encoder.encode, page.table)
+        if chunk:
+            yield chunk
+        after = page.after
+        if after is None:
+            break
+    yield await trio.to_thread.run_sync(encoder.finish)
+
+
+class _ExportResponse(StreamingResponse):
+    """A streamed export that gives its slot back however the response ends."""
+
+    def __init__(
+        self, content: AsyncGenerator[bytes, None], release: Callable[[], None], **kw: Any
+    ) -> None:
+        super().__init__(content, **kw)
+        self._release = release
+        self._content = content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+            with trio.CancelScope(shield=True):
+                await self._content.aclose()
 
 
 async def export(collector: Collector, request: Request) -> Response:
@@ -190,8 +215,11 @@ async def export(collector: Collector, request: Request) -> Response:
             field="until",
         )
     name = f"crenel-{filters.since:%Y%m%d}-{filters.until:%Y%m%d}.{fmt.value}"
-    return StreamingResponse(
-        _export_stream(collector, filters, fmt, name),
+    source = collector.request_limits.source_key(request.client.host if request.client else "")
+    collector.exports.acquire(source)
+    return _ExportResponse(
+        _export_stream(collector, filters, fmt),
+        partial(collector.exports.release, source),
         media_type=_MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -138,7 +138,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             Reply(413, "Body, decompressed body, a line or the batch is too large.", ErrorReply),
             Reply(415, "Unsupported Content-Type or Content-Encoding.", ErrorReply),
             Reply(422, "A measurement is invalid; `line` and `field` say where.", ErrorReply),
-            _LIMITED,
+            Reply(
+                429,
+                "Rate limit, daily quota or queue full; retry after `Retry-After` seconds.",
+                ErrorReply,
+            ),
             Reply(503, "Storage failed; nothing was acknowledged, retry later.", ErrorReply),
         ),
         tag="probes",
@@ -219,7 +223,12 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         replies=(
             Reply(200, "The export file.", None, "application/octet-stream"),
             _INVALID,
-            _LIMITED,
+            Reply(
+                429,
+                "Rate limit, or this source already runs an export; retry after `Retry-After`.",
+                ErrorReply,
+            ),
+            Reply(503, "As many exports as allowed are running; retry later.", ErrorReply),
         ),
     ),
     Endpoint(

@@ -57,6 +57,8 @@ def add_remote_flags(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    from collector.config import LIMIT_FLAGS
+
     keys = (
         "data_dir",
         "listen",
@@ -73,6 +75,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "tls_key",
         "rate_limit",
         "analysis_workers",
+        "raw_retention_days",
+        *LIMIT_FLAGS,
     )
     return {key: getattr(args, key, None) for key in keys}
 

@@ -68,6 +68,40 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="PER_S",
         help="requests per second per source (default 50; 0 disables all per-source limits)",
     )
+    p.add_argument(
+        "--exports-per-source",
+        type=int,
+        metavar="N",
+        help="HTTP exports one source may run at once (default 1)",
+    )
+    p.add_argument(
+        "--exports-total", type=int, metavar="N", help="HTTP exports running at once (default 2)"
+    )
+    p.add_argument(
+        "--quota-measurements-per-day",
+        type=int,
+        metavar="N",
+        help="measurements one source may upload per UTC day (default 200000; 0: no quota)",
+    )
+    p.add_argument(
+        "--quota-bytes-per-day",
+        type=int,
+        metavar="BYTES",
+        help="bytes one source's measurements may take per UTC day (default 1 GiB; 0: none)",
+    )
+    p.add_argument(
+        "--ipv6-prefix",
+        type=int,
+        metavar="BITS",
+        help="an IPv6 source is its network of this many bits for per-source limits (default 64)",
+    )
+    p.add_argument(
+        "--raw-retention-days",
+        type=int,
+        metavar="N",
+        help="strip measurement bodies received more than N days ago, keeping summaries, "
+        "analyses and reports (default 0: keep forever)",
+    )
     p.set_defaults(handler=run_serve)
 
 

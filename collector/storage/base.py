@@ -11,9 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Protocol
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import msgspec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 Doc = msgspec.Meta
 
@@ -204,6 +207,14 @@ class CheckInUrl(msgspec.Struct, frozen=True, kw_only=True):
 
 
 @dataclass(frozen=True)
+class ExportPage:
+    """One page of an HTTP export and where the next one starts (None after the last page)."""
+
+    table: pa.Table
+    after: Cursor | None
+
+
+@dataclass(frozen=True)
 class StorageCounts:
     """Sizes the health and metrics endpoints report."""
 
@@ -230,7 +241,7 @@ class Storage(Protocol):
         """
 
     def raw(self, uid: str) -> bytes | None:
-        """Return the accepted bytes of a measurement, or None."""
+        """Return the accepted bytes of a measurement, b"" if retention removed them, or None."""
 
     def summaries(
         self, filters: Filters, after: Cursor | None, limit: int
@@ -251,6 +262,10 @@ class Storage(Protocol):
     ) -> int:
         """Flag rows analysed with other rules or reference data (or all); return how many."""
 
+    def strip_raw(self, before: datetime, limit: int) -> int:
+        """Empty the bodies of up to `limit` analysed rows received before `before`; return
+        how many."""
+
     def replace_test_lists(self, urls: Sequence[TestListUrl], origin: str) -> int:
         """Replace every test list with `urls`; return how many are stored."""
 
@@ -267,6 +282,11 @@ class Storage(Protocol):
 
     def export(self, filters: Filters, fmt: ExportFormat, out: Path, *, partitioned: bool) -> int:
         """Write the matching measurements to `out` (a directory when partitioned); return rows."""
+
+    def export_page(
+        self, filters: Filters, fmt: ExportFormat, after: Cursor | None, limit: int
+    ) -> ExportPage:
+        """Return up to `limit` rows of an export in (start_time, uid) order after `after`."""
 
     def counts(self) -> StorageCounts:
         """Return the sizes health and metrics report."""

@@ -24,6 +24,7 @@ from collector.errors import DataDirLocked, StorageUnavailable
 from collector.regional import ModelSettings, NetworkCounts
 from collector.storage import (
     arrow_batches,
+    export_pages,
     exports,
     reports,
     rollup_writes,
@@ -38,6 +39,7 @@ from collector.storage.base import (
     CheckInUrl,
     Cursor,
     ExportFormat,
+    ExportPage,
     Filters,
     MeasurementRow,
     MeasurementSummary,
@@ -45,6 +47,7 @@ from collector.storage.base import (
     TestListUrl,
 )
 from collector.storage.migrations import MigrationError, migrate
+from collector.storage.sql import HAS_RAW, naive_utc
 
 logger = logging.getLogger(__name__)
 
@@ -239,10 +242,27 @@ class DuckDBStorage:
             else "NOT needs_analysis AND (rules_version IS DISTINCT FROM ? "
             "OR reference_digest IS DISTINCT FROM ?)"
         )
+        condition += f" AND {HAS_RAW}"  # a body removed by retention cannot be analysed again
         params: list[object] = [] if everything else [rules_version, reference_digest]
         with self._transaction() as con:
             count = con.execute(
                 f"UPDATE measurements SET needs_analysis = true WHERE {condition}", params
+            ).fetchall()
+        return int(str(count[0][0])) if count else 0
+
+    def strip_raw(self, before: datetime, limit: int) -> int:
+        """Empty the accepted bytes of up to `limit` analysed measurements received before
+        `before`; return how many. Summaries, analyses and rollups stay.
+
+        Raises:
+            StorageUnavailable: the database could not write.
+        """
+        with self._transaction() as con:
+            count = con.execute(
+                f"UPDATE measurements SET raw = ''::BLOB WHERE uid IN (SELECT uid FROM "
+                f"measurements WHERE received_at < ? AND NOT needs_analysis AND {HAS_RAW} "
+                "LIMIT ?)",
+                [naive_utc(before), limit],
             ).fetchall()
         return int(str(count[0][0])) if count else 0
 
@@ -260,7 +280,7 @@ class DuckDBStorage:
     # -- reads --------------------------------------------------------------------------------
 
     def raw(self, uid: str) -> bytes | None:
-        """Return the accepted bytes of a measurement, or None."""
+        """Return the accepted bytes of a measurement, b"" if retention removed them, or None."""
         with self._reader() as cur:
             try:
                 rows = cur.execute(
@@ -268,7 +288,10 @@ class DuckDBStorage:
                 ).fetchall()
             except duckdb.ConversionException:
                 return None
-        return self._unzstd(bytes(rows[0][0])) if rows else None
+        if not rows:
+            return None
+        stored = bytes(rows[0][0])
+        return self._unzstd(stored) if stored else b""
 
     def summaries(
         self, filters: Filters, after: Cursor | None, limit: int
@@ -286,7 +309,7 @@ class DuckDBStorage:
         """Return (uid, zstd-compressed accepted bytes) of up to `limit` rows to analyse."""
         with self._reader() as cur:
             rows = cur.execute(
-                "SELECT uid::VARCHAR, raw FROM measurements WHERE needs_analysis "
+                f"SELECT uid::VARCHAR, raw FROM measurements WHERE needs_analysis AND {HAS_RAW} "
                 "ORDER BY uid LIMIT ?",
                 [limit],
             ).fetchall()
@@ -329,6 +352,16 @@ class DuckDBStorage:
         with self._reader() as cur, self._reader() as sink:
             return exports.export(
                 cur, filters, fmt, out, sink=sink, unzstd=self._unzstd, partitioned=partitioned
+            )
+
+    def export_page(
+        self, filters: Filters, fmt: ExportFormat, after: Cursor | None, limit: int
+    ) -> ExportPage:
+        """Return the next page of an HTTP export, in (start_time, uid) order after `after`
+        (`export_pages.export_page` says what each format holds)."""
+        with self._reader() as cur:
+            return export_pages.export_page(
+                cur, filters, fmt, after, limit=limit, unzstd=self._unzstd
             )
 
     # -- reports (rollups) ---------------------------------------------------------------------

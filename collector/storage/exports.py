@@ -74,7 +74,8 @@ def export(
         with out.open("wb") as stream:
             for batch in reader:
                 for blob in batch.column(0).to_pylist():
-                    stream.write(unzstd(blob).rstrip(b"\r\n") + b"\n")
+                    if blob:  # else removed by the raw retention
+                        stream.write(unzstd(blob).rstrip(b"\r\n") + b"\n")
                 written += batch.num_rows
         return written
     writer: pq.ParquetWriter | None = None
@@ -103,7 +104,7 @@ def export(
 
 def _with_measurement(table: pa.Table, unzstd: Callable[[bytes], bytes]) -> pa.Table:
     raw = table.column("raw").to_pylist()
-    texts = pa.array([unzstd(b).decode("utf-8") for b in raw], pa.string())
+    texts = pa.array([unzstd(b).decode("utf-8") if b else None for b in raw], pa.string())
     return table.drop_columns(["raw"]).append_column("measurement", texts)
 
 

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from collector.storage.base import Axis, Cursor, Filters
 
 PENDING = "pending"
+HAS_RAW = "octet_length(raw) > 0"
+"""Rows whose accepted bytes are still stored (the raw retention empties them)."""
 
 
 def naive_utc(moment: datetime) -> datetime:

@@ -9,7 +9,7 @@ import httpx
 import trio
 
 from collector.config import Limits
-from collector.ratelimit import RateLimiter
+from collector.ratelimit import RateLimiter, source_of
 from tests.collector.running import measurement, ndjson, start_collector
 
 KEY = b"k" * 16
@@ -70,3 +70,24 @@ async def test_a_flooding_source_gets_429_with_retry_after(
         metrics = (await client.get("/metrics")).text
     limited = re.search(r"^crenel_rate_limited_requests_total (\S+)$", metrics, re.M)
     assert limited is not None and float(limited.group(1)) >= 2
+
+
+def test_ipv6_addresses_of_one_64_share_a_bucket_and_other_64s_do_not() -> None:
+    limiter = RateLimiter(1.0, 1.0, key=KEY)
+    assert limiter.take("2001:db8:1:2::1", 0.0) == 0.0
+    assert limiter.take("2001:db8:1:2:ffff:ffff:ffff:fffe", 0.0) == 1.0  # same /64: spent
+    assert limiter.take("2001:db8:1:3::1", 0.0) == 0.0  # the next /64 has its own bucket
+    assert limiter.source_key("2001:db8:1:2::1") == limiter.source_key("2001:db8:1:2:a:b:c:d")
+    assert limiter.source_key("::ffff:192.0.2.1") == limiter.source_key("192.0.2.1")
+    assert limiter.source_key("192.0.2.1") != limiter.source_key("192.0.2.2")
+
+
+def test_the_ipv6_prefix_is_configurable() -> None:
+    wide = RateLimiter(1.0, 1.0, key=KEY, ipv6_prefix=48)
+    assert wide.take("2001:db8:1:2::1", 0.0) == 0.0
+    assert wide.take("2001:db8:1:ffff::1", 0.0) == 1.0  # same /48
+    assert wide.take("2001:db8:2::1", 0.0) == 0.0
+    exact = RateLimiter(1.0, 1.0, key=KEY, ipv6_prefix=128)
+    assert exact.source_key("2001:db8::1") != exact.source_key("2001:db8::2")
+    assert source_of("2001:db8:1:2:3:4:5:6", 56) == "2001:db8:1::/56"
+    assert source_of("not an address") == "not an address"

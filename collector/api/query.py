@@ -53,6 +53,7 @@ _UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 _MEDIA = {
     ExportFormat.PARQUET: "application/vnd.apache.parquet",
     ExportFormat.JSONL: "application/x-ndjson",
+    ExportFormat.OONI: "application/x-ndjson",
     ExportFormat.CSV: "text/csv; charset=utf-8",
 }
 
@@ -205,7 +206,7 @@ async def export(collector: Collector, request: Request) -> Response:
     try:
         fmt = ExportFormat(params["format"].lower())
     except ValueError as exc:
-        raise InvalidField("format must be parquet, jsonl or csv", field="format") from exc
+        raise InvalidField("format must be parquet, jsonl, csv or ooni", field="format") from exc
     filters = parse_filters(params)
     assert filters.since is not None and filters.until is not None
     days = collector.config.limits.export_max_days

@@ -17,20 +17,25 @@ from urllib.parse import urlencode
 from collector.cli.errors import CliError
 from collector.cli.options import add_json_flag, add_storage_flags, collector_config
 
-EXPORT_FORMATS = ("parquet", "jsonl", "csv")
+EXPORT_FORMATS = ("parquet", "jsonl", "csv", "ooni")
 """The values of `collector.storage.ExportFormat`, spelled here so `--help` imports no storage."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register `export`; return nothing."""
-    export = sub.add_parser("export", help="write measurements as parquet, jsonl or csv")
+    export = sub.add_parser(
+        "export", help="write measurements as parquet, jsonl, csv or OONI's format (ooni)"
+    )
     export.add_argument("--since", required=True, metavar="DATE", help="YYYY-MM-DD or RFC 3339")
     export.add_argument(
         "--until", required=True, metavar="DATE", help="exclusive; a bare date includes that day"
     )
     export.add_argument("--format", required=True, choices=EXPORT_FORMATS, dest="fmt")
     export.add_argument(
-        "--out", required=True, metavar="PATH", help="directory (parquet) or file (jsonl, csv)"
+        "--out",
+        required=True,
+        metavar="PATH",
+        help="directory (parquet) or file (jsonl, csv, ooni)",
     )
     export.add_argument("--country", metavar="CC", help="only these countries (comma-separated)")
     add_storage_flags(export)

@@ -229,6 +229,8 @@ class ExportFormat(StrEnum):
     PARQUET = "parquet"
     JSONL = "jsonl"
     CSV = "csv"
+    OONI = "ooni"
+    """JSON lines in OONI's web_connectivity format (data format 0.2.0)."""
 
 
 class Storage(Protocol):

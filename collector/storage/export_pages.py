@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from collector.storage.base import Cursor, ExportFormat, ExportPage, Filters
 from collector.storage.exports import EXPORT_COLUMNS
 from collector.storage.sql import naive_utc, where
+from probe.ooni import ooni_json_line
 
 PAGE_ROWS = 1_000
 """Rows per page: about 5 MiB of typical measurements in memory per export at a time
@@ -68,6 +69,7 @@ def export_page(
     columns = {
         ExportFormat.CSV: _TEXT_COLUMNS,
         ExportFormat.JSONL: "raw",
+        ExportFormat.OONI: "raw",
         ExportFormat.PARQUET: f"{EXPORT_COLUMNS}, raw",
     }[fmt]
     table: pa.Table = cur.sql(
@@ -124,6 +126,11 @@ class ExportEncoder:
             lines = table.column("measurement").to_pylist()
             return b"".join(
                 text.rstrip("\r\n").encode("utf-8") + b"\n" for text in lines if text is not None
+            )
+        if self.fmt is ExportFormat.OONI:
+            lines = table.column("measurement").to_pylist()
+            return b"".join(
+                ooni_json_line(text.encode("utf-8")) + b"\n" for text in lines if text is not None
             )
         if self.fmt is ExportFormat.CSV:
             return self._csv(table)

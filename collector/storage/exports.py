@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from collector.storage.arrow_batches import registered
 from collector.storage.base import ExportFormat, Filters
 from collector.storage.sql import where
+from probe.ooni import ooni_json_line
 
 EXPORT_BATCH_ROWS = 20_000
 
@@ -66,16 +67,20 @@ def export(
             params,
         ).fetchall()
         return int(count[0])
-    columns = "raw" if fmt is ExportFormat.JSONL else f"{EXPORT_COLUMNS}, raw"
+    lines_only = fmt in (ExportFormat.JSONL, ExportFormat.OONI)
+    columns = "raw" if lines_only else f"{EXPORT_COLUMNS}, raw"
     sql = f"SELECT {columns} FROM measurements WHERE {clause} ORDER BY start_time, uid"
     written = 0
     reader = cur.sql(sql, params=params).to_arrow_reader(EXPORT_BATCH_ROWS)
-    if fmt is ExportFormat.JSONL:
+    if lines_only:
         with out.open("wb") as stream:
             for batch in reader:
                 for blob in batch.column(0).to_pylist():
                     if blob:  # else removed by the raw retention
-                        stream.write(unzstd(blob).rstrip(b"\r\n") + b"\n")
+                        line = unzstd(blob).rstrip(b"\r\n")
+                        if fmt is ExportFormat.OONI:
+                            line = ooni_json_line(line)
+                        stream.write(line + b"\n")
                 written += batch.num_rows
         return written
     writer: pq.ParquetWriter | None = None

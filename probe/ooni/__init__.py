@@ -13,7 +13,7 @@ from probe.ooni.reader import (
     measurement_from_ooni,
     ooni_failure,
 )
-from probe.ooni.writer import ooni_from_measurement
+from probe.ooni.writer import ooni_from_measurement, ooni_json_line
 
 __all__ = [
     "OONI_RULES_VERSION",
@@ -23,4 +23,5 @@ __all__ = [
     "measurement_from_ooni",
     "ooni_failure",
     "ooni_from_measurement",
+    "ooni_json_line",
 ]

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+import msgspec
+
 from probe.model import (
     Blocking,
     ControlExchange,
@@ -65,6 +67,12 @@ def ooni_from_measurement(measurement: Measurement, *, report_id: str = "") -> d
     if origin and origin.measurement_uid:
         doc["measurement_uid"] = origin.measurement_uid
     return doc
+
+
+def ooni_json_line(measurement_json: bytes) -> bytes:
+    """Return one stored Crenel measurement (its JSON) as one line of OONI JSON, without newline."""
+    measurement = msgspec.json.decode(measurement_json, type=Measurement)
+    return msgspec.json.encode(ooni_from_measurement(measurement))
 
 
 def _seconds(ms: float | None) -> float:

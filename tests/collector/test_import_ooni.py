@@ -180,3 +180,46 @@ def test_the_corpus_imports_whole(shared_data: Path, tmp_path: Path) -> None:
         assert len(store.summaries(Filters(), None, 100)) == 56
     finally:
         store.close()
+
+
+def test_an_ooni_export_imports_back_with_the_same_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = [ooni_doc(uid=f"x{i}", blocked=i % 3 == 0) for i in range(6)]
+    can = write_jsonl(tmp_path / "can.jsonl", docs)
+    first, second = str(tmp_path / "first"), str(tmp_path / "second")
+    common = ["--analysis-workers", "0", "--json"]
+    assert collector_main(["import-ooni", str(can), "--data-dir", first, *common]) == 0
+    out = tmp_path / "export.jsonl"
+    argv = ["export", "--since", "2026-11-01", "--until", "2026-11-02", "--format", "ooni"]
+    assert collector_main([*argv, "--out", str(out), "--data-dir", first]) == 0
+    exported = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(exported) == 6
+    assert all(d["test_name"] == "web_connectivity" for d in exported)
+    assert {d["measurement_uid"] for d in exported} == {f"x{i}" for i in range(6)}
+    assert collector_main(["import-ooni", str(out), "--data-dir", second, *common]) == 0
+    capsys.readouterr()
+
+    def verdicts(data: str) -> dict[str, str | None]:
+        store = DuckDBStorage(Path(data) / "collector.duckdb")
+        try:
+            return {r.uid: r.verdict for r in store.summaries(Filters(), None, 100)}
+        finally:
+            store.close()
+
+    assert verdicts(first) == verdicts(second)
+    assert sorted(verdicts(first).values()) == ["blocked"] * 2 + ["ok"] * 4
+
+
+async def test_the_api_exports_ooni_lines(nursery: trio.Nursery, tmp_path: Path) -> None:
+    running = await start_collector(nursery, tmp_path)
+    path = write_jsonl(tmp_path / "can.jsonl", [ooni_doc(uid=f"a{i}") for i in range(3)])
+    argv = ["import-ooni", str(path), "--url", running.url, "--json"]
+    assert await trio.to_thread.run_sync(collector_main, argv) == 0
+    params = {"since": "2026-11-01", "until": "2026-11-02", "format": "ooni"}
+    async with httpx.AsyncClient() as client:
+        r = await client.get(f"{running.api}/export", params=params)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in r.text.splitlines()]
+    assert sorted(d["measurement_uid"] for d in lines) == ["a0", "a1", "a2"]

@@ -17,6 +17,7 @@ import platformdirs
 
 from collector.control.helper import HelperConfig
 from collector.errors import ConfigInvalid
+from collector.regional import ModelSettings
 from probe.config import parse_endpoint
 from probe.errors import ConfigError
 from probe.identity import SOFTWARE_VERSION
@@ -84,6 +85,15 @@ class CollectorConfig:
     analysis_workers: int = 0
     """Worker processes for the collector's analysis; 0 analyses in a thread of this process."""
     limits: Limits = field(default_factory=Limits)
+    trusted_uploaders: tuple[str, ...] = ()
+    """Source networks whose uploads are weighed per probe id, not per uploading network."""
+    count_contradicted: bool = False
+    """Count in reports measurements whose claimed network contradicts their source address."""
+
+    @property
+    def model_settings(self) -> ModelSettings:
+        """Return the regional model's settings for this collector's reports."""
+        return ModelSettings(count_contradicted=self.count_contradicted)
 
     @property
     def database_path(self) -> Path:
@@ -172,6 +182,17 @@ def _number(value: Any, what: str, *, minimum: float = 0.0) -> float | None:
     return number
 
 
+def _flag(value: Any, what: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigInvalid(f"{what} must be true or false, got {value!r}")
+
+
 def read_admin_token(path: Path) -> str:
     """Return the admin token stored in `path` (first line, stripped).
 
@@ -245,6 +266,8 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
         tls_key=key,
         analysis_workers=int(workers) if workers is not None else default_analysis_workers(),
         limits=limits,
+        trusted_uploaders=_networks(_many(pick("trusted_uploader")), "--trusted-uploader"),
+        count_contradicted=_flag(pick("count_contradicted"), "--count-contradicted"),
     )
 
 

@@ -22,10 +22,10 @@ from collector.geoip import SourceLocator
 from collector.metrics import Metrics
 from collector.ratelimit import RateLimiter
 from collector.reanalyse import Analyser, ReferenceSource
-from collector.regional import ModelSettings
 from collector.report_gauges import ReportGauges
 from collector.reports.cache import ReportCache
 from collector.storage import DuckDBStorage, ThreadedStorage
+from collector.uploaders import UploaderKeys, load_uploader_secret
 from collector.writer import IngestWriter
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class Collector:
     upload_limits: RateLimiter
     control: ControlEndpoint
     reports: ReportCache
+    uploaders: UploaderKeys
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -70,6 +71,10 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
     metrics = Metrics()
     limits = config.limits
     key = os.urandom(16)
+    uploaders = UploaderKeys(
+        await trio.to_thread.run_sync(load_uploader_secret, config.data_dir),
+        config.trusted_uploaders,
+    )
     with SourceLocator(config.geoip_paths) as locator:
         store = await trio.to_thread.run_sync(DuckDBStorage, config.database_path)
         try:
@@ -101,7 +106,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                         record=lambda how: metrics.report_answers.labels(answer=how).inc(),
                     )
                     gauges = ReportGauges(
-                        storage, metrics, limits.report_gauges_s, ModelSettings(), reports
+                        storage, metrics, limits.report_gauges_s, config.model_settings, reports
                     )
                     await nursery.start(gauges.run)
                     try:
@@ -120,6 +125,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                             ),
                             control=ControlEndpoint(helper),
                             reports=reports,
+                            uploaders=uploaders,
                         )
                     finally:
                         with trio.move_on_after(SHUTDOWN_GRACE_S, shield=True):

@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from collector.api.params import parse_asn
 from collector.errors import InvalidField, NotFound
-from collector.regional import ModelSettings
 from collector.reports import build
 from collector.reports.model import ChangesReply
 from collector.reports.render import render_csv
@@ -27,7 +26,6 @@ MAX_WINDOW_DAYS = 366
 MAX_REGION_CHARS = 100
 _CC = re.compile(r"^[A-Z]{2}$")
 _DOMAIN = re.compile(r"^[a-z0-9_.\-]{1,253}$")
-SETTINGS = ModelSettings()
 
 
 def _json(value: object) -> Response:
@@ -101,7 +99,8 @@ async def countries(collector: Collector, request: Request) -> Response:
     since, until = parse_window(request, now.date())
     store = collector.storage.storage
     overview = functools.partial(build.countries, report_of=collector.reports.country_report)
-    reply = await collector.storage.read(overview, store, since, until, SETTINGS, now)
+    settings = collector.config.model_settings
+    reply = await collector.storage.read(overview, store, since, until, settings, now)
     return _json(reply)
 
 
@@ -115,10 +114,11 @@ async def country(collector: Collector, request: Request) -> Response:
     store = collector.storage.storage
     reports = collector.reports
     wants_csv = fmt == "csv" or "text/csv" in request.headers.get("accept", "")
+    settings = collector.config.model_settings
     if wants_csv:
-        report = await collector.storage.read(reports.country_report, store, query, SETTINGS, now)
+        report = await collector.storage.read(reports.country_report, store, query, settings, now)
         return Response(render_csv(report), media_type="text/csv; charset=utf-8")
-    body = await collector.storage.read(reports.country_json, store, query, SETTINGS, now)
+    body = await collector.storage.read(reports.country_json, store, query, settings, now)
     return Response(body, media_type="application/json")
 
 
@@ -130,7 +130,8 @@ async def domain(collector: Collector, request: Request) -> Response:
         raise InvalidField(f"{name!r} is not a domain", field="domain")
     query = _query(request, parse_cc(request.path_params["cc"]), now.date(), domain=name)
     store = collector.storage.storage
-    detail = await collector.storage.read(build.domain_detail, store, query, SETTINGS)
+    settings = collector.config.model_settings
+    detail = await collector.storage.read(build.domain_detail, store, query, settings)
     if detail is None:
         raise NotFound(
             f"no measurements of {name} in {query.cc} between {query.since} and {query.until}"
@@ -146,7 +147,8 @@ async def changes(collector: Collector, request: Request) -> Response:
         raise InvalidField("cc is required", field="cc")
     query = _query(request, parse_cc(cc_text), now.date())
     store = collector.storage.storage
-    found = await collector.storage.read(build.changes, store, query, SETTINGS)
+    settings = collector.config.model_settings
+    found = await collector.storage.read(build.changes, store, query, settings)
     return _json(
         ChangesReply(since=query.since.isoformat(), until=query.until.isoformat(), changes=found)
     )

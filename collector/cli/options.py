@@ -71,6 +71,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "tls_key",
         "rate_limit",
         "analysis_workers",
+        "trusted_uploader",
+        "count_contradicted",
     )
     return {key: getattr(args, key, None) for key in keys}
 

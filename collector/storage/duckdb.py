@@ -55,11 +55,11 @@ INSERT OR IGNORE INTO measurements (
     uid, received_at, start_time, day, probe_cc, probe_asn, probe_network_name, probe_id, region,
     input, domain, category_code, software_name, software_version, format_version,
     probe_verdict, probe_methods, probe_confidence, needs_analysis, control_failed,
-    source_cc, source_asn, geo_mismatch, raw)
+    source_cc, source_asn, geo_mismatch, raw, uploader_network)
 SELECT uid::UUID, received_at, start_time, CAST(start_time AS DATE), probe_cc, probe_asn,
     probe_network_name, probe_id, region, input, domain, category_code, software_name,
     software_version, format_version, probe_verdict, probe_methods, probe_confidence, true,
-    control_failed, source_cc, source_asn, geo_mismatch, raw
+    control_failed, source_cc, source_asn, geo_mismatch, raw, uploader_network
 FROM ingest_batch
 RETURNING uid::VARCHAR
 """

@@ -129,32 +129,47 @@ def _filters(
 
 
 _PER_PROBE = """
-    SELECT {group}, probe_key,
+    SELECT {group},
+           CASE WHEN uploader = '' THEN 'p:' || probe_asn || ':' || probe_key
+                ELSE 'u:' || uploader END AS unit,
+           probe_key,
            sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o, sum(down) AS d,
            sum(inconclusive) AS i, sum(confirmed) AS c, sum(packet_confirmed) AS pc
-    FROM rollup_probe_day WHERE {where}
-    GROUP BY {group}, probe_key
+    FROM rollup_probe_day WHERE {where} AND (? OR NOT contradicted)
+    GROUP BY {group}, uploader, probe_key
 """
-"""One row per probe and group: the unit whose weight is capped."""
+"""One row per (uploader network, probe) and group, the probe's weight capped. The unit of
+independent weight is the uploader network (`collector.uploaders`); a probe uploaded from a
+trusted or unknown source is a unit of its own in each network (`regional.ProbeCounts.unit`).
+Measurements whose claimed network contradicts their source are left out unless the settings
+count them (`ModelSettings.count_contradicted`, the first parameter after the filters)."""
 
 _PER_NETWORK = """
     SELECT {group},
-           coalesce(sum((b + bn * ?) * least(1.0, ? / nullif(b + bn + o, 0))), 0) AS bw,
-           coalesce(sum(o * least(1.0, ? / nullif(b + bn + o, 0))), 0) AS ow,
+           coalesce(sum((b + bn * ?) * pw * uw), 0) AS bw,
+           coalesce(sum(o * pw * uw), 0) AS ow,
            sum(b + bn + o)::BIGINT AS informative,
-           count(*) FILTER (WHERE b + bn + o > 0) AS ip, count(*) AS probes,
+           count(DISTINCT unit) FILTER (WHERE b + bn + o > 0) AS ip, count(*) AS probes,
            sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
            sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
            sum(pc)::BIGINT AS packet_confirmed
-    FROM per_probe GROUP BY {group}
+    FROM (
+        SELECT *, least(1.0, ? / nullif(sum((b + bn + o) * pw) OVER (
+                      PARTITION BY {scope}, unit), 0)) AS uw
+        FROM (SELECT *, least(1.0, ? / nullif(b + bn + o, 0)) AS pw FROM per_probe)
+    ) GROUP BY {group}
 """
-"""Each network's weighted counts from `_PER_PROBE`, the cap applied per probe (weights: the
-no-control weight and the cap, twice). Sums are cast back to BIGINT (DuckDB widens them to
+"""Each network's weighted counts from `_PER_PROBE`: each probe's informative measurements
+weigh at most `probe_weight_cap` together (`pw`), and each uploader network's, summed over all
+its probes and all the networks it claims in the report's scope, at most `uploader_weight_cap`
+(`uw`). `ip` counts the uploader networks (units) with informative measurements: `min_probes`
+is a minimum of independent uploaders, not of self-chosen probe ids. Parameters: the no-control
+weight, the uploader cap, the probe cap. Sums are cast back to BIGINT (DuckDB widens them to
 128 bits, which Python converts slowly)."""
 
 _DOMAIN_ROWS = f"""
 WITH per_probe AS ({_PER_PROBE.format(group="domain, probe_asn", where="{where}")}),
-per_network AS ({_PER_NETWORK.format(group="domain, probe_asn")}),
+per_network AS ({_PER_NETWORK.format(group="domain, probe_asn", scope="domain")}),
 methods AS (
     SELECT domain, probe_asn, string_agg(method || '=' || n, ';') AS methods
     FROM (SELECT domain, probe_asn, method, sum(count)::BIGINT AS n FROM rollup_methods
@@ -206,8 +221,7 @@ def _network_counts(values: Sequence[Any], methods: dict[str, int]) -> NetworkCo
 
 
 def _weights(settings: ModelSettings) -> list[object]:
-    cap = settings.probe_weight_cap
-    return [settings.no_control_weight, cap, cap]
+    return [settings.no_control_weight, settings.uploader_weight_cap, settings.probe_weight_cap]
 
 
 def _methods(text: str | None) -> dict[str, int]:
@@ -234,7 +248,7 @@ def domain_rows(
     )
     rows = con.execute(
         _DOMAIN_ROWS.format(where=where, method_where=method_where),
-        [*params, *_weights(settings), *method_params, *thresholds],
+        [*params, settings.count_contradicted, *_weights(settings), *method_params, *thresholds],
     ).fetchnumpy()
     categories: dict[str, str] = dict(
         con.execute(_CATEGORIES.format(where=where), params).fetchall()
@@ -297,24 +311,43 @@ def networks(con: duckdb.DuckDBPyConnection, query: ReportQuery) -> list[Country
     return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]
 
 
+_BASELINES = f"""
+WITH per_probe AS ({_PER_PROBE.format(group="domain, probe_cc, probe_asn", where="{where}")}),
+per_country AS ({_PER_NETWORK.format(group="domain, probe_cc", scope="domain, probe_cc")})
+SELECT domain, median(bw / (bw + ow)) FROM per_country
+WHERE informative >= ? AND ip >= ? AND bw + ow > 0
+GROUP BY domain HAVING count(*) >= ?
+"""
+"""Each other country's weighted blocked share of a domain (capped per probe and per uploader
+network, as a network's), for the countries with enough data (as a network needs), and their
+median where enough countries have one."""
+
+
 def baselines(
     con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
 ) -> dict[str, float]:
     """Return, per domain (or the query's one domain), its noise baseline: the median of its
-    blocked shares in the other countries with at least `min_measurements` in the window, when
-    at least `baseline_countries` have them (`collector.regional.noise_baseline`, in SQL)."""
+    weighted blocked shares in the other countries with at least `min_measurements` informative
+    measurements from at least `min_probes` uploader networks in the window, when at least
+    `baseline_countries` have them (`collector.regional.noise_baseline`, in SQL).
+
+    The shares are capped like a network's, so one uploader cannot make a country of its own
+    or move a real country's share by more than its capped weight."""
     params: list[object] = [query.cc, query.since, query.until]
-    extra = ""
+    where = "probe_cc <> ? AND day >= ? AND day <= ?"
     if query.domain is not None:
-        extra = " AND domain = ?"
+        where += " AND domain = ?"
         params.append(query.domain)
     rows: list[Any] = con.execute(
-        "SELECT domain, median(share) FROM ("
-        "  SELECT domain, probe_cc, sum(blocked) / (sum(blocked) + sum(ok)) AS share"
-        f"  FROM rollup_domain_day WHERE probe_cc <> ? AND day >= ? AND day <= ?{extra}"
-        "  GROUP BY domain, probe_cc HAVING sum(blocked) + sum(ok) >= ?"
-        ") GROUP BY domain HAVING count(*) >= ?",
-        [*params, settings.min_measurements, settings.baseline_countries],
+        _BASELINES.format(where=where),
+        [
+            *params,
+            settings.count_contradicted,
+            *_weights(settings),
+            settings.min_measurements,
+            settings.min_probes,
+            settings.baseline_countries,
+        ],
     ).fetchall()
     return {domain: float(share) for domain, share in rows}
 
@@ -359,10 +392,12 @@ def daily_networks(
     where = _filters(query, params)
     sql = (
         f"WITH per_probe AS ({_PER_PROBE.format(group='day, probe_asn', where=where)}) "
-        + _PER_NETWORK.format(group="day, probe_asn")
+        + _PER_NETWORK.format(group="day, probe_asn", scope="day")
     )
     out: defaultdict[date, list[NetworkCounts]] = defaultdict(list)
-    rows: list[Any] = con.execute(sql, [*params, *_weights(settings)]).fetchall()
+    rows: list[Any] = con.execute(
+        sql, [*params, settings.count_contradicted, *_weights(settings)]
+    ).fetchall()
     for day, *values in rows:
         out[day].append(_network_counts(values, {}))
     return dict(sorted(out.items()))

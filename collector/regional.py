@@ -425,14 +425,16 @@ def blocked_since(timeline: Sequence[tuple[str, RegionalVerdict]]) -> str | None
     return since
 
 
-def daily_verdict(blocked: int, ok: int, settings: ModelSettings) -> RegionalVerdict:
+def daily_verdict(blocked: float, ok: float, settings: ModelSettings) -> RegionalVerdict:
     """Return a country's verdict for one day from its blocked and ok counts.
 
-    The daily series (for "since" and changes) uses the country's totals of that day, without
-    the per-probe cap: one day of one country is too small a cell for the cap to matter, and the
-    window verdict, which does cap, is what a report leads with.
+    The daily series (for "since" and changes) pools the country's counts of that day, each
+    probe and each uploader network capped as in the window (the report SQL weighs them, and
+    leaves out days with fewer than `min_probes` uploader networks), without deciding per
+    network: one day of one country is a small cell, and the window verdict is what a report
+    leads with.
     """
-    code = verdicts.daily_verdicts(np.array([blocked]), np.array([ok]), settings)[0]
+    code = verdicts.daily_verdicts(np.array([blocked], float), np.array([ok], float), settings)[0]
     return VERDICTS[code]
 
 

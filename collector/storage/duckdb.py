@@ -378,11 +378,14 @@ class DuckDBStorage:
             return reports.baselines(con, query, settings)
 
     def report_daily_shares(
-        self, query: reports.ReportQuery, domains: Sequence[str] | None = None
-    ) -> dict[str, list[tuple[date, int, int]]]:
-        """Return (day, blocked, ok) per domain (only `domains`, when given) for the window."""
+        self,
+        query: reports.ReportQuery,
+        settings: ModelSettings,
+        domains: Sequence[str] | None = None,
+    ) -> dict[str, list[tuple[date, float, float]]]:
+        """Return weighted (day, blocked, ok) per domain (only `domains`, when given)."""
         with self._reader() as con:
-            return reports.daily_shares(con, query, domains)
+            return reports.daily_shares(con, query, settings, domains)
 
     def report_daily_networks(
         self, query: reports.ReportQuery, settings: ModelSettings

@@ -352,35 +352,50 @@ def baselines(
     return {domain: float(share) for domain, share in rows}
 
 
-def daily_shares(
-    con: duckdb.DuckDBPyConnection, query: ReportQuery, domains: Sequence[str] | None = None
-) -> dict[str, list[tuple[date, int, int]]]:
-    """Return, per domain (only `domains`, when given), (day, blocked, ok) for every day of the
-    window with data.
+_DAILY = f"""
+WITH per_probe AS ({_PER_PROBE.format(group="domain, day, probe_asn", where="{where}")}),
+weighted AS (
+    SELECT *, least(1.0, ? / nullif(sum((b + bn + o) * pw) OVER (
+                  PARTITION BY domain, day, unit), 0)) AS uw
+    FROM (SELECT *, least(1.0, ? / nullif(b + bn + o, 0)) AS pw FROM per_probe)
+)
+SELECT domain, day, coalesce(sum(b * pw * uw), 0), coalesce(sum(o * pw * uw), 0)
+FROM weighted GROUP BY domain, day
+HAVING count(DISTINCT unit) FILTER (WHERE b + bn + o > 0) >= ?
+ORDER BY day
+"""
+"""Each domain's weighted blocked (control fine) and ok counts per day, capped per probe and
+per uploader network over the day, for the days with at least `min_probes` uploader networks."""
 
-    Blocked counts only measurements whose control worked. A whole-country query reads the
-    per-domain rollup; one narrowed to a network, region or category reads the per-probe one.
-    """
+
+def daily_shares(
+    con: duckdb.DuckDBPyConnection,
+    query: ReportQuery,
+    settings: ModelSettings,
+    domains: Sequence[str] | None = None,
+) -> dict[str, list[tuple[date, float, float]]]:
+    """Return, per domain (only `domains`, when given), (day, blocked, ok) weighted as the
+    window's counts are (capped per probe and per uploader network, contradicted claims left
+    out unless counted) for every day of the window with data from at least `min_probes`
+    uploader networks. Blocked counts only measurements whose control worked."""
     params: list[object] = []
-    if query.asn is None and query.region is None and query.category is None:
-        params += [query.cc, query.since, query.until]
-        table, where = "rollup_domain_day", "probe_cc = ? AND day >= ? AND day <= ?"
-        if query.domain is not None:
-            where += " AND domain = ?"
-            params.append(query.domain)
-    else:
-        table, where = "rollup_probe_day", _filters(query, params)
+    where = _filters(query, params)
     if domains is not None:
         where += " AND list_contains(?, domain)"
         params.append(list(domains))
-    out: defaultdict[str, list[tuple[date, int, int]]] = defaultdict(list)
+    out: defaultdict[str, list[tuple[date, float, float]]] = defaultdict(list)
     rows: list[Any] = con.execute(
-        f"SELECT domain, day, sum(blocked)::BIGINT, sum(ok)::BIGINT FROM {table} WHERE {where} "
-        "GROUP BY domain, day ORDER BY day",
-        params,
+        _DAILY.format(where=where),
+        [
+            *params,
+            settings.count_contradicted,
+            settings.uploader_weight_cap,
+            settings.probe_weight_cap,
+            settings.min_probes,
+        ],
     ).fetchall()
     for domain, day, blocked, ok in rows:
-        out[domain].append((day, int(blocked), int(ok)))
+        out[domain].append((day, float(blocked), float(ok)))
     return dict(out)
 
 

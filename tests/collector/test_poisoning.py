@@ -28,6 +28,7 @@ from tests.collector.report_data import reachable, sni_blocked
 from tests.collector.running import RunningCollector, ndjson, start_collector
 
 DAY = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+WINDOW = (DAY - timedelta(days=1)).date().isoformat()
 NETWORKS = (64501, 64502, 64503)
 INVENTED = 64999
 OPEN, SHUT = "open.example.test", "shut.example.test"
@@ -67,8 +68,8 @@ def flood() -> list[Measurement]:
             at = DAY + timedelta(seconds=n)
             out.append(sni_blocked(OPEN, cc="CN", asn=asn, probe=f"sybil-{n}", at=at))
             out.append(reachable(SHUT, cc="CN", asn=asn, probe=f"sybil-{n}", at=at))
-    for i in range(500):
-        at = DAY + timedelta(seconds=i)
+    for i in range(500):  # and the day before, when no honest probe measured: a "change"
+        at = DAY - timedelta(days=1) + timedelta(seconds=i)
         out.append(sni_blocked(OPEN, cc="CN", asn=INVENTED, probe=f"ghost-{i % 7}", at=at))
         out.append(reachable(SHUT, cc="CN", asn=INVENTED, probe=f"ghost-{i % 7}", at=at))
     return out
@@ -89,13 +90,23 @@ async def upload(running: RunningCollector, source: str, measurements: list[Meas
 async def verdicts(running: RunningCollector) -> dict[str, Any]:
     await running.analysed()
     async with httpx.AsyncClient(timeout=60) as client:
-        r = await client.get(f"{running.api}/reports/CN?since={DAY.date().isoformat()}")
+        r = await client.get(f"{running.api}/reports/CN?since={WINDOW}")
     assert r.status_code == 200, r.text
     report = msgspec.json.decode(r.content, type=CountryReport)
     return {
         d.domain: (d.verdict, {n.asn: n.verdict for n in d.networks if n.asn in NETWORKS})
         for d in report.domains
     }
+
+
+async def timeline(running: RunningCollector) -> tuple[Any, ...]:
+    """Return each domain's `since` and the country's changes (the daily series)."""
+    async with httpx.AsyncClient(timeout=60) as client:
+        report = await client.get(f"{running.api}/reports/CN?since={WINDOW}")
+        changes = await client.get(f"{running.api}/changes?cc=CN&since={WINDOW}")
+    assert changes.status_code == 200, changes.text
+    days = {d["domain"]: d["since"] for d in report.json()["domains"]}
+    return days, changes.json()["changes"]
 
 
 async def honest_then_flooded(
@@ -107,10 +118,13 @@ async def honest_then_flooded(
     for who in HONEST:
         await upload(running, who.address, honest_measurements(who))
     before = await verdicts(running)
+    daily = await timeline(running)
     attack = flood()
     for i, source in enumerate(ATTACKER):
         await upload(running, source, attack[i :: len(ATTACKER)])
-    return before, await verdicts(running)
+    after = await verdicts(running)
+    assert await timeline(running) == daily
+    return before, after
 
 
 EXPECTED = {
@@ -148,8 +162,10 @@ async def test_the_same_flood_weighed_per_probe_id_flips_the_verdicts(
     for who in HONEST:
         await upload(running, who.address, honest_measurements(who))
     assert await verdicts(running) == EXPECTED
+    daily = await timeline(running)
     attack = flood()
     for i, source in enumerate(ATTACKER):
         await upload(running, source, attack[i :: len(ATTACKER)])
     flipped = await verdicts(running)
     assert flipped[OPEN][0] != "not blocked" and flipped[SHUT][0] != "blocked"
+    assert await timeline(running) != daily

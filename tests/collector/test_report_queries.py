@@ -143,8 +143,8 @@ def test_region_narrows_the_report(store: DuckDBStorage) -> None:
     tehran = ReportQuery(cc="CN", since=DAY, until=DAY, region="Tehran")
     [network] = store.report_domains(tehran, S).network_counts("d.example")
     assert network.blocked == 6 and network.ok == 0
-    assert store.report_daily_shares(tehran) == {"d.example": [(DAY, 6, 0)]}
-    assert store.report_daily_shares(QUERY) == {}  # the per-domain rollup was not filled here
+    assert store.report_daily_shares(tehran, S) == {"d.example": [(DAY, 6, 0)]}
+    assert store.report_daily_shares(QUERY, S) == {"d.example": [(DAY, 6, 6)]}
 
 
 def _country_day(

@@ -17,7 +17,6 @@ import platformdirs
 
 from collector.control.helper import HelperConfig
 from collector.errors import ConfigInvalid
-from collector.regional import ModelSettings
 from probe.config import parse_endpoint
 from probe.errors import ConfigError
 from probe.identity import SOFTWARE_VERSION
@@ -88,12 +87,8 @@ class CollectorConfig:
     trusted_uploaders: tuple[str, ...] = ()
     """Source networks whose uploads are weighed per probe id, not per uploading network."""
     count_contradicted: bool = False
-    """Count in reports measurements whose claimed network contradicts their source address."""
-
-    @property
-    def model_settings(self) -> ModelSettings:
-        """Return the regional model's settings for this collector's reports."""
-        return ModelSettings(count_contradicted=self.count_contradicted)
+    """Count in reports measurements whose claimed network contradicts their source address
+    (`regional.ModelSettings.count_contradicted`)."""
 
     @property
     def database_path(self) -> Path:

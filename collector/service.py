@@ -22,6 +22,7 @@ from collector.geoip import SourceLocator
 from collector.metrics import Metrics
 from collector.ratelimit import RateLimiter
 from collector.reanalyse import Analyser, ReferenceSource
+from collector.regional import ModelSettings
 from collector.report_gauges import ReportGauges
 from collector.reports.cache import ReportCache
 from collector.storage import DuckDBStorage, ThreadedStorage
@@ -106,7 +107,11 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                         record=lambda how: metrics.report_answers.labels(answer=how).inc(),
                     )
                     gauges = ReportGauges(
-                        storage, metrics, limits.report_gauges_s, config.model_settings, reports
+                        storage,
+                        metrics,
+                        limits.report_gauges_s,
+                        ModelSettings(count_contradicted=config.count_contradicted),
+                        reports,
                     )
                     await nursery.start(gauges.run)
                     try:

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from collector.api.params import parse_asn
 from collector.errors import InvalidField, NotFound
+from collector.regional import ModelSettings
 from collector.reports import build
 from collector.reports.model import ChangesReply
 from collector.reports.render import render_csv
@@ -93,13 +94,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _settings(collector: Collector) -> ModelSettings:
+    return ModelSettings(count_contradicted=collector.config.count_contradicted)
+
+
 async def countries(collector: Collector, request: Request) -> Response:
     """Answer GET /reports: every country with data, ranked by blocked domains."""
     now = _now()
     since, until = parse_window(request, now.date())
     store = collector.storage.storage
     overview = functools.partial(build.countries, report_of=collector.reports.country_report)
-    settings = collector.config.model_settings
+    settings = _settings(collector)
     reply = await collector.storage.read(overview, store, since, until, settings, now)
     return _json(reply)
 
@@ -114,7 +119,7 @@ async def country(collector: Collector, request: Request) -> Response:
     store = collector.storage.storage
     reports = collector.reports
     wants_csv = fmt == "csv" or "text/csv" in request.headers.get("accept", "")
-    settings = collector.config.model_settings
+    settings = _settings(collector)
     if wants_csv:
         report = await collector.storage.read(reports.country_report, store, query, settings, now)
         return Response(render_csv(report), media_type="text/csv; charset=utf-8")
@@ -130,7 +135,7 @@ async def domain(collector: Collector, request: Request) -> Response:
         raise InvalidField(f"{name!r} is not a domain", field="domain")
     query = _query(request, parse_cc(request.path_params["cc"]), now.date(), domain=name)
     store = collector.storage.storage
-    settings = collector.config.model_settings
+    settings = _settings(collector)
     detail = await collector.storage.read(build.domain_detail, store, query, settings)
     if detail is None:
         raise NotFound(
@@ -147,7 +152,7 @@ async def changes(collector: Collector, request: Request) -> Response:
         raise InvalidField("cc is required", field="cc")
     query = _query(request, parse_cc(cc_text), now.date())
     store = collector.storage.storage
-    settings = collector.config.model_settings
+    settings = _settings(collector)
     found = await collector.storage.read(build.changes, store, query, settings)
     return _json(
         ChangesReply(since=query.since.isoformat(), until=query.until.isoformat(), changes=found)

@@ -129,46 +129,57 @@ def _filters(
 
 
 _PER_PROBE = """
-    SELECT {group},
-           CASE WHEN uploader = '' THEN 'p:' || probe_asn || ':' || probe_key
-                ELSE 'u:' || uploader END AS unit,
-           probe_key,
+    SELECT {group}, uploader, probe_key,
            sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o, sum(down) AS d,
            sum(inconclusive) AS i, sum(confirmed) AS c, sum(packet_confirmed) AS pc
     FROM rollup_probe_day WHERE {where} AND (? OR NOT contradicted)
     GROUP BY {group}, uploader, probe_key
 """
-"""One row per (uploader network, probe) and group, the probe's weight capped. The unit of
-independent weight is the uploader network (`collector.uploaders`); a probe uploaded from a
-trusted or unknown source is a unit of its own in each network (`regional.ProbeCounts.unit`).
-Measurements whose claimed network contradicts their source are left out unless the settings
-count them (`ModelSettings.count_contradicted`, the first parameter after the filters)."""
+"""One row per (uploader network, probe) and group. Measurements whose claimed network
+contradicts their source are left out unless the settings count them
+(`ModelSettings.count_contradicted`, the first parameter after the filters)."""
 
-_PER_NETWORK = """
-    SELECT {group},
-           coalesce(sum((b + bn * ?) * pw * uw), 0) AS bw,
-           coalesce(sum(o * pw * uw), 0) AS ow,
+_WEIGHED = """
+    SELECT p.*, least(1.0, ? / nullif(b + bn + o, 0)) * coalesce(u.uw, 1.0) AS w
+    FROM per_probe p LEFT JOIN (
+        SELECT {scope}, uploader,
+               least(1.0, ? / nullif(sum(least(b + bn + o, ?)), 0)) AS uw
+        FROM per_probe WHERE uploader <> '' GROUP BY {scope}, uploader
+    ) u USING ({scope}, uploader)
+"""
+"""Each probe's weight per informative measurement: its own cap (`probe_weight_cap` over its
+informative measurements) times its uploader network's (`uploader_weight_cap` over the capped
+weight of all its probes in all the networks it claims in `scope`). A probe uploaded from a
+trusted or unknown source (uploader '') is its own unit (`regional.ProbeCounts.unit`): only its
+probe cap applies. Parameters: the probe cap, the uploader cap, the probe cap."""
+
+_INFORMATIVE_UNITS = """
+    (count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0)
+     + count(DISTINCT uploader) FILTER (WHERE uploader <> '' AND b + bn + o > 0))
+"""
+"""Independent uploaders with informative measurements: uploader networks, and probes of
+trusted or unknown sources (one row each per network)."""
+
+_PER_NETWORK = f"""
+    SELECT {{group}},
+           coalesce(sum((b + bn * ?) * w), 0) AS bw,
+           coalesce(sum(o * w), 0) AS ow,
            sum(b + bn + o)::BIGINT AS informative,
-           count(DISTINCT unit) FILTER (WHERE b + bn + o > 0) AS ip, count(*) AS probes,
+           {_INFORMATIVE_UNITS} AS ip, count(*) AS probes,
            sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
            sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
            sum(pc)::BIGINT AS packet_confirmed
-    FROM (
-        SELECT *, least(1.0, ? / nullif(sum((b + bn + o) * pw) OVER (
-                      PARTITION BY {scope}, unit), 0)) AS uw
-        FROM (SELECT *, least(1.0, ? / nullif(b + bn + o, 0)) AS pw FROM per_probe)
-    ) GROUP BY {group}
+    FROM ({_WEIGHED}) GROUP BY {{group}}
 """
-"""Each network's weighted counts from `_PER_PROBE`: each probe's informative measurements
-weigh at most `probe_weight_cap` together (`pw`), and each uploader network's, summed over all
-its probes and all the networks it claims in the report's scope, at most `uploader_weight_cap`
-(`uw`). `ip` counts the uploader networks (units) with informative measurements: `min_probes`
-is a minimum of independent uploaders, not of self-chosen probe ids. Parameters: the no-control
-weight, the uploader cap, the probe cap. Sums are cast back to BIGINT (DuckDB widens them to
-128 bits, which Python converts slowly)."""
+"""Each network's weighted counts from `_PER_PROBE` (weights `_WEIGHED`); `ip` counts uploader
+networks, so `min_probes` is a minimum of independent uploaders, not of self-chosen probe ids.
+Parameters: the no-control weight, then `_WEIGHED`'s. Sums are cast back to BIGINT (DuckDB
+widens them to 128 bits, which Python converts slowly)."""
 
 _DOMAIN_ROWS = f"""
-WITH per_probe AS ({_PER_PROBE.format(group="domain, probe_asn", where="{where}")}),
+WITH per_probe AS MATERIALIZED (
+    {_PER_PROBE.format(group="domain, probe_asn", where="{where}")}
+),
 per_network AS ({_PER_NETWORK.format(group="domain, probe_asn", scope="domain")}),
 methods AS (
     SELECT domain, probe_asn, string_agg(method || '=' || n, ';') AS methods
@@ -220,8 +231,13 @@ def _network_counts(values: Sequence[Any], methods: dict[str, int]) -> NetworkCo
     )
 
 
+def _caps(settings: ModelSettings) -> list[object]:
+    cap = settings.probe_weight_cap
+    return [cap, settings.uploader_weight_cap, cap]
+
+
 def _weights(settings: ModelSettings) -> list[object]:
-    return [settings.no_control_weight, settings.uploader_weight_cap, settings.probe_weight_cap]
+    return [settings.no_control_weight, *_caps(settings)]
 
 
 def _methods(text: str | None) -> dict[str, int]:
@@ -311,15 +327,36 @@ def networks(con: duckdb.DuckDBPyConnection, query: ReportQuery) -> list[Country
     return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]
 
 
+_PER_UPLOADER = """
+    SELECT *, CASE WHEN uploader = '' THEN 1.0
+                   ELSE least(1.0, ? / nullif(b + bn + o, 0)) END AS w
+    FROM (
+        SELECT {group}, uploader, sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o
+        FROM rollup_probe_day WHERE {where} AND (? OR NOT contradicted)
+        GROUP BY {group}, uploader
+    )
+"""
+"""Pooled counts per uploader network and group, for the cells that pool a whole country (the
+baseline's other countries, the daily series): each uploader network's weight capped at
+`uploader_weight_cap`; measurements of trusted or unknown sources (uploader '') count plainly,
+as every measurement did before uploader networks. Parameters: the uploader cap, after the
+filters' and `count_contradicted`."""
+
+_POOLED = """
+    SELECT {group}, sum(b * w) AS bw, sum(o * w) AS ow
+    FROM ({per_uploader}) GROUP BY {group}
+    HAVING bool_or(uploader = '' AND b + bn + o > 0)
+        OR count(*) FILTER (WHERE uploader <> '' AND b + bn + o > 0) >= ?
+"""
+"""A pooled cell's weighted blocked (control fine) and ok counts, for cells with measurements
+of trusted or unknown sources or from at least `min_probes` uploader networks (one uploader
+alone never makes a cell)."""
+
 _BASELINES = f"""
-WITH per_probe AS ({_PER_PROBE.format(group="domain, probe_cc, probe_asn", where="{where}")}),
-per_country AS ({_PER_NETWORK.format(group="domain, probe_cc", scope="domain, probe_cc")})
-SELECT domain, median(bw / (bw + ow)) FROM per_country
-WHERE informative >= ? AND ip >= ? AND bw + ow > 0
+SELECT domain, median(bw / (bw + ow)) FROM ({_POOLED}) WHERE bw + ow >= ?
 GROUP BY domain HAVING count(*) >= ?
 """
-"""Each other country's weighted blocked share of a domain (capped per probe and per uploader
-network, as a network's), for the countries with enough data (as a network needs), and their
+"""Each other country's weighted blocked share of a domain, where it has enough data, and their
 median where enough countries have one."""
 
 
@@ -327,25 +364,28 @@ def baselines(
     con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
 ) -> dict[str, float]:
     """Return, per domain (or the query's one domain), its noise baseline: the median of its
-    weighted blocked shares in the other countries with at least `min_measurements` informative
-    measurements from at least `min_probes` uploader networks in the window, when at least
-    `baseline_countries` have them (`collector.regional.noise_baseline`, in SQL).
+    blocked shares in the other countries with at least `min_measurements` blocked and ok
+    measurements in the window, when at least `baseline_countries` have them
+    (`collector.regional.noise_baseline`, in SQL).
 
-    The shares are capped like a network's, so one uploader cannot make a country of its own
-    or move a real country's share by more than its capped weight."""
+    Each uploader network weighs at most `uploader_weight_cap` in a country, and a country
+    whose data comes from fewer than `min_probes` uploader networks (and no trusted source) has
+    no share: one uploader cannot make a country of its own."""
     params: list[object] = [query.cc, query.since, query.until]
     where = "probe_cc <> ? AND day >= ? AND day <= ?"
     if query.domain is not None:
         where += " AND domain = ?"
         params.append(query.domain)
+    group = "domain, probe_cc"
+    pooled = _PER_UPLOADER.format(group=group, where=where)
     rows: list[Any] = con.execute(
-        _BASELINES.format(where=where),
+        _BASELINES.format(group=group, per_uploader=pooled),
         [
+            settings.uploader_weight_cap,
             *params,
             settings.count_contradicted,
-            *_weights(settings),
-            settings.min_measurements,
             settings.min_probes,
+            settings.min_measurements,
             settings.baseline_countries,
         ],
     ).fetchall()
@@ -353,19 +393,9 @@ def baselines(
 
 
 _DAILY = f"""
-WITH per_probe AS ({_PER_PROBE.format(group="domain, day, probe_asn", where="{where}")}),
-weighted AS (
-    SELECT *, least(1.0, ? / nullif(sum((b + bn + o) * pw) OVER (
-                  PARTITION BY domain, day, unit), 0)) AS uw
-    FROM (SELECT *, least(1.0, ? / nullif(b + bn + o, 0)) AS pw FROM per_probe)
-)
-SELECT domain, day, coalesce(sum(b * pw * uw), 0), coalesce(sum(o * pw * uw), 0)
-FROM weighted GROUP BY domain, day
-HAVING count(DISTINCT unit) FILTER (WHERE b + bn + o > 0) >= ?
-ORDER BY day
+SELECT domain, day, bw, ow FROM ({_POOLED}) ORDER BY day
 """
-"""Each domain's weighted blocked (control fine) and ok counts per day, capped per probe and
-per uploader network over the day, for the days with at least `min_probes` uploader networks."""
+"""Each domain's pooled weighted blocked (control fine) and ok counts per day."""
 
 
 def daily_shares(
@@ -374,23 +404,25 @@ def daily_shares(
     settings: ModelSettings,
     domains: Sequence[str] | None = None,
 ) -> dict[str, list[tuple[date, float, float]]]:
-    """Return, per domain (only `domains`, when given), (day, blocked, ok) weighted as the
-    window's counts are (capped per probe and per uploader network, contradicted claims left
-    out unless counted) for every day of the window with data from at least `min_probes`
-    uploader networks. Blocked counts only measurements whose control worked."""
+    """Return, per domain (only `domains`, when given), (day, blocked, ok) for every day of the
+    window with data: pooled over the country (network, region, category), each uploader
+    network capped at `uploader_weight_cap`, contradicted claims left out unless counted, days
+    with fewer than `min_probes` uploader networks (and no trusted source) left out. Blocked
+    counts only measurements whose control worked."""
     params: list[object] = []
     where = _filters(query, params)
     if domains is not None:
         where += " AND list_contains(?, domain)"
         params.append(list(domains))
     out: defaultdict[str, list[tuple[date, float, float]]] = defaultdict(list)
+    group = "domain, day"
+    pooled = _PER_UPLOADER.format(group=group, where=where)
     rows: list[Any] = con.execute(
-        _DAILY.format(where=where),
+        _DAILY.format(group=group, per_uploader=pooled),
         [
+            settings.uploader_weight_cap,
             *params,
             settings.count_contradicted,
-            settings.uploader_weight_cap,
-            settings.probe_weight_cap,
             settings.min_probes,
         ],
     ).fetchall()
@@ -405,9 +437,9 @@ def daily_networks(
     """Return one domain's weighted counts per day and network (for its timeline)."""
     params: list[object] = []
     where = _filters(query, params)
-    sql = (
-        f"WITH per_probe AS ({_PER_PROBE.format(group='day, probe_asn', where=where)}) "
-        + _PER_NETWORK.format(group="day, probe_asn", scope="day")
+    per_probe = _PER_PROBE.format(group="day, probe_asn", where=where)
+    sql = f"WITH per_probe AS MATERIALIZED ({per_probe}) " + _PER_NETWORK.format(
+        group="day, probe_asn", scope="day"
     )
     out: defaultdict[date, list[NetworkCounts]] = defaultdict(list)
     rows: list[Any] = con.execute(

@@ -163,7 +163,7 @@ def test_baseline_in_sql_is_the_models_median(store: DuckDBStorage) -> None:
         _country_day(store, cc, "a", blocked=blocked, ok=ok)
         _country_day(store, cc, "b", blocked=blocked, ok=ok)
     _country_day(store, "US", "a", blocked=1, ok=0)  # too few measurements
-    _country_day(store, "FR", "a", blocked=5, ok=0)  # too few probes (uploader networks)
+    _country_day(store, "FR", "a", blocked=5, ok=0, uploader="evil")  # one uploader network
     expected = noise_baseline([b / (b + o) for b, o in shares.values()], S)
     assert store.report_baselines(QUERY, S) == {"d.example": pytest.approx(expected)}
     store._con.execute("DELETE FROM rollup_probe_day WHERE probe_cc NOT IN ('IR', 'RU')")

@@ -429,10 +429,10 @@ def daily_verdict(blocked: float, ok: float, settings: ModelSettings) -> Regiona
     """Return a country's verdict for one day from its blocked and ok counts.
 
     The daily series (for "since" and changes) pools the country's counts of that day, each
-    probe and each uploader network capped as in the window (the report SQL weighs them, and
-    leaves out days with fewer than `min_probes` uploader networks), without deciding per
-    network: one day of one country is a small cell, and the window verdict is what a report
-    leads with.
+    uploader network capped at `uploader_weight_cap` (the report SQL weighs them, and leaves out
+    days with fewer than `min_probes` uploader networks and no trusted source), without deciding
+    per network: one day of one country is a small cell, and the window verdict is what a
+    report leads with.
     """
     code = verdicts.daily_verdicts(np.array([blocked], float), np.array([ok], float), settings)[0]
     return VERDICTS[code]

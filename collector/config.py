@@ -109,6 +109,11 @@ class CollectorConfig:
     raw_retention_days: int = 0
     """Strip the accepted bytes of measurements received more than this many days ago (their
     summary, analysis and rollups stay); 0 keeps them forever."""
+    trusted_uploaders: tuple[str, ...] = ()
+    """Source networks whose uploads are weighed per probe id, not per uploading network."""
+    count_contradicted: bool = False
+    """Count in reports measurements whose claimed network contradicts their source address
+    (`regional.ModelSettings.count_contradicted`)."""
 
     @property
     def database_path(self) -> Path:
@@ -197,6 +202,17 @@ def _number(value: Any, what: str, *, minimum: float = 0.0) -> float | None:
     return number
 
 
+def _flag(value: Any, what: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigInvalid(f"{what} must be true or false, got {value!r}")
+
+
 def read_admin_token(path: Path) -> str:
     """Return the admin token stored in `path` (first line, stripped).
 
@@ -275,6 +291,8 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
         analysis_workers=int(workers) if workers is not None else default_analysis_workers(),
         limits=limits,
         raw_retention_days=int(retention or 0),
+        trusted_uploaders=_networks(_many(pick("trusted_uploader")), "--trusted-uploader"),
+        count_contradicted=_flag(pick("count_contradicted"), "--count-contradicted"),
     )
 
 

@@ -4,7 +4,10 @@
 Pure: no I/O, no clock. The model (docs/methodology.md, "Regional verdicts"):
 - only `blocked` and `ok` measurements inform the blocked share; `down` (the site fails for the
   control too) and `inconclusive` are left out, and a `blocked` whose control failed counts half;
-- each probe's weight is capped, so one probe (or one flooding source) cannot decide a network;
+- each probe's weight is capped, and so is each uploader network's (the source /24 or /48 and
+  AS the collector saw, `collector.uploaders`) over all its probes and claimed networks, so one
+  flooding source cannot decide a network or a country whatever ids or networks it claims;
+  `min_probes` counts uploader networks;
 - a Beta posterior on the blocked share gives the verdict and its confidence (the Wilson
   interval is reported beside it);
 - the same domain's blocked share in other regions is a baseline for noise (a site that looks
@@ -47,7 +50,13 @@ class ModelSettings:
 
     min_measurements: int = 3
     min_probes: int = 2
+    """Independent uploaders (uploader networks; probes of trusted sources) a network needs."""
     probe_weight_cap: float = 5.0
+    uploader_weight_cap: float = 5.0
+    """Most weight one uploader network has for a domain in a report, over all its probes and
+    claimed networks."""
+    count_contradicted: bool = False
+    """Count measurements whose claimed network contradicts their source address's."""
     no_control_weight: float = 0.5
     blocked_share: float = 0.5
     partial_share: float = 0.3
@@ -62,6 +71,8 @@ class ProbeCounts:
     """One probe's measurements of one domain in one network and window."""
 
     probe_id: str
+    uploader: str = ""
+    """The uploader network's key ('' for a trusted or unknown source: the probe stands alone)."""
     blocked: int = 0
     blocked_no_control: int = 0
     ok: int = 0
@@ -74,6 +85,16 @@ class ProbeCounts:
     def all_blocked(self) -> int:
         """Return the blocked measurements, with or without a working control."""
         return self.blocked + self.blocked_no_control
+
+    def unit(self, asn: int) -> str:
+        """Return the independent unit this probe's weight counts towards in network `asn`: its
+        uploader network, or (trusted or unknown source) the probe in that network."""
+        return f"u:{self.uploader}" if self.uploader else f"p:{asn}:{self.probe_id}"
+
+    def probe_weight(self, settings: ModelSettings) -> float:
+        """Return the factor capping this probe's informative measurements (1 when under)."""
+        usable = self.all_blocked + self.ok
+        return min(1.0, settings.probe_weight_cap / usable) if usable else 0.0
 
 
 @dataclass(frozen=True)
@@ -170,13 +191,40 @@ def posterior_above(successes: float, failures: float, threshold: float) -> floa
     )
 
 
+def uploader_weights(
+    networks: Mapping[int, Sequence[ProbeCounts]], settings: ModelSettings
+) -> dict[str, float]:
+    """Return, per unit (`ProbeCounts.unit`), the factor capping its probes' summed capped
+    weight at `uploader_weight_cap` (1 when under). Pass every network of the domain in the
+    report's scope: an uploader's cap covers all the networks it claims."""
+    totals: dict[str, float] = {}
+    for asn, probes in networks.items():
+        for probe in probes:
+            unit = probe.unit(asn)
+            usable = probe.all_blocked + probe.ok
+            totals[unit] = totals.get(unit, 0.0) + usable * probe.probe_weight(settings)
+    return {
+        unit: min(1.0, settings.uploader_weight_cap / total) if total else 0.0
+        for unit, total in totals.items()
+    }
+
+
 def weigh_probes(
-    asn: int, probes: Sequence[ProbeCounts], settings: ModelSettings, *, name: str | None = None
+    asn: int,
+    probes: Sequence[ProbeCounts],
+    settings: ModelSettings,
+    *,
+    name: str | None = None,
+    units: Mapping[str, float] | None = None,
 ) -> NetworkCounts:
-    """Return one network's counts with each probe's weight capped at `probe_weight_cap`."""
+    """Return one network's counts with each probe's weight capped at `probe_weight_cap` and
+    each uploader network's at `uploader_weight_cap` (`units`: from `uploader_weights` over the
+    whole domain; by default over this network's probes)."""
+    factors = uploader_weights({asn: probes}, settings) if units is None else units
     methods: dict[str, int] = {}
     blocked_w = ok_w = 0.0
-    informative_probes = informative = 0
+    informative = 0
+    informative_units: set[str] = set()
     for probe in probes:
         for method, count in probe.methods.items():
             methods[method] = methods.get(method, 0) + count
@@ -184,8 +232,9 @@ def weigh_probes(
         if usable == 0:
             continue
         informative += usable
-        informative_probes += 1
-        weight = min(1.0, settings.probe_weight_cap / usable)
+        unit = probe.unit(asn)
+        informative_units.add(unit)
+        weight = probe.probe_weight(settings) * factors[unit]
         blocked_w += (
             probe.blocked + probe.blocked_no_control * settings.no_control_weight
         ) * weight
@@ -195,7 +244,7 @@ def weigh_probes(
         blocked_w=blocked_w,
         ok_w=ok_w,
         informative=informative,
-        informative_probes=informative_probes,
+        informative_probes=len(informative_units),
         probes=len(probes),
         blocked=sum(p.all_blocked for p in probes),
         ok=sum(p.ok for p in probes),
@@ -287,7 +336,10 @@ def estimate_region(
     baseline: float | None = None,
 ) -> RegionEstimate:
     """Return the verdict for a domain in a region from the counts of each of its networks."""
-    counts = [weigh_probes(asn, probes, settings) for asn, probes in sorted(networks.items())]
+    units = uploader_weights(networks, settings)
+    counts = [
+        weigh_probes(asn, probes, settings, units=units) for asn, probes in sorted(networks.items())
+    ]
     return combine_networks(counts, settings, baseline=baseline)
 
 
@@ -373,14 +425,16 @@ def blocked_since(timeline: Sequence[tuple[str, RegionalVerdict]]) -> str | None
     return since
 
 
-def daily_verdict(blocked: int, ok: int, settings: ModelSettings) -> RegionalVerdict:
+def daily_verdict(blocked: float, ok: float, settings: ModelSettings) -> RegionalVerdict:
     """Return a country's verdict for one day from its blocked and ok counts.
 
-    The daily series (for "since" and changes) uses the country's totals of that day, without
-    the per-probe cap: one day of one country is too small a cell for the cap to matter, and the
-    window verdict, which does cap, is what a report leads with.
+    The daily series (for "since" and changes) pools the country's counts of that day, each
+    uploader network capped at `uploader_weight_cap` (the report SQL weighs them, and leaves out
+    days with fewer than `min_probes` uploader networks and no trusted source), without deciding
+    per network: one day of one country is a small cell, and the window verdict is what a
+    report leads with.
     """
-    code = verdicts.daily_verdicts(np.array([blocked]), np.array([ok]), settings)[0]
+    code = verdicts.daily_verdicts(np.array([blocked], float), np.array([ok], float), settings)[0]
     return VERDICTS[code]
 
 

@@ -29,6 +29,7 @@ from collector.report_gauges import ReportGauges
 from collector.reports.cache import ReportCache
 from collector.retention import RawRetention
 from collector.storage import DuckDBStorage, ThreadedStorage, remove_leftovers
+from collector.uploaders import UploaderKeys, load_uploader_secret
 from collector.writer import IngestWriter
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class Collector:
     exports: ExportSlots
     quotas: DailyQuota
     retention: RawRetention
+    uploaders: UploaderKeys
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -76,6 +78,10 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
     metrics = Metrics()
     limits = config.limits
     key = os.urandom(16)
+    uploaders = UploaderKeys(
+        await trio.to_thread.run_sync(load_uploader_secret, config.data_dir),
+        config.trusted_uploaders,
+    )
     with SourceLocator(config.geoip_paths) as locator:
         await trio.to_thread.run_sync(remove_leftovers, config.data_dir, config.database_path)
         store = await trio.to_thread.run_sync(DuckDBStorage, config.database_path)
@@ -115,7 +121,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                         storage,
                         metrics,
                         limits.report_gauges_s,
-                        ModelSettings(),
+                        ModelSettings(count_contradicted=config.count_contradicted),
                         reports,
                         clock=config.clock,
                     )
@@ -152,6 +158,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                             exports=ExportSlots(
                                 per_source=limits.exports_per_source, total=limits.exports_total
                             ),
+                            uploaders=uploaders,
                         )
                     finally:
                         with trio.move_on_after(SHUTDOWN_GRACE_S, shield=True):

@@ -26,6 +26,9 @@ class SourceNetwork:
     cc: str | None = None
     asn: int | None = None
     network_name: str | None = None
+    uploader_network: str | None = None
+    """The keyed hash of the source /24 or /48 and AS (`collector.uploaders`); None when the
+    source is trusted or not an IP address."""
 
 
 def asn_number(text: str) -> int:
@@ -52,7 +55,7 @@ def geo_mismatch(claimed_cc: str, claimed_asn: int, source: SourceNetwork | None
 
     A probe that does not know its network (ZZ / AS0) disagrees with nothing.
     """
-    if source is None or (source.cc is None and source.asn is None):
+    if source is None or (not source.cc and not source.asn):
         return None
     if source.cc and claimed_cc not in ("ZZ", source.cc):
         return True
@@ -97,6 +100,7 @@ def summarise(
         source_cc=source.cc if source else None,
         source_asn=source.asn if source else None,
         geo_mismatch=geo_mismatch(probe.cc, asn, source),
+        uploader_network=source.uploader_network if source else None,
         raw_zstd=raw_zstd,
     )
 

@@ -214,9 +214,9 @@ def combine_domains(
     )
 
 
-def daily_verdicts(blocked: Ints, ok: Ints, settings: ModelSettings) -> Codes:
-    """Return a country's verdict for each day from that day's blocked and ok counts (no cap:
-    see `regional.daily_verdict`)."""
+def daily_verdicts(blocked: Ints | Floats, ok: Ints | Floats, settings: ModelSettings) -> Codes:
+    """Return a country's verdict for each day from that day's blocked and ok counts (weighted
+    like the window's by the report SQL; see `regional.daily_verdict`)."""
     above = posterior_above(
         blocked.astype(np.float64),
         ok.astype(np.float64),

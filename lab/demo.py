@@ -31,7 +31,13 @@ from lab.check import run_probe_command
 from lab.errors import LabError
 from lab.forward import serve_forward
 from lab.geodb import write_world_geodb
-from lab.plan import COLLECTOR_ADDRESS, LAB_NETWORKS, PUBLIC_RESOLVER_ADDRESS, ClientPlan
+from lab.plan import (
+    CLIENT_NETWORK,
+    COLLECTOR_ADDRESS,
+    LAB_NETWORKS,
+    PUBLIC_RESOLVER_ADDRESS,
+    ClientPlan,
+)
 from lab.scenario import Expectation, Scenario, load_scenario
 from lab.world import World, executable, running_world, start_process, wait_ready
 
@@ -205,6 +211,10 @@ async def _start_collector(world: World, say: Callable[[str], None]) -> None:
         command += ["--fingerprints", str(fingerprints)]
     for network in LAB_NETWORKS:
         command += ["--allow-network", network, "--public-network", network]
+    # The two probes of a network share its one client address (and every client /28 lies in
+    # one /24): as uploader networks they would be one voice per network. The lab runs them
+    # itself, like a relay: weigh them per probe id.
+    command += ["--trusted-uploader", str(CLIENT_NETWORK)]
     started = await start_process(world, "collector", world.plan.inet_namespace, command)
     await wait_ready(started, b"crenel-collector: serving", COLLECTOR_READY_S)
     say(f"collector up at https://{COLLECTOR_ADDRESS}/ (data in {data_dir})")

@@ -12,7 +12,6 @@ EXIT_BAD_INPUT = 2
 # lab's worlds run crenel-collector (tests/packaging/test_extras.py keeps this in step).
 EXTRA_MODULES = (
     "mmdb_writer",
-    "netaddr",
     "starlette",
     "hypercorn",
     "duckdb",

@@ -7,7 +7,6 @@ resolver's; behind NAT the probe learns its network from the collector instead.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Self
 import maxminddb
 
 from probe.errors import ConfigError
-from probe.model import ProbeNetwork
+from probe.model import ProbeNetwork, is_globally_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -86,11 +85,7 @@ class GeoDatabases:
 def _public(addresses: Iterable[str]) -> list[str]:
     out = []
     for address in addresses:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            continue
-        if ip.is_global or not (ip.is_private or ip.is_loopback or ip.is_link_local):
+        if is_globally_reachable(address):
             out.append(address)
     return out
 

@@ -51,7 +51,7 @@ async def upload(collector: Collector, request: Request) -> Response:
                     "measurements per second",
                     retry_after_s=wait,
                 )
-        source = collector.locator.locate(address)
+        source = collector.uploaders.tag(collector.locator.locate(address), address)
         now = collector.config.clock()
         if len(data) > THREAD_BYTES:
             prepared = await trio.to_thread.run_sync(

@@ -27,7 +27,6 @@ MAX_WINDOW_DAYS = 366
 MAX_REGION_CHARS = 100
 _CC = re.compile(r"^[A-Z]{2}$")
 _DOMAIN = re.compile(r"^[a-z0-9_.\-]{1,253}$")
-SETTINGS = ModelSettings()
 
 
 def _json(value: object) -> Response:
@@ -91,13 +90,18 @@ def _query(request: Request, cc: str, today: date, domain: str | None = None) ->
     )
 
 
+def _settings(collector: Collector) -> ModelSettings:
+    return ModelSettings(count_contradicted=collector.config.count_contradicted)
+
+
 async def countries(collector: Collector, request: Request) -> Response:
     """Answer GET /reports: every country with data, ranked by blocked domains."""
     now = collector.config.clock()
     since, until = parse_window(request, now.date())
     store = collector.storage.storage
     overview = functools.partial(build.countries, report_of=collector.reports.country_report)
-    reply = await collector.storage.read(overview, store, since, until, SETTINGS, now)
+    settings = _settings(collector)
+    reply = await collector.storage.read(overview, store, since, until, settings, now)
     return _json(reply)
 
 
@@ -111,10 +115,11 @@ async def country(collector: Collector, request: Request) -> Response:
     store = collector.storage.storage
     reports = collector.reports
     wants_csv = fmt == "csv" or "text/csv" in request.headers.get("accept", "")
+    settings = _settings(collector)
     if wants_csv:
-        report = await collector.storage.read(reports.country_report, store, query, SETTINGS, now)
+        report = await collector.storage.read(reports.country_report, store, query, settings, now)
         return Response(render_csv(report), media_type="text/csv; charset=utf-8")
-    body = await collector.storage.read(reports.country_json, store, query, SETTINGS, now)
+    body = await collector.storage.read(reports.country_json, store, query, settings, now)
     return Response(body, media_type="application/json")
 
 
@@ -126,7 +131,8 @@ async def domain(collector: Collector, request: Request) -> Response:
         raise InvalidField(f"{name!r} is not a domain", field="domain")
     query = _query(request, parse_cc(request.path_params["cc"]), now.date(), domain=name)
     store = collector.storage.storage
-    detail = await collector.storage.read(build.domain_detail, store, query, SETTINGS)
+    settings = _settings(collector)
+    detail = await collector.storage.read(build.domain_detail, store, query, settings)
     if detail is None:
         raise NotFound(
             f"no measurements of {name} in {query.cc} between {query.since} and {query.until}"
@@ -142,7 +148,8 @@ async def changes(collector: Collector, request: Request) -> Response:
         raise InvalidField("cc is required", field="cc")
     query = _query(request, parse_cc(cc_text), now.date())
     store = collector.storage.storage
-    found = await collector.storage.read(build.changes, store, query, SETTINGS)
+    settings = _settings(collector)
+    found = await collector.storage.read(build.changes, store, query, settings)
     return _json(
         ChangesReply(since=query.since.isoformat(), until=query.until.isoformat(), changes=found)
     )

@@ -77,6 +77,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "analysis_workers",
         "raw_retention_days",
         *LIMIT_FLAGS,
+        "trusted_uploader",
+        "count_contradicted",
     )
     return {key: getattr(args, key, None) for key in keys}
 

@@ -63,6 +63,20 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "address)",
     )
     p.add_argument(
+        "--trusted-uploader",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="weigh uploads from this network per probe id, not per uploading network (a relay "
+        "you run; repeat)",
+    )
+    p.add_argument(
+        "--count-contradicted",
+        action="store_true",
+        default=None,
+        help="count in reports the measurements whose claimed network contradicts their source",
+    )
+    p.add_argument(
         "--rate-limit",
         type=float,
         metavar="PER_S",

@@ -1,7 +1,8 @@
 """Which addresses the control may connect to: public ones only, unless a lab allows more.
 
 Pure: no I/O. Without this the helper would be an open proxy into its own network: anyone could
-ask it to fetch http://127.0.0.1:... or a cloud metadata address.
+ask it to fetch http://127.0.0.1:... or a cloud metadata address. "Public" is the special-purpose
+address registry of `probe.model.addresses`, the one the probe and the analysis use too.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from probe.model import embedded_ipv4, is_globally_reachable, parse_address
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -26,17 +29,13 @@ class AddressGuard:
 
     def allows(self, address: str) -> bool:
         """Return whether the control may connect to `address`."""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        ip = parse_address(address)
+        if ip is None:
             return False
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+        ip = embedded_ipv4(ip) or ip
         if any(ip in net for net in self._allowed if net.version == ip.version):
             return True
-        if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
-            return False
-        return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local)
+        return is_globally_reachable(str(ip))
 
     def filter(self, addresses: Iterable[str]) -> list[str]:
         """Return the allowed addresses, deduplicated, in order."""

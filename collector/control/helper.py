@@ -140,7 +140,12 @@ class ControlHelper:
         if target.is_host_ip:
             own = [target.host]
         else:
-            own, dns = await self._resolve(work, target.host)
+            resolved, dns = await self._resolve(work, target.host)
+            own = self.guard.filter(resolved)
+            if resolved and not own:
+                dns = ControlDns(failure=Failure.REFUSED_ADDRESS.value)
+            else:
+                dns = ControlDns(addresses=own, failure=dns.failure)
         addresses = self.guard.filter(own + list(request.addresses))
         ports = list(request.ports) or _default_ports(target)
         tcp: list[ControlTcp] = []
@@ -155,9 +160,7 @@ class ControlHelper:
                     )
                 )
             if own:
-                nursery.start_soon(
-                    self._fetch, work, target, self.guard.filter(own), request, http_box
-                )
+                nursery.start_soon(self._fetch, work, target, own, request, http_box)
         if own:
             http = http_box[0] if http_box else ControlHttp(failure=Failure.GENERIC_TIMEOUT.value)
         valid = {t.address for t in tls if t.failure is None}
@@ -281,9 +284,10 @@ class ControlHelper:
             ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
             ("Accept-Language", "en-US,en;q=0.9"),
         ]
+        if_none = Failure.REFUSED_ADDRESS.value
         for hop in range(MAX_REDIRECTS + 1):
             if not addresses:
-                out.append(ControlHttp(redirects=redirects, failure=Failure.DNS_NO_ANSWER.value))
+                out.append(ControlHttp(redirects=redirects, final_url=url, failure=if_none))
                 return
             tx = await self._fetch_one(work, url, addresses, headers)
             if tx.failure is not None or tx.response is None:
@@ -326,9 +330,15 @@ class ControlHelper:
             hop_target = parse_web_url(url)
             if hop_target.is_host_ip:
                 addresses = self.guard.filter([hop_target.host])
+                if_none = Failure.REFUSED_ADDRESS.value
             else:
-                found, _ = await self._resolve(work, hop_target.host)
+                found, hop_dns = await self._resolve(work, hop_target.host)
                 addresses = self.guard.filter(found)
+                if_none = (
+                    Failure.REFUSED_ADDRESS.value
+                    if found
+                    else hop_dns.failure or Failure.DNS_NO_ANSWER.value
+                )
         out.append(
             ControlHttp(
                 redirects=redirects, final_url=url, failure=Failure.HTTP_TOO_MANY_REDIRECTS.value

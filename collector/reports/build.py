@@ -60,9 +60,12 @@ class ReportStore(Protocol):
         ...
 
     def report_daily_shares(
-        self, query: ReportQuery, domains: Sequence[str] | None = None
-    ) -> dict[str, list[tuple[date, int, int]]]:
-        """Return (day, blocked, ok) per domain (only `domains`, when given)."""
+        self,
+        query: ReportQuery,
+        settings: ModelSettings,
+        domains: Sequence[str] | None = None,
+    ) -> dict[str, list[tuple[date, float, float]]]:
+        """Return weighted (day, blocked, ok) per domain (only `domains`, when given)."""
         ...
 
     def report_daily_networks(
@@ -89,12 +92,14 @@ def default_window(today: date, days: int = DEFAULT_WINDOW_DAYS) -> tuple[date, 
 
 
 def _daily_series(
-    shares: dict[str, list[tuple[date, int, int]]], settings: ModelSettings
+    shares: dict[str, list[tuple[date, float, float]]], settings: ModelSettings
 ) -> dict[str, list[tuple[str, RegionalVerdict]]]:
     """Return each domain's daily verdicts (decided for all days of all domains at once)."""
     flat = [(domain, day, b, o) for domain, days in shares.items() for day, b, o in days]
     codes = verdicts.daily_verdicts(
-        np.array([f[2] for f in flat], np.int64), np.array([f[3] for f in flat], np.int64), settings
+        np.array([f[2] for f in flat], np.float64),
+        np.array([f[3] for f in flat], np.float64),
+        settings,
     ).tolist()
     out: dict[str, list[tuple[str, RegionalVerdict]]] = {d: [] for d in shares}
     for (domain, day, _b, _o), code in zip(flat, codes, strict=True):
@@ -121,7 +126,7 @@ def country_report(
     reports = domain_reports(table, baselines, names, settings)
     blocked = [d.domain for d in reports if d.verdict == RegionalVerdict.BLOCKED.value]
     if blocked:
-        series = _daily_series(store.report_daily_shares(query, blocked), settings)
+        series = _daily_series(store.report_daily_shares(query, settings, blocked), settings)
         reports = [
             msgspec.structs.replace(d, since=blocked_since(series[d.domain]))
             if d.domain in series
@@ -157,7 +162,9 @@ def changes(store: ReportStore, query: ReportQuery, settings: ModelSettings) -> 
     """Return the days each domain's daily verdict flipped in the country, newest first."""
     found = [
         change
-        for domain, series in _daily_series(store.report_daily_shares(query), settings).items()
+        for domain, series in _daily_series(
+            store.report_daily_shares(query, settings), settings
+        ).items()
         for change in _changes(query.cc, domain, series)
     ]
     return sorted(found, key=lambda c: (c.day, c.domain), reverse=True)
@@ -174,7 +181,7 @@ def domain_detail(
     [domain] = table.domains
     names = {n.asn: n.name for n in store.report_networks(query)}
     [summary] = domain_reports(table, store.report_baselines(query, settings), names, settings)
-    series = _daily_series(store.report_daily_shares(query), settings).get(domain, [])
+    series = _daily_series(store.report_daily_shares(query, settings), settings).get(domain, [])
     if summary.verdict == RegionalVerdict.BLOCKED.value:
         summary = msgspec.structs.replace(summary, since=blocked_since(series))
     timeline: list[TimelineDay] = []

@@ -40,6 +40,7 @@ def measurements_table(rows: Sequence[MeasurementRow]) -> pa.Table:
             "source_asn": pa.array([r.source_asn for r in rows], pa.uint32()),
             "geo_mismatch": pa.array([r.geo_mismatch for r in rows], pa.bool_()),
             "raw": pa.array([r.raw_zstd for r in rows], pa.binary()),
+            "uploader_network": pa.array([r.uploader_network for r in rows], pa.string()),
         }
     )
 

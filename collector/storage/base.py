@@ -47,6 +47,8 @@ class MeasurementRow:
     source_asn: int | None
     geo_mismatch: bool | None
     raw_zstd: bytes
+    uploader_network: str | None = None
+    """Keyed hash of the uploading network (`collector.uploaders`), never the address."""
 
 
 @dataclass(frozen=True)

@@ -58,11 +58,11 @@ INSERT OR IGNORE INTO measurements (
     uid, received_at, start_time, day, probe_cc, probe_asn, probe_network_name, probe_id, region,
     input, domain, category_code, software_name, software_version, format_version,
     probe_verdict, probe_methods, probe_confidence, needs_analysis, control_failed,
-    source_cc, source_asn, geo_mismatch, raw)
+    source_cc, source_asn, geo_mismatch, raw, uploader_network)
 SELECT uid::UUID, received_at, start_time, CAST(start_time AS DATE), probe_cc, probe_asn,
     probe_network_name, probe_id, region, input, domain, category_code, software_name,
     software_version, format_version, probe_verdict, probe_methods, probe_confidence, true,
-    control_failed, source_cc, source_asn, geo_mismatch, raw
+    control_failed, source_cc, source_asn, geo_mismatch, raw, uploader_network
 FROM ingest_batch
 RETURNING uid::VARCHAR
 """
@@ -411,11 +411,14 @@ class DuckDBStorage:
             return reports.baselines(con, query, settings)
 
     def report_daily_shares(
-        self, query: reports.ReportQuery, domains: Sequence[str] | None = None
-    ) -> dict[str, list[tuple[date, int, int]]]:
-        """Return (day, blocked, ok) per domain (only `domains`, when given) for the window."""
+        self,
+        query: reports.ReportQuery,
+        settings: ModelSettings,
+        domains: Sequence[str] | None = None,
+    ) -> dict[str, list[tuple[date, float, float]]]:
+        """Return weighted (day, blocked, ok) per domain (only `domains`, when given)."""
         with self._reader() as con:
-            return reports.daily_shares(con, query, domains)
+            return reports.daily_shares(con, query, settings, domains)
 
     def report_daily_networks(
         self, query: reports.ReportQuery, settings: ModelSettings

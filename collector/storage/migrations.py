@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from collector.storage.rollups import MIGRATION_STATEMENTS, REBUILD
+from collector.storage.rollups import MIGRATION_3_STATEMENTS, MIGRATION_STATEMENTS, REBUILD_V2
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,8 @@ MIGRATIONS: tuple[Migration, ...] = (
             """,
         ),
     ),
-    Migration(2, "rollups for reports", (*MIGRATION_STATEMENTS, *REBUILD)),
+    Migration(2, "rollups for reports", (*MIGRATION_STATEMENTS, *REBUILD_V2)),
+    Migration(3, "uploader networks in measurements and rollups", MIGRATION_3_STATEMENTS),
 )
 """Every migration, in order; the schema version is the last one's number."""
 

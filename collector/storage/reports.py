@@ -129,32 +129,58 @@ def _filters(
 
 
 _PER_PROBE = """
-    SELECT {group}, probe_key,
+    SELECT {group}, uploader, probe_key,
            sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o, sum(down) AS d,
            sum(inconclusive) AS i, sum(confirmed) AS c, sum(packet_confirmed) AS pc
-    FROM rollup_probe_day WHERE {where}
-    GROUP BY {group}, probe_key
+    FROM rollup_probe_day WHERE {where} AND (? OR NOT contradicted)
+    GROUP BY {group}, uploader, probe_key
 """
-"""One row per probe and group: the unit whose weight is capped."""
+"""One row per (uploader network, probe) and group. Measurements whose claimed network
+contradicts their source are left out unless the settings count them
+(`ModelSettings.count_contradicted`, the first parameter after the filters)."""
 
-_PER_NETWORK = """
-    SELECT {group},
-           coalesce(sum((b + bn * ?) * least(1.0, ? / nullif(b + bn + o, 0))), 0) AS bw,
-           coalesce(sum(o * least(1.0, ? / nullif(b + bn + o, 0))), 0) AS ow,
+_WEIGHED = """
+    SELECT p.*, least(1.0, ? / nullif(b + bn + o, 0)) * coalesce(u.uw, 1.0) AS w
+    FROM per_probe p LEFT JOIN (
+        SELECT {scope}, uploader,
+               least(1.0, ? / nullif(sum(least(b + bn + o, ?)), 0)) AS uw
+        FROM per_probe WHERE uploader <> '' GROUP BY {scope}, uploader
+    ) u USING ({scope}, uploader)
+"""
+"""Each probe's weight per informative measurement: its own cap (`probe_weight_cap` over its
+informative measurements) times its uploader network's (`uploader_weight_cap` over the capped
+weight of all its probes in all the networks it claims in `scope`). A probe uploaded from a
+trusted or unknown source (uploader '') is its own unit (`regional.ProbeCounts.unit`): only its
+probe cap applies. Parameters: the probe cap, the uploader cap, the probe cap."""
+
+_INFORMATIVE_UNITS = """
+    (count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0)
+     + count(DISTINCT uploader) FILTER (WHERE uploader <> '' AND b + bn + o > 0))
+"""
+"""Independent uploaders with informative measurements: uploader networks, and probes of
+trusted or unknown sources (one row each per network)."""
+
+_PER_NETWORK = f"""
+    SELECT {{group}},
+           coalesce(sum((b + bn * ?) * w), 0) AS bw,
+           coalesce(sum(o * w), 0) AS ow,
            sum(b + bn + o)::BIGINT AS informative,
-           count(*) FILTER (WHERE b + bn + o > 0) AS ip, count(*) AS probes,
+           {_INFORMATIVE_UNITS} AS ip, count(*) AS probes,
            sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
            sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
            sum(pc)::BIGINT AS packet_confirmed
-    FROM per_probe GROUP BY {group}
+    FROM ({_WEIGHED}) GROUP BY {{group}}
 """
-"""Each network's weighted counts from `_PER_PROBE`, the cap applied per probe (weights: the
-no-control weight and the cap, twice). Sums are cast back to BIGINT (DuckDB widens them to
-128 bits, which Python converts slowly)."""
+"""Each network's weighted counts from `_PER_PROBE` (weights `_WEIGHED`); `ip` counts uploader
+networks, so `min_probes` is a minimum of independent uploaders, not of self-chosen probe ids.
+Parameters: the no-control weight, then `_WEIGHED`'s. Sums are cast back to BIGINT (DuckDB
+widens them to 128 bits, which Python converts slowly)."""
 
 _DOMAIN_ROWS = f"""
-WITH per_probe AS ({_PER_PROBE.format(group="domain, probe_asn", where="{where}")}),
-per_network AS ({_PER_NETWORK.format(group="domain, probe_asn")}),
+WITH per_probe AS MATERIALIZED (
+    {_PER_PROBE.format(group="domain, probe_asn", where="{where}")}
+),
+per_network AS ({_PER_NETWORK.format(group="domain, probe_asn", scope="domain")}),
 methods AS (
     SELECT domain, probe_asn, string_agg(method || '=' || n, ';') AS methods
     FROM (SELECT domain, probe_asn, method, sum(count)::BIGINT AS n FROM rollup_methods
@@ -205,9 +231,13 @@ def _network_counts(values: Sequence[Any], methods: dict[str, int]) -> NetworkCo
     )
 
 
-def _weights(settings: ModelSettings) -> list[object]:
+def _caps(settings: ModelSettings) -> list[object]:
     cap = settings.probe_weight_cap
-    return [settings.no_control_weight, cap, cap]
+    return [cap, settings.uploader_weight_cap, cap]
+
+
+def _weights(settings: ModelSettings) -> list[object]:
+    return [settings.no_control_weight, *_caps(settings)]
 
 
 def _methods(text: str | None) -> dict[str, int]:
@@ -234,7 +264,7 @@ def domain_rows(
     )
     rows = con.execute(
         _DOMAIN_ROWS.format(where=where, method_where=method_where),
-        [*params, *_weights(settings), *method_params, *thresholds],
+        [*params, settings.count_contradicted, *_weights(settings), *method_params, *thresholds],
     ).fetchnumpy()
     categories: dict[str, str] = dict(
         con.execute(_CATEGORIES.format(where=where), params).fetchall()
@@ -297,57 +327,107 @@ def networks(con: duckdb.DuckDBPyConnection, query: ReportQuery) -> list[Country
     return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]
 
 
+_PER_UPLOADER = """
+    SELECT *, CASE WHEN uploader = '' THEN 1.0
+                   ELSE least(1.0, ? / nullif(b + bn + o, 0)) END AS w
+    FROM (
+        SELECT {group}, uploader, sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o
+        FROM rollup_probe_day WHERE {where} AND (? OR NOT contradicted)
+        GROUP BY {group}, uploader
+    )
+"""
+"""Pooled counts per uploader network and group, for the cells that pool a whole country (the
+baseline's other countries, the daily series): each uploader network's weight capped at
+`uploader_weight_cap`; measurements of trusted or unknown sources (uploader '') count plainly,
+as every measurement did before uploader networks. Parameters: the uploader cap, after the
+filters' and `count_contradicted`."""
+
+_POOLED = """
+    SELECT {group}, sum(b * w) AS bw, sum(o * w) AS ow
+    FROM ({per_uploader}) GROUP BY {group}
+    HAVING bool_or(uploader = '' AND b + bn + o > 0)
+        OR count(*) FILTER (WHERE uploader <> '' AND b + bn + o > 0) >= ?
+"""
+"""A pooled cell's weighted blocked (control fine) and ok counts, for cells with measurements
+of trusted or unknown sources or from at least `min_probes` uploader networks (one uploader
+alone never makes a cell)."""
+
+_BASELINES = f"""
+SELECT domain, median(bw / (bw + ow)) FROM ({_POOLED}) WHERE bw + ow >= ?
+GROUP BY domain HAVING count(*) >= ?
+"""
+"""Each other country's weighted blocked share of a domain, where it has enough data, and their
+median where enough countries have one."""
+
+
 def baselines(
     con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
 ) -> dict[str, float]:
     """Return, per domain (or the query's one domain), its noise baseline: the median of its
-    blocked shares in the other countries with at least `min_measurements` in the window, when
-    at least `baseline_countries` have them (`collector.regional.noise_baseline`, in SQL)."""
+    blocked shares in the other countries with at least `min_measurements` blocked and ok
+    measurements in the window, when at least `baseline_countries` have them
+    (`collector.regional.noise_baseline`, in SQL).
+
+    Each uploader network weighs at most `uploader_weight_cap` in a country, and a country
+    whose data comes from fewer than `min_probes` uploader networks (and no trusted source) has
+    no share: one uploader cannot make a country of its own."""
     params: list[object] = [query.cc, query.since, query.until]
-    extra = ""
+    where = "probe_cc <> ? AND day >= ? AND day <= ?"
     if query.domain is not None:
-        extra = " AND domain = ?"
+        where += " AND domain = ?"
         params.append(query.domain)
+    group = "domain, probe_cc"
+    pooled = _PER_UPLOADER.format(group=group, where=where)
     rows: list[Any] = con.execute(
-        "SELECT domain, median(share) FROM ("
-        "  SELECT domain, probe_cc, sum(blocked) / (sum(blocked) + sum(ok)) AS share"
-        f"  FROM rollup_domain_day WHERE probe_cc <> ? AND day >= ? AND day <= ?{extra}"
-        "  GROUP BY domain, probe_cc HAVING sum(blocked) + sum(ok) >= ?"
-        ") GROUP BY domain HAVING count(*) >= ?",
-        [*params, settings.min_measurements, settings.baseline_countries],
+        _BASELINES.format(group=group, per_uploader=pooled),
+        [
+            settings.uploader_weight_cap,
+            *params,
+            settings.count_contradicted,
+            settings.min_probes,
+            settings.min_measurements,
+            settings.baseline_countries,
+        ],
     ).fetchall()
     return {domain: float(share) for domain, share in rows}
 
 
-def daily_shares(
-    con: duckdb.DuckDBPyConnection, query: ReportQuery, domains: Sequence[str] | None = None
-) -> dict[str, list[tuple[date, int, int]]]:
-    """Return, per domain (only `domains`, when given), (day, blocked, ok) for every day of the
-    window with data.
+_DAILY = f"""
+SELECT domain, day, bw, ow FROM ({_POOLED}) ORDER BY day
+"""
+"""Each domain's pooled weighted blocked (control fine) and ok counts per day."""
 
-    Blocked counts only measurements whose control worked. A whole-country query reads the
-    per-domain rollup; one narrowed to a network, region or category reads the per-probe one.
-    """
+
+def daily_shares(
+    con: duckdb.DuckDBPyConnection,
+    query: ReportQuery,
+    settings: ModelSettings,
+    domains: Sequence[str] | None = None,
+) -> dict[str, list[tuple[date, float, float]]]:
+    """Return, per domain (only `domains`, when given), (day, blocked, ok) for every day of the
+    window with data: pooled over the country (network, region, category), each uploader
+    network capped at `uploader_weight_cap`, contradicted claims left out unless counted, days
+    with fewer than `min_probes` uploader networks (and no trusted source) left out. Blocked
+    counts only measurements whose control worked."""
     params: list[object] = []
-    if query.asn is None and query.region is None and query.category is None:
-        params += [query.cc, query.since, query.until]
-        table, where = "rollup_domain_day", "probe_cc = ? AND day >= ? AND day <= ?"
-        if query.domain is not None:
-            where += " AND domain = ?"
-            params.append(query.domain)
-    else:
-        table, where = "rollup_probe_day", _filters(query, params)
+    where = _filters(query, params)
     if domains is not None:
         where += " AND list_contains(?, domain)"
         params.append(list(domains))
-    out: defaultdict[str, list[tuple[date, int, int]]] = defaultdict(list)
+    out: defaultdict[str, list[tuple[date, float, float]]] = defaultdict(list)
+    group = "domain, day"
+    pooled = _PER_UPLOADER.format(group=group, where=where)
     rows: list[Any] = con.execute(
-        f"SELECT domain, day, sum(blocked)::BIGINT, sum(ok)::BIGINT FROM {table} WHERE {where} "
-        "GROUP BY domain, day ORDER BY day",
-        params,
+        _DAILY.format(group=group, per_uploader=pooled),
+        [
+            settings.uploader_weight_cap,
+            *params,
+            settings.count_contradicted,
+            settings.min_probes,
+        ],
     ).fetchall()
     for domain, day, blocked, ok in rows:
-        out[domain].append((day, int(blocked), int(ok)))
+        out[domain].append((day, float(blocked), float(ok)))
     return dict(out)
 
 
@@ -357,12 +437,14 @@ def daily_networks(
     """Return one domain's weighted counts per day and network (for its timeline)."""
     params: list[object] = []
     where = _filters(query, params)
-    sql = (
-        f"WITH per_probe AS ({_PER_PROBE.format(group='day, probe_asn', where=where)}) "
-        + _PER_NETWORK.format(group="day, probe_asn")
+    per_probe = _PER_PROBE.format(group="day, probe_asn", where=where)
+    sql = f"WITH per_probe AS MATERIALIZED ({per_probe}) " + _PER_NETWORK.format(
+        group="day, probe_asn", scope="day"
     )
     out: defaultdict[date, list[NetworkCounts]] = defaultdict(list)
-    rows: list[Any] = con.execute(sql, [*params, *_weights(settings)]).fetchall()
+    rows: list[Any] = con.execute(
+        sql, [*params, settings.count_contradicted, *_weights(settings)]
+    ).fetchall()
     for day, *values in rows:
         out[day].append(_network_counts(values, {}))
     return dict(sorted(out.items()))

@@ -29,6 +29,8 @@ def state_pairs(
         asn,
         domain,
         probe_key,
+        uploader,
+        contradicted,
         region,
         category,
         network,
@@ -44,6 +46,8 @@ def state_pairs(
             asn=int(asn),
             domain=domain,
             probe_key=probe_key,
+            uploader=uploader,
+            contradicted=bool(contradicted),
             region=region,
             category_code=category,
             network_name=network,
@@ -65,14 +69,15 @@ def state_pairs(
     return pairs
 
 
-def _key_columns(keys: Sequence[rollups.ProbeDayKey], last: str) -> dict[str, pa.Array]:
+def _key_columns(
+    keys: Sequence[rollups.ProbeDayKey] | Sequence[rollups.MethodKey],
+) -> dict[str, pa.Array]:
     return {
         "day": pa.array([k[0] for k in keys], pa.date32()),
         "probe_cc": pa.array([k[1] for k in keys], pa.string()),
         "probe_asn": pa.array([k[2] for k in keys], pa.uint32()),
         "region": pa.array([k[3] for k in keys], pa.string()),
         "domain": pa.array([k[4] for k in keys], pa.string()),
-        last: pa.array([k[5] for k in keys], pa.string()),
     }
 
 
@@ -81,7 +86,10 @@ def apply_deltas(con: duckdb.DuckDBPyConnection, deltas: rollups.Deltas) -> None
     if deltas.probe_day:
         keys = list(deltas.probe_day)
         labels = [deltas.labels.get(k, (None, None)) for k in keys]
-        columns = _key_columns(keys, "probe_key")
+        columns = _key_columns(keys)
+        columns["uploader"] = pa.array([k[5] for k in keys], pa.string())
+        columns["probe_key"] = pa.array([k[6] for k in keys], pa.string())
+        columns["contradicted"] = pa.array([k[7] for k in keys], pa.bool_())
         columns["category_code"] = pa.array([lab[0] for lab in labels], pa.string())
         columns["network_name"] = pa.array([lab[1] for lab in labels], pa.string())
         for i, name in enumerate(rollups.COUNTS):
@@ -90,7 +98,8 @@ def apply_deltas(con: duckdb.DuckDBPyConnection, deltas: rollups.Deltas) -> None
         con.execute(rollups.UPSERT_PROBE_DAY)
     if deltas.methods:
         method_keys = list(deltas.methods)
-        method_columns = _key_columns(method_keys, "method")
+        method_columns = _key_columns(method_keys)
+        method_columns["method"] = pa.array([k[5] for k in method_keys], pa.string())
         method_columns["count"] = pa.array([deltas.methods[k] for k in method_keys], pa.int64())
         methods_delta = pa.table(method_columns)  # noqa: F841 - read by the SQL below
         con.execute(rollups.UPSERT_METHODS)

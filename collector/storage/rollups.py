@@ -1,5 +1,5 @@
-"""Rollups: counts per (day, country, AS, region, domain, probe), kept current as analyses are
-saved.
+"""Rollups: counts per (day, country, AS, region, domain, uploader network, probe, whether the
+claimed network contradicts the source), kept current as analyses are saved.
 
 Pure: builds the deltas a batch of analyses makes (the old verdict's counts leave, the new
 one's arrive) and holds the SQL; `duckdb.DuckDBStorage` runs it inside the transaction that
@@ -81,7 +81,7 @@ _VERDICT_COUNTS = """
     count(*) FILTER (WHERE coalesce(packet_confirmed, false)) AS packet_confirmed
 """
 
-REBUILD: tuple[str, ...] = (
+REBUILD_V2: tuple[str, ...] = (
     "DELETE FROM rollup_probe_day",
     "DELETE FROM rollup_methods",
     "DELETE FROM rollup_domain_day",
@@ -114,6 +114,77 @@ REBUILD: tuple[str, ...] = (
     ORDER BY day, probe_cc
     """,
 )
+"""Migration 2's fill of the rollups, frozen as released (the schema of that version)."""
+
+PROBE_DAY_TABLE_V3 = """
+    CREATE TABLE rollup_probe_day (
+        day DATE NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn UINTEGER NOT NULL,
+        region VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        uploader VARCHAR NOT NULL,
+        probe_key VARCHAR NOT NULL,
+        contradicted BOOLEAN NOT NULL,
+        category_code VARCHAR,
+        network_name VARCHAR,
+        blocked BIGINT NOT NULL,
+        blocked_no_control BIGINT NOT NULL,
+        ok BIGINT NOT NULL,
+        down BIGINT NOT NULL,
+        inconclusive BIGINT NOT NULL,
+        confirmed BIGINT NOT NULL,
+        packet_confirmed BIGINT NOT NULL,
+        PRIMARY KEY (day, probe_cc, probe_asn, region, domain, uploader, probe_key, contradicted)
+    )
+"""
+"""Migration 3's per-probe rollup: keyed also by uploader network ('' when trusted or unknown)
+and by whether the measurement's claimed network contradicts its source (`geo_mismatch`)."""
+
+_FILL_PROBE_DAY = f"""
+    INSERT INTO rollup_probe_day
+    SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
+           coalesce(uploader_network, '') AS uploader, coalesce(probe_id, '') AS probe_key,
+           coalesce(geo_mismatch, false) AS contradicted,
+           any_value(category_code), any_value(probe_network_name),
+           {_VERDICT_COUNTS}
+    FROM measurements WHERE verdict IS NOT NULL
+    GROUP BY day, probe_cc, probe_asn, region_key, domain, uploader, probe_key, contradicted
+    ORDER BY day, probe_cc
+"""
+
+MIGRATION_3_STATEMENTS: tuple[str, ...] = (
+    "ALTER TABLE measurements ADD COLUMN uploader_network VARCHAR",
+    "DROP TABLE rollup_probe_day",
+    PROBE_DAY_TABLE_V3,
+    _FILL_PROBE_DAY,
+)
+"""Migration 3: the uploader network column and the per-probe rollup keyed by it."""
+
+REBUILD: tuple[str, ...] = (
+    "DELETE FROM rollup_probe_day",
+    "DELETE FROM rollup_methods",
+    "DELETE FROM rollup_domain_day",
+    _FILL_PROBE_DAY,
+    """
+    INSERT INTO rollup_methods
+    SELECT day, probe_cc, probe_asn, region_key, domain, method, count(*)
+    FROM (SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
+                 unnest(methods) AS method
+          FROM measurements WHERE verdict = 'blocked')
+    GROUP BY day, probe_cc, probe_asn, region_key, domain, method
+    ORDER BY day, probe_cc
+    """,
+    """
+    INSERT INTO rollup_domain_day
+    SELECT day, probe_cc, domain,
+           count(*) FILTER (WHERE verdict = 'blocked' AND NOT control_failed),
+           count(*) FILTER (WHERE verdict = 'ok')
+    FROM measurements WHERE verdict IS NOT NULL
+    GROUP BY day, probe_cc, domain
+    ORDER BY day, probe_cc
+    """,
+)
 """Recompute every rollup from the analysed measurements (migration, repair, benchmarks).
 
 Rows go in by day and country, as ingest appends them (mostly) by day: the min/max of each
@@ -121,6 +192,7 @@ row group then lets a report's window and country skip the rest of the table."""
 
 OLD_STATE = """
 SELECT m.uid::VARCHAR, m.day, m.probe_cc, m.probe_asn, m.domain, coalesce(m.probe_id, ''),
+       coalesce(m.uploader_network, ''), coalesce(m.geo_mismatch, false),
        m.region, m.category_code, m.probe_network_name, m.control_failed,
        m.verdict, m.methods, coalesce(m.fingerprint_confirmed, false),
        coalesce(m.packet_confirmed, false)
@@ -130,7 +202,8 @@ FROM measurements m JOIN analysis_batch a ON m.uid = a.uid::UUID
 
 UPSERT_PROBE_DAY = """
 INSERT INTO rollup_probe_day SELECT * FROM probe_day_delta
-ON CONFLICT (day, probe_cc, probe_asn, region, domain, probe_key) DO UPDATE SET
+ON CONFLICT (day, probe_cc, probe_asn, region, domain, uploader, probe_key, contradicted)
+DO UPDATE SET
     category_code = coalesce(excluded.category_code, category_code),
     network_name = coalesce(excluded.network_name, network_name),
     blocked = blocked + excluded.blocked,
@@ -164,6 +237,8 @@ class RowState:
     asn: int
     domain: str
     probe_key: str
+    uploader: str
+    contradicted: bool
     region: str | None
     category_code: str | None
     network_name: str | None
@@ -174,8 +249,11 @@ class RowState:
     packet_confirmed: bool
 
 
-ProbeDayKey = tuple[date, str, int, str, str, str]
-"""(day, country, AS, region or '', domain, probe key or method)."""
+ProbeDayKey = tuple[date, str, int, str, str, str, str, bool]
+"""(day, country, AS, region or '', domain, uploader or '', probe key, contradicted)."""
+
+MethodKey = tuple[date, str, int, str, str, str]
+"""(day, country, AS, region or '', domain, method)."""
 
 
 @dataclass
@@ -184,7 +262,7 @@ class Deltas:
 
     probe_day: dict[ProbeDayKey, list[int]]
     labels: dict[ProbeDayKey, tuple[str | None, str | None]]
-    methods: dict[ProbeDayKey, int]
+    methods: dict[MethodKey, int]
     domain_day: dict[tuple[date, str, str], list[int]]
 
     def is_empty(self) -> bool:
@@ -209,14 +287,23 @@ def compute_deltas(changes: Iterable[tuple[RowState, RowState]]) -> Deltas:
     """Return the rollup deltas of (old state, new state) pairs for the same measurements."""
     probe_day: defaultdict[ProbeDayKey, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
     labels: dict[ProbeDayKey, tuple[str | None, str | None]] = {}
-    methods: defaultdict[ProbeDayKey, int] = defaultdict(int)
+    methods: defaultdict[MethodKey, int] = defaultdict(int)
     domain_day: defaultdict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0])
     for old, new in changes:
         for state, sign in ((old, -1), (new, 1)):
             if state.verdict is None:
                 continue
             region = state.region or ""
-            key = (state.day, state.cc, state.asn, region, state.domain, state.probe_key)
+            key = (
+                state.day,
+                state.cc,
+                state.asn,
+                region,
+                state.domain,
+                state.uploader,
+                state.probe_key,
+                state.contradicted,
+            )
             row = probe_day[key]
             for i, value in enumerate(_counts(state)):
                 row[i] += sign * value

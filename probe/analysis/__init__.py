@@ -8,12 +8,12 @@ Modules:
 - `packets`: packet-level rules (injected RSTs/FINs and DNS answers, DNS bait, the censor's hop).
 - `compare`: OONI-compatible HTTP comparison with the control.
 - `fingerprints`: blockpage / false-positive signatures (OONI CSV, Censored Planet JSONL).
-- `addresses`: bogon ranges with configurable public exceptions.
+- `addresses`: bogons (the shared special-purpose registry) with configurable public exceptions.
 - `reference`: the reference data bundle and its digest.
 - `evidence`: the accumulator rules write to.
 """
 
-from probe.analysis.addresses import BOGON_NETWORKS, BogonPolicy, is_ip_literal
+from probe.analysis.addresses import BogonPolicy, is_ip_literal
 from probe.analysis.analyse import analyse
 from probe.analysis.compare import compare_http, is_diff
 from probe.analysis.fingerprints import (
@@ -28,7 +28,6 @@ from probe.analysis.reference import DEFAULT_THROTTLE_KBPS, ReferenceData
 from probe.analysis.rules import RULES, RULES_VERSION, Rule, method_for_failure
 
 __all__ = [
-    "BOGON_NETWORKS",
     "DEFAULT_THROTTLE_KBPS",
     "PACKET_RULE_IDS",
     "RULES",

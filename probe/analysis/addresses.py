@@ -1,7 +1,8 @@
 """Which addresses are bogons (not routable on the public internet), with configurable exceptions.
 
-Pure: no I/O. The lab treats its documentation ranges as public by listing them in
-`BogonPolicy.public_networks`.
+Pure: no I/O. A bogon is any address the special-purpose registry (`probe.model.addresses`,
+shared with the probe and the control's guard) does not call globally reachable. The lab treats
+its documentation ranges as public by listing them in `BogonPolicy.public_networks`.
 """
 
 from __future__ import annotations
@@ -10,36 +11,15 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-BOGON_NETWORKS: tuple[str, ...] = (
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.0.0.0/24",
-    "192.0.2.0/24",
-    "192.168.0.0/16",
-    "198.18.0.0/15",
-    "198.51.100.0/24",
-    "203.0.113.0/24",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-    "::/128",
-    "::1/128",
-    "::ffff:0:0/96",
-    "::/96",
-    "100::/64",
-    "2001:10::/28",
-    "2001:db8::/32",
-    "fc00::/7",
-    "fe80::/10",
-    "fec0::/10",
-    "ff00::/8",
+from probe.model import (
+    AddressScope,
+    address_scope,
+    embedded_ipv4,
+    is_globally_reachable,
+    parse_address,
 )
-"""Special-purpose ranges (RFC 6890 and friends) that a real site never resolves to."""
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _parse_networks(texts: Iterable[str]) -> tuple[IpNetwork, ...]:
@@ -51,32 +31,24 @@ class BogonPolicy:
     """Bogon ranges, minus networks declared public (the lab's documentation ranges)."""
 
     public_networks: tuple[str, ...] = ()
-    bogon_networks: tuple[str, ...] = BOGON_NETWORKS
-    _bogons: tuple[IpNetwork, ...] = field(init=False, repr=False, compare=False)
     _public: tuple[IpNetwork, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_bogons", _parse_networks(self.bogon_networks))
         object.__setattr__(self, "_public", _parse_networks(self.public_networks))
 
     def is_bogon(self, address: str) -> bool:
         """Return whether `address` is a bogon; a string that is not an address counts as one."""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        ip = parse_address(address)
+        if ip is None:
             return True
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
+        ip = embedded_ipv4(ip) or ip
         if any(ip in net for net in self._public if net.version == ip.version):
             return False
-        return any(ip in net for net in self._bogons if net.version == ip.version)
+        return not is_globally_reachable(str(ip))
 
     def is_loopback(self, address: str) -> bool:
         """Return whether `address` is a loopback address."""
-        try:
-            return ipaddress.ip_address(address).is_loopback
-        except ValueError:
-            return False
+        return address_scope(address) is AddressScope.LOOPBACK
 
 
 def is_ip_literal(host: str) -> bool:

@@ -148,7 +148,10 @@ def analyse_dns(facts: Facts, ref: ReferenceData, ev: Evidence) -> DnsFindings:
         listed = ", ".join(sorted(found.bogon))
         if public_reference:
             ev.hit("dns-bogon", f"resolver answered {listed}; the control got public addresses")
-        elif facts.control is not None and facts.control_addresses:
+        elif facts.control is not None and (
+            facts.control_addresses or facts.control.dns.failure == Failure.REFUSED_ADDRESS.value
+        ):
+            # The control resolved the name to addresses it refused (and does not echo them).
             ev.down.append(f"dns: the name resolves to non-routable {listed} for the control too")
         else:
             ev.hit(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from probe.analysis.addresses import BogonPolicy
 from probe.analysis.fingerprints import FingerprintSet
+from probe.model import REGISTRY_VERSION
 
 DEFAULT_THROTTLE_KBPS = 256.0
 """Goodput under which an incomplete body counts as throttled (Russia's 2021 Twitter
@@ -30,7 +31,7 @@ class ReferenceData:
         """Return a SHA-256 hex digest over everything here that can change a verdict."""
         h = hashlib.sha256()
         h.update(self.fingerprints.digest.encode())
-        h.update("|".join(self.bogons.bogon_networks).encode())
+        h.update(REGISTRY_VERSION.encode())
         h.update(b"\x1e" + "|".join(self.bogons.public_networks).encode())
         h.update(f"\x1e{self.throttle_kbps:.3f}".encode())
         return h.hexdigest()

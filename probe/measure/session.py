@@ -29,12 +29,28 @@ from probe.measure.endpoints import check_endpoints
 from probe.measure.fetch import fetch_chain
 from probe.measure.resolve import resolve_host
 from probe.measure.run import Records, Run
-from probe.model import Measurement, MeasurementOptions, ProbeNetwork
+from probe.model import (
+    AddressScope,
+    Measurement,
+    MeasurementOptions,
+    ProbeNetwork,
+    embedded_ipv4,
+    parse_address,
+    scope_of,
+)
 from probe.net import StepClock, make_http_client, make_ssl_context, parse_web_url
 from probe.packet import CaptureError, PacketSession
 from probe.privacy import scrub_measurement
 
 logger = logging.getLogger(__name__)
+
+_NEVER_DIALLED = frozenset(
+    {AddressScope.LOOPBACK, AddressScope.UNSPECIFIED, AddressScope.MULTICAST}
+)
+"""Scopes the probe dials only inside a network declared public (a lab on loopback).
+
+Censors answer with private addresses (blockpage servers at 10.x): the probe dials those, since
+the answer is the evidence; it never dials its own host or a group address."""
 
 
 class MeasureSession:
@@ -128,12 +144,12 @@ class MeasureSession:
 
     def may_dial(self, address: str) -> bool:
         """Return whether the probe may connect to `address` (loopback only if declared public)."""
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
+        ip = parse_address(address)
+        if ip is None:
             return False
-        if not (ip.is_loopback or ip.is_unspecified or ip.is_multicast):
+        if scope_of(ip) not in _NEVER_DIALLED:
             return True
+        ip = embedded_ipv4(ip) or ip
         return any(ip in net for net in self._public if net.version == ip.version)
 
     async def measure(self, url: str, *, category_code: str | None = None) -> Measurement:

@@ -2,6 +2,7 @@
 
 Modules:
 - `failures`: the closed set of failure strings.
+- `addresses`: the special-purpose address registry (which addresses are globally reachable).
 - `base`: the record base class and shared field types.
 - `observations`: DNS / TCP / TLS / HTTP records (facts, never verdicts).
 - `packets`: packet-level evidence: TCP flows, DNS bait queries, censor localisation (1.1).
@@ -12,6 +13,15 @@ Modules:
 Pure: validation only, no I/O.
 """
 
+from probe.model.addresses import (
+    REGISTRY_VERSION,
+    AddressScope,
+    address_scope,
+    embedded_ipv4,
+    is_globally_reachable,
+    parse_address,
+    scope_of,
+)
 from probe.model.control import (
     ControlAddressInfo,
     ControlDns,
@@ -68,7 +78,9 @@ from probe.model.verdict import (
 __all__ = [
     "FORMAT_VERSION",
     "MAX_FLOW_PACKETS",
+    "REGISTRY_VERSION",
     "UNKNOWN_PREFIX",
+    "AddressScope",
     "Analysis",
     "Blocking",
     "ByteSample",
@@ -109,6 +121,11 @@ __all__ = [
     "TriggerKind",
     "TtlProbe",
     "Verdict",
+    "address_scope",
+    "embedded_ipv4",
     "is_failure_string",
+    "is_globally_reachable",
+    "parse_address",
+    "scope_of",
     "unknown_failure",
 ]

@@ -36,6 +36,9 @@ class Failure(StrEnum):
     HTTP_TOO_MANY_REDIRECTS = "http_too_many_redirects"
     HTTP_PROTOCOL_ERROR = "http_request_failed"
     INTERRUPTED = "interrupted"
+    REFUSED_ADDRESS = "refused_address"
+    """The control will not connect: the name or redirect leads only to addresses that are not
+    globally reachable (`probe.model.addresses`)."""
 
 
 _UNSAFE = re.compile(r"[^\x20-\x7e]+")

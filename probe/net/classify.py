@@ -42,6 +42,7 @@ FAILURES_NOT_FROM_EXCEPTIONS: Mapping[Failure, str] = {
     Failure.HTTP_INVALID_REDIRECT_LOCATION: "decided by probe.net.http_responses.redirect_target",
     Failure.HTTP_TOO_MANY_REDIRECTS: "decided by the redirect loop in probe.measure",
     Failure.INTERRUPTED: "recorded by probe.measure when the user stops a measurement",
+    Failure.REFUSED_ADDRESS: "decided by the control's address guard (collector.control)",
 }
 """Failure members no exception maps to, with where they are produced instead."""
 

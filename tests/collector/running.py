@@ -56,6 +56,9 @@ def collector_config(tmp_path: Path, **changes: Any) -> CollectorConfig:
         "helper": HelperConfig(udp_resolver=("127.0.0.1", 9), doh_url=None),
         "analysis_workers": 0,
         "limits": limits,
+        # Tests upload from 127.0.0.1 as several probes at once: a trusted relay, weighed per
+        # probe id. Tests of the uploader-network cap upload from other loopback addresses.
+        "trusted_uploaders": ("127.0.0.1/32", "::1/128"),
     }
     values.update(changes)
     return CollectorConfig(**values)

@@ -61,8 +61,11 @@ class CountingStore:
         return {}
 
     def report_daily_shares(
-        self, query: ReportQuery, domains: Sequence[str] | None = None
-    ) -> dict[str, list[tuple[date, int, int]]]:
+        self,
+        query: ReportQuery,
+        settings: ModelSettings,
+        domains: Sequence[str] | None = None,
+    ) -> dict[str, list[tuple[date, float, float]]]:
         return {}
 
     def report_daily_networks(

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from collector.regional import ModelSettings, ProbeCounts, noise_baseline, weigh_probes
+from collector.regional import (
+    ModelSettings,
+    ProbeCounts,
+    noise_baseline,
+    uploader_weights,
+    weigh_probes,
+)
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.reports import ReportQuery
 
@@ -36,11 +42,13 @@ def _probe_day(
     ok: int = 0,
     region: str = "",
     domain: str = "d.example",
+    uploader: str = "",
+    contradicted: bool = False,
 ) -> None:
     store._con.execute(
-        "INSERT INTO rollup_probe_day VALUES (?, 'CN', ?, ?, ?, ?, 'NEWS', 'Net', ?, ?, ?, 0, 0, "
-        "0, 0)",
-        [DAY, asn, region, domain, probe, blocked, no_control, ok],
+        "INSERT INTO rollup_probe_day VALUES (?, 'CN', ?, ?, ?, ?, ?, ?, 'NEWS', 'Net', ?, ?, ?, "
+        "0, 0, 0, 0)",
+        [DAY, asn, region, domain, uploader, probe, contradicted, blocked, no_control, ok],
     )
 
 
@@ -64,6 +72,51 @@ def test_weighted_counts_in_sql_equal_the_model(store: DuckDBStorage) -> None:
         expected.probes,
     )
     assert table.sparse == {}
+
+
+def test_uploader_networks_are_capped_across_probes_and_networks_as_in_the_model(
+    store: DuckDBStorage,
+) -> None:
+    networks = {
+        1: [
+            ProbeCounts("a", uploader="u1", ok=4),
+            ProbeCounts("b", uploader="u2", ok=3),
+            ProbeCounts("s1", uploader="evil", blocked=3),
+            ProbeCounts("s2", uploader="evil", blocked=4, blocked_no_control=2),
+            ProbeCounts("t", ok=2),  # a trusted source's probe: a unit of its own
+        ],
+        2: [
+            ProbeCounts("c", uploader="u3", blocked=1, ok=4),
+            ProbeCounts("d", uploader="u1", ok=2),
+            ProbeCounts("s3", uploader="evil", blocked=9),
+        ],
+    }
+    for asn, probes in networks.items():
+        for p in probes:
+            _probe_day(store, asn=asn, probe=p.probe_id, uploader=p.uploader, blocked=p.blocked,
+                       no_control=p.blocked_no_control, ok=p.ok)  # fmt: skip
+    units = uploader_weights(networks, S)
+    assert units["u:evil"] == pytest.approx(5 / 13)  # 3 + 5 + 5 after the probe caps
+    table = store.report_domains(QUERY, S)
+    for got in table.network_counts("d.example"):
+        expected = weigh_probes(got.asn, networks[got.asn], S, units=units)
+        assert got.blocked_w == pytest.approx(expected.blocked_w)
+        assert got.ok_w == pytest.approx(expected.ok_w)
+        assert got.informative_probes == expected.informative_probes
+    assert {n.asn: n.informative_probes for n in table.network_counts("d.example")} == {1: 4, 2: 3}
+
+
+def test_contradicted_measurements_count_only_when_the_settings_say_so(
+    store: DuckDBStorage,
+) -> None:
+    _probe_day(store, asn=1, probe="a", uploader="u1", ok=5)
+    _probe_day(store, asn=1, probe="b", uploader="u2", ok=5)
+    _probe_day(store, asn=1, probe="c", uploader="u3", blocked=5, contradicted=True)
+    [network] = store.report_domains(QUERY, S).network_counts("d.example")
+    assert (network.blocked_w, network.informative_probes) == (0, 2)
+    with_them = ModelSettings(count_contradicted=True)
+    [network] = store.report_domains(QUERY, with_them).network_counts("d.example")
+    assert (network.blocked_w, network.informative_probes) == (5, 3)
 
 
 def test_networks_too_small_to_decide_are_summed_not_listed(store: DuckDBStorage) -> None:
@@ -90,19 +143,35 @@ def test_region_narrows_the_report(store: DuckDBStorage) -> None:
     tehran = ReportQuery(cc="CN", since=DAY, until=DAY, region="Tehran")
     [network] = store.report_domains(tehran, S).network_counts("d.example")
     assert network.blocked == 6 and network.ok == 0
-    assert store.report_daily_shares(tehran) == {"d.example": [(DAY, 6, 0)]}
-    assert store.report_daily_shares(QUERY) == {}  # the per-domain rollup was not filled here
+    assert store.report_daily_shares(tehran, S) == {"d.example": [(DAY, 6, 0)]}
+    assert store.report_daily_shares(QUERY, S) == {"d.example": [(DAY, 6, 6)]}
+
+
+def _country_day(
+    store: DuckDBStorage, cc: str, probe: str, *, blocked: int, ok: int, uploader: str = ""
+) -> None:
+    store._con.execute(
+        "INSERT INTO rollup_probe_day VALUES (?, ?, 1, '', 'd.example', ?, ?, false, NULL, NULL, "
+        "?, 0, ?, 0, 0, 0, 0)",
+        [DAY, cc, uploader, probe, blocked, ok],
+    )
 
 
 def test_baseline_in_sql_is_the_models_median(store: DuckDBStorage) -> None:
     shares = {"IR": (1, 3), "RU": (2, 2), "TR": (3, 1), "DE": (0, 4)}
     for cc, (blocked, ok) in shares.items():
-        store._con.execute(
-            "INSERT INTO rollup_domain_day VALUES (?, ?, 'd.example', ?, ?)",
-            [DAY, cc, blocked, ok],
-        )
-    store._con.execute("INSERT INTO rollup_domain_day VALUES (?, 'US', 'd.example', 1, 0)", [DAY])
+        _country_day(store, cc, "a", blocked=blocked, ok=ok)
+        _country_day(store, cc, "b", blocked=blocked, ok=ok)
+    _country_day(store, "US", "a", blocked=1, ok=0)  # too few measurements
+    _country_day(store, "FR", "a", blocked=5, ok=0, uploader="evil")  # one uploader network
     expected = noise_baseline([b / (b + o) for b, o in shares.values()], S)
     assert store.report_baselines(QUERY, S) == {"d.example": pytest.approx(expected)}
-    store._con.execute("DELETE FROM rollup_domain_day WHERE probe_cc NOT IN ('IR', 'RU')")
+    store._con.execute("DELETE FROM rollup_probe_day WHERE probe_cc NOT IN ('IR', 'RU')")
     assert store.report_baselines(QUERY, S) == {}  # two countries are too few for a baseline
+
+
+def test_one_uploader_cannot_make_baseline_countries(store: DuckDBStorage) -> None:
+    for cc in ("IR", "RU", "TR", "DE", "FR"):
+        for i in range(20):  # many ids, one uploader network: one voice per country
+            _country_day(store, cc, f"sybil-{i}", blocked=50, ok=0, uploader="evil")
+    assert store.report_baselines(QUERY, S) == {}

@@ -218,6 +218,8 @@ def test_deltas_move_counts_from_the_old_verdict_to_the_new() -> None:
         asn=1,
         domain="d",
         probe_key="p",
+        uploader="",
+        contradicted=False,
         region=None,
         category_code=None,
         network_name=None,
@@ -232,16 +234,16 @@ def test_deltas_move_counts_from_the_old_verdict_to_the_new() -> None:
     )
     ok = RowState(**{**base.__dict__, "verdict": "ok"})
     first = compute_deltas([(base, blocked)])
-    assert first.probe_day[(base.day, "CN", 1, "", "d", "p")] == [1, 0, 0, 0, 0, 1, 0]
+    assert first.probe_day[(base.day, "CN", 1, "", "d", "", "p", False)] == [1, 0, 0, 0, 0, 1, 0]
     assert first.methods == {(base.day, "CN", 1, "", "d", "tls.reset"): 1}
     again = compute_deltas([(blocked, ok)])
-    assert again.probe_day[(base.day, "CN", 1, "", "d", "p")] == [-1, 0, 1, 0, 0, -1, 0]
+    assert again.probe_day[(base.day, "CN", 1, "", "d", "", "p", False)] == [-1, 0, 1, 0, 0, -1, 0]
     assert again.methods == {(base.day, "CN", 1, "", "d", "tls.reset"): -1}
     assert compute_deltas([(ok, ok)]).is_empty()
     moved = RowState(**{**ok.__dict__, "region": "Tehran"})
     assert compute_deltas([(ok, moved)]).probe_day == {
-        (base.day, "CN", 1, "", "d", "p"): [0, 0, -1, 0, 0, 0, 0],
-        (base.day, "CN", 1, "Tehran", "d", "p"): [0, 0, 1, 0, 0, 0, 0],
+        (base.day, "CN", 1, "", "d", "", "p", False): [0, 0, -1, 0, 0, 0, 0],
+        (base.day, "CN", 1, "Tehran", "d", "", "p", False): [0, 0, 1, 0, 0, 0, 0],
     }
 
 

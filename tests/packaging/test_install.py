@@ -38,7 +38,6 @@ EXTRA_DISTRIBUTIONS = {
     "numpy",
     "scipy",
     "mmdb-writer",
-    "netaddr",
 }
 NOT_SOURCE = shutil.ignore_patterns(
     ".git",

@@ -60,3 +60,18 @@ def test_a_database_from_a_newer_collector_is_refused(tmp_path: Path) -> None:
             migrate(con)
     with pytest.raises(StorageUnavailable, match="schema version 99"):
         DuckDBStorage(path)
+
+
+def test_migration_3_keys_rollups_by_uploader_and_keeps_the_counts(tmp_path: Path) -> None:
+    with duckdb.connect(str(tmp_path / "c.duckdb")) as con:
+        migrate(con, MIGRATIONS[:2])
+        con.execute(
+            "INSERT INTO rollup_probe_day VALUES ('2026-11-01', 'CN', 1, '', 'd', 'p', NULL, "
+            "NULL, 2, 0, 3, 0, 0, 0, 0)"
+        )
+        assert migrate(con) == [3]
+        columns = [r[0] for r in con.execute("DESCRIBE rollup_probe_day").fetchall()]
+        assert columns[5:8] == ["uploader", "probe_key", "contradicted"]
+        assert "uploader_network" in [r[0] for r in con.execute("DESCRIBE measurements").fetchall()]
+        # Rebuilt from the (here empty) analysed measurements, as `rebuild_rollups` would.
+        assert con.execute("SELECT count(*) FROM rollup_probe_day").fetchone() == (0,)

@@ -683,3 +683,20 @@ def test_each_rule_fires_on_its_own_case(rule_id: str) -> None:
     assert result.verdict is Verdict.BLOCKED
     hit = next(h for h in result.rules if h.rule == rule_id)
     assert hit.detail and 0 < hit.weight <= 1
+
+
+def test_a_name_the_control_refuses_to_resolve_publicly_is_down_not_a_bogon() -> None:
+    w = World()
+    w.lookup(ResolverKind.SYSTEM, "10.0.0.7").lookup(ResolverKind.UDP, "10.0.0.7")
+    w.connect("10.0.0.7", failure=F.GENERIC_TIMEOUT)
+    w.fetch("10.0.0.7", failure=F.GENERIC_TIMEOUT, stage="tcp")
+    w.with_control(
+        addresses=(),
+        dns_failure=F.REFUSED_ADDRESS,
+        http=control_page(
+            status_code=None, body_length=None, title=None, headers=[], failure=F.REFUSED_ADDRESS
+        ),
+    )
+    result = run(w)
+    assert result.verdict is Verdict.DOWN, result
+    assert Method.DNS_BOGON not in result.methods

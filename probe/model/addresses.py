@@ -1,0 +1,111 @@
+"""Which addresses are globally reachable: the one special-purpose address registry of Crenel.
+
+Pure: no I/O. The control's guard, the probe (which addresses it may dial) and the analysis
+(which answers are bogons) all ask `address_scope`, so they agree on every block.
+
+Sources, in order:
+- IANA IPv4 / IPv6 Special-Purpose Address Registries, "Globally Reachable" column
+  (https://www.iana.org/assignments/iana-ipv4-special-registry/,
+  https://www.iana.org/assignments/iana-ipv6-special-registry/), as netaddr (>= 1.3) ships them
+  (`netaddr.IPAddress.is_global`; `N/A` counts as not reachable);
+- `REGISTRY_ADDITIONS`: entries newer than netaddr's copy, and deprecated blocks the registry
+  no longer marks (each with its RFC);
+- the IANA IPv6 Address Space registry: only 2000::/3 is global unicast
+  (https://www.iana.org/assignments/ipv6-address-space/);
+- addresses that embed an IPv4 address (IPv4-mapped, the NAT64 well-known prefix) take the scope
+  of the embedded address; 6to4 (2002::/16) and Teredo (2001::/32) are refused whole.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+
+import netaddr
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+REGISTRY_ADDITIONS: tuple[tuple[str, str], ...] = (
+    ("192.88.99.0/24", "6to4 relay anycast, deprecated (RFC 7526)"),
+    ("::/96", "IPv4-compatible IPv6, deprecated (RFC 4291 section 2.5.5.1)"),
+    ("3fff::/20", "documentation (RFC 9637)"),
+    ("5f00::/16", "segment routing SIDs (RFC 9602)"),
+    ("fec0::/10", "site-local unicast, deprecated (RFC 3879)"),
+)
+"""Not globally reachable, though netaddr's copy of the registries does not say so."""
+
+REGISTRY_VERSION = "iana-2024+netaddr-1.3"
+"""Changes whenever the tables above change (part of the analysis reference digest)."""
+
+_ADDITIONS = tuple(ipaddress.ip_network(cidr) for cidr, _ in REGISTRY_ADDITIONS)
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+_MULTICAST = (ipaddress.ip_network("224.0.0.0/4"), ipaddress.ip_network("ff00::/8"))
+
+
+class AddressScope(StrEnum):
+    """Where an address can be reached from."""
+
+    GLOBAL = "global"
+    LOOPBACK = "loopback"
+    UNSPECIFIED = "unspecified"
+    MULTICAST = "multicast"
+    LINK_LOCAL = "link-local"
+    SPECIAL = "special"
+    """Any other special-purpose block that is not globally reachable (private, shared,
+    documentation, benchmarking, reserved, 6to4, Teredo, ...)."""
+    INVALID = "invalid"
+    """Not an IP address at all."""
+
+
+def parse_address(address: str) -> IpAddress | None:
+    """Return the address (brackets and an IPv6 zone dropped), or None if it is not one."""
+    text = address.strip().strip("[]").split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def embedded_ipv4(ip: IpAddress) -> ipaddress.IPv4Address | None:
+    """Return the IPv4 address an IPv4-mapped or NAT64 (64:ff9b::/96) address stands for."""
+    if isinstance(ip, ipaddress.IPv4Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in _NAT64_WELL_KNOWN:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def scope_of(ip: IpAddress) -> AddressScope:
+    """Return the scope of a parsed address."""
+    inner = embedded_ipv4(ip)
+    if inner is not None:
+        return scope_of(inner)
+    if ip.is_unspecified:
+        return AddressScope.UNSPECIFIED
+    if ip.is_loopback:
+        return AddressScope.LOOPBACK
+    if any(ip in net for net in _MULTICAST if net.version == ip.version):
+        return AddressScope.MULTICAST
+    if ip.is_link_local:
+        return AddressScope.LINK_LOCAL
+    if any(ip in net for net in _ADDITIONS if net.version == ip.version):
+        return AddressScope.SPECIAL
+    if ip.version == 6 and ip not in _GLOBAL_UNICAST_V6:
+        return AddressScope.SPECIAL
+    if not netaddr.IPAddress(int(ip), ip.version).is_global():
+        return AddressScope.SPECIAL
+    return AddressScope.GLOBAL
+
+
+def address_scope(address: str) -> AddressScope:
+    """Return the scope of `address` (INVALID when it is not an IP address)."""
+    ip = parse_address(address)
+    return AddressScope.INVALID if ip is None else scope_of(ip)
+
+
+def is_globally_reachable(address: str) -> bool:
+    """Return whether `address` is a globally reachable unicast address."""
+    return address_scope(address) is AddressScope.GLOBAL

@@ -163,6 +163,9 @@ def _measurement(doc: Mapping[str, Any], keys: Mapping[str, Any]) -> Measurement
             resolver_asn=_pattern(doc.get("resolver_asn"), _ASN, "AS0"),
             resolver_network_name=str(doc.get("resolver_network_name") or ""),
         ),
+        # OONI probes publish no stable id; a report is one run of one probe, the closest
+        # equivalent of Crenel's pseudonym for the per-probe weighing of reports.
+        probe_id=f"ooni-report:{report_id}" if report_id else None,
         options=MeasurementOptions(),
         dns=dns,
         tcp=tcp,

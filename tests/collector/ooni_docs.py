@@ -17,6 +17,7 @@ def ooni_doc(
     blocked: bool = False,
     start: str = "2026-11-01 10:00:00",
     probe_ip: str = "127.0.0.1",
+    report_id: str = "20261101T100000Z_webconnectivity_IT_64500_n1_abcdefgh",
 ) -> dict[str, Any]:
     """Return one OONI measurement of http://host/: reachable, or answered by a blockpage."""
     body = BLOCKPAGE if blocked else SITE
@@ -29,7 +30,7 @@ def ooni_doc(
         "probe_cc": cc,
         "probe_ip": probe_ip,
         "probe_network_name": "Example Net",
-        "report_id": "20261101T100000Z_webconnectivity_IT_64500_n1_abcdefgh",
+        "report_id": report_id,
         "resolver_asn": asn,
         "resolver_ip": "198.51.100.53",
         "resolver_network_name": "Example Net",

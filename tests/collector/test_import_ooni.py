@@ -32,6 +32,7 @@ def test_a_web_connectivity_measurement_keeps_its_origin_and_ooni_verdict() -> N
     assert m.origin is not None and m.origin.platform == "ooni"
     assert m.origin.measurement_uid == "20261101000000.000000_IT_webconnectivity_0123456789abcdef"
     assert m.origin.report_id and m.origin.test_version == "0.5.28"
+    assert m.probe_id == f"ooni-report:{m.origin.report_id}"
     assert (m.probe.cc, m.probe.asn, m.input) == ("IT", "AS64500", "http://news.example.org/")
     assert m.start_time.isoformat() == "2026-11-01T10:00:00+00:00"
     assert m.analysis.verdict is Verdict.BLOCKED and m.analysis.blocking is Blocking.HTTP_DIFF
@@ -223,3 +224,23 @@ async def test_the_api_exports_ooni_lines(nursery: trio.Nursery, tmp_path: Path)
     assert r.headers["content-type"].startswith("application/x-ndjson")
     lines = [json.loads(line) for line in r.text.splitlines()]
     assert sorted(d["measurement_uid"] for d in lines) == ["a0", "a1", "a2"]
+
+
+def test_imported_reports_give_regional_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    docs = [
+        ooni_doc(host, uid=f"{host}-{i}", report_id=f"report-{i}", blocked=host.startswith("b"))
+        for host in ("blocked.example.org", "open.example.org")
+        for i in range(4)
+    ]
+    can = write_jsonl(tmp_path / "can.jsonl", docs)
+    data = str(tmp_path / "data")
+    argv = ["import-ooni", str(can), "--data-dir", data, "--analysis-workers", "0", "--json"]
+    assert collector_main(argv) == 0
+    capsys.readouterr()
+    window = ["--since", "2026-10-30", "--until", "2026-11-01", "--format", "json"]
+    assert collector_main(["report", "IT", "--data-dir", data, *window]) == 0
+    report = json.loads(capsys.readouterr().out)
+    verdicts = {d["domain"]: d["verdict"] for d in report["domains"]}
+    assert verdicts == {"blocked.example.org": "blocked", "open.example.org": "not blocked"}

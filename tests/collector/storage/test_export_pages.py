@@ -51,7 +51,7 @@ def with_ties(db: DuckDBStorage) -> dict[str, Measurement]:
 
 
 @pytest.mark.parametrize("page_rows", [1, 2, 4, 1000])
-def test_streamed_jsonl_and_csv_equal_the_file_export_byte_for_byte(
+def test_streamed_jsonl_csv_and_ooni_equal_the_file_export_byte_for_byte(
     store: DuckDBStorage, tmp_path: Path, page_rows: int
 ) -> None:
     made = with_ties(store)
@@ -61,6 +61,9 @@ def test_streamed_jsonl_and_csv_equal_the_file_export_byte_for_byte(
     csv_file = tmp_path / "all.csv"
     store.export(WINDOW, ExportFormat.CSV, csv_file, partitioned=False)
     assert streamed(store, WINDOW, ExportFormat.CSV, page_rows) == csv_file.read_bytes()
+    ooni = tmp_path / "all.ooni.jsonl"
+    assert store.export(WINDOW, ExportFormat.OONI, ooni, partitioned=False) == len(made)
+    assert streamed(store, WINDOW, ExportFormat.OONI, page_rows) == ooni.read_bytes()
 
 
 @pytest.mark.parametrize("page_rows", [1, 3, 1000])
@@ -91,7 +94,7 @@ def test_an_empty_export_is_still_a_valid_file(
     populate(store)
     nothing = Filters(since=DAY + timedelta(days=5), until=DAY + timedelta(days=6))
     data = streamed(store, nothing, fmt, 10)
-    if fmt is ExportFormat.JSONL:
+    if fmt in (ExportFormat.JSONL, ExportFormat.OONI):
         assert data == b""
         return
     path = tmp_path / f"empty.{fmt.value}"

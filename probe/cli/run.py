@@ -17,12 +17,12 @@ import httpx
 import trio
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from probe.checkin import NetworkInfo, check_in, geolookup
+from probe.checkin import check_in
 from probe.cli import render
 from probe.cli.options import add_measuring_flags
-from probe.cli.session import collector_client, local_network, open_session
+from probe.cli.session import collector_client, local_network, locate, open_session
 from probe.config import ProbeConfig, with_overrides
-from probe.errors import BadInputError, CollectorUnreachable
+from probe.errors import BadInputError
 from probe.model import Measurement, ProbeNetwork, Verdict
 from probe.privacy import own_addresses
 from probe.runner import run_urls
@@ -89,21 +89,6 @@ def read_list(path: Path, limit: int | None) -> list[ListEntry]:
     return entries
 
 
-async def _locate(
-    client: httpx.AsyncClient | None, config: ProbeConfig, needed: bool
-) -> NetworkInfo | None:
-    """Return the collector's view of this probe's network, or None without a collector."""
-    if client is None or config.collector_url is None:
-        return None
-    try:
-        return await geolookup(client, config.collector_url)
-    except CollectorUnreachable as exc:
-        if needed:
-            raise
-        print(render.warning_line(f"{exc.message}; measuring anyway"), file=sys.stderr)
-        return None
-
-
 async def _entries(
     args: argparse.Namespace,
     config: ProbeConfig,
@@ -156,7 +141,7 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
 async def _run(
     args: argparse.Namespace, config: ProbeConfig, client: httpx.AsyncClient | None
 ) -> int:
-    located = await _locate(client, config, needed=args.list_path is None)
+    located = await locate(client, config, needed=args.list_path is None)
     network = local_network(config, own_addresses()) or (
         located.network if located else ProbeNetwork()
     )

@@ -44,11 +44,19 @@ def _octets(parts: Iterable[int], separator: str = _DOT) -> str:
     return separator.join(_number(part) for part in parts)
 
 
-def _starting(first: str, pattern: str) -> str:
+Spelling = tuple[str, str]
+"""The characters a spelling can start with, and its pattern."""
+
+
+def _starting(first: str, pattern: str) -> Spelling:
+    return first, pattern
+
+
+def _guarded(first: str, pattern: str) -> str:
     """Return `pattern` behind a lookahead on its possible first characters.
 
-    Most positions of a page then fail in one step instead of trying every alternative
-    (measured about 100 times faster than the bare alternation on ordinary pages).
+    Python's `re` tries every alternative at every position; a lookahead that fails in one
+    step on most characters of a page makes scrubbing several times faster.
     """
     chars = "".join(re.escape(char) for char in sorted(set(first)))
     return f"(?=[{chars}])(?:{pattern})"
@@ -59,7 +67,7 @@ def _lead(value: int) -> str:
     return "0" + str(value)[0]
 
 
-def ipv4_patterns(ip: ipaddress.IPv4Address) -> list[str]:
+def ipv4_patterns(ip: ipaddress.IPv4Address) -> list[Spelling]:
     """Return regular expressions (case-insensitive) for every spelling of an IPv4 address."""
     a, b, c, d = ip.packed
     value = int(ip)
@@ -104,7 +112,7 @@ def _compressions(tokens: list[str | None]) -> list[str]:
     return forms
 
 
-def ipv6_patterns(ip: ipaddress.IPv6Address) -> list[str]:
+def ipv6_patterns(ip: ipaddress.IPv6Address) -> list[Spelling]:
     """Return regular expressions (case-insensitive) for every spelling of an IPv6 address."""
     groups = [int.from_bytes(ip.packed[i : i + 2], "big") for i in range(0, 16, 2)]
     tokens: list[str | None] = [None if g == 0 else _group(g) for g in groups]
@@ -143,7 +151,7 @@ def spelling_pattern(addresses: Iterable[IpAddress]) -> re.Pattern[str] | None:
     everything: set[IpAddress] = set()
     for ip in addresses:
         everything |= related_addresses(ip)
-    parts: list[str] = []
+    parts: list[Spelling] = []
     for ip in sorted(everything, key=lambda i: (i.version, int(i))):
         if isinstance(ip, ipaddress.IPv4Address):
             parts += ipv4_patterns(ip)
@@ -151,4 +159,6 @@ def spelling_pattern(addresses: Iterable[IpAddress]) -> re.Pattern[str] | None:
             parts += ipv6_patterns(ip)
     if not parts:
         return None
-    return re.compile("|".join(parts), re.IGNORECASE)
+    first = "".join(chars for chars, _ in parts)
+    alternatives = "|".join(_guarded(chars, pattern) for chars, pattern in parts)
+    return re.compile(_guarded(first, alternatives), re.IGNORECASE)

@@ -22,6 +22,12 @@ from probe.privacy.spellings import IpAddress, spelling_pattern
 SCRUBBED = "[scrubbed]"
 _BASE64_FIELDS = frozenset({"body_prefix_base64"})
 _BODY_FIELDS = ("body_prefix", "body_prefix_base64")
+_IDENTIFIER_FIELDS = frozenset(
+    {"uid", "format_version", "cc", "asn", "resolver_asn", "sha256", "body_sha256",
+     "reference_digest", "rules_version", "flags"}
+)  # fmt: skip
+"""Fields the probe makes itself with a fixed shape (ids, digests, AS numbers): never text a
+server chose, and a `[scrubbed]` inside would break their pattern (AS3221225986 is an AS)."""
 _NUL = "\x00"
 
 
@@ -112,6 +118,8 @@ def _body_bytes(response: dict[str, Any]) -> bytes:
 
 def _scrub(value: Any, scrubber: Scrubber, key: str | None = None) -> Any:
     if isinstance(value, str):
+        if key in _IDENTIFIER_FIELDS:
+            return value
         if key in _BASE64_FIELDS:
             raw = base64.b64decode(value)
             cleaned = scrubber.text(raw.decode("latin-1")).encode("latin-1")

@@ -61,6 +61,8 @@ class MeasureSession:
         self.network = network or ProbeNetwork()
         self.probe_id = probe_id
         self.own_addresses = frozenset(own_addresses)
+        self._finishing = trio.CapacityLimiter(1)
+        """One measurement scrubbed and cut at a time (CPU-bound, and bounds the copies held)."""
         self._public = tuple(ipaddress.ip_network(n, strict=False) for n in config.public_networks)
         self.tls_context = make_ssl_context(config.ca_bundle)
         self.fetch_client = make_http_client(make_ssl_context(config.ca_bundle))
@@ -157,7 +159,7 @@ class MeasureSession:
             if self.packets is not None and run is not None:
                 for address in run.watched:
                     self.packets.unwatch(address)
-        return await trio.to_thread.run_sync(self._finish, measurement)
+        return await trio.to_thread.run_sync(self._finish, measurement, limiter=self._finishing)
 
     def _finish(self, measurement: Measurement) -> Measurement:
         """Return the measurement scrubbed, then cut to the size budget (CPU-bound: a thread)."""

@@ -20,6 +20,10 @@ from probe.model import Measurement
 from probe.privacy.spellings import IpAddress, spelling_pattern
 
 SCRUBBED = "[scrubbed]"
+_TYPE_INFO = msgspec.json.Decoder(Measurement)
+"""Built at import, on the importing thread. msgspec builds a type's info on first use, and
+two threads doing that at once crashed the probe (SIGSEGV in a lab run, 1 in 6): the info is
+built here, before the probe scrubs in worker threads."""
 _BASE64_FIELDS = frozenset({"body_prefix_base64"})
 _BODY_FIELDS = ("body_prefix", "body_prefix_base64")
 _IDENTIFIER_FIELDS = frozenset(

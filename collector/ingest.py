@@ -27,7 +27,7 @@ from collector.errors import (
 from collector.storage import MeasurementRow
 from collector.summary import SourceNetwork, as_utc, summarise
 from probe.model import Measurement
-from probe.privacy import scrub_measurement, scrub_text
+from probe.privacy import scrub_measurement
 
 JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset(
@@ -119,20 +119,15 @@ def _decode(line: bytes, number: int) -> Measurement:
 
 
 def _scrub(line: bytes, measurement: Measurement, address: str) -> tuple[bytes, Measurement]:
-    has_base64 = any(
-        t.response is not None and t.response.body_prefix_base64 for t in measurement.http
-    )
-    if has_base64:
-        cleaned = scrub_measurement(measurement, [address])
-        if cleaned == measurement:
-            return line, measurement
-        return msgspec.json.encode(cleaned), cleaned
-    text = line.decode("utf-8")
-    scrubbed = scrub_text(text, [address])
-    if scrubbed == text:
+    """Return the line and measurement with every spelling of `address` scrubbed.
+
+    Scrubbed field by field (decoded strings and base64 bodies), not on the JSON text, where
+    escapes such as \\u0000 could hide a spelling. Unchanged lines keep their bytes.
+    """
+    cleaned = scrub_measurement(measurement, [address])
+    if cleaned == measurement:
         return line, measurement
-    data = scrubbed.encode("utf-8")
-    return data, _decoder.decode(data)
+    return msgspec.json.encode(cleaned), cleaned
 
 
 def prepare(

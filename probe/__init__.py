@@ -1,7 +1,8 @@
 """crenel-probe, run by volunteers: measures URLs and says whether and how they are blocked.
 
 Packages: `model` (the measurement format), `net` (network steps), `analysis` (pure verdicts),
-`packet` (scapy evidence), `measure` (one URL), `config` (settings), `cli` (the command line).
-Modules: `runner` (many URLs), `control` (asking the test helper), `geo`, `privacy`, `references`,
+`packet` (scapy evidence), `measure` (one URL), `config` (settings), `cli` (the command line),
+`privacy` (scrubbing the probe's addresses in every spelling).
+Modules: `runner` (many URLs), `control` (asking the test helper), `geo`, `references`,
 `store`, `testlists`, `identity`, `errors`.
 """

@@ -44,11 +44,21 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
     import trio
 
     from probe.cli import render
-    from probe.cli.session import open_session
+    from probe.cli.session import collector_client, locate, open_session
     from probe.runner import run_urls
     from probe.store import AsyncStore, Store
 
     entries = validate(args.urls)
+    client = collector_client(config) if config.collector_url else None
+    try:
+        # The public address (behind NAT it is no interface's) is scrubbed too.
+        located = await locate(client, config, needed=False)
+    finally:
+        if client is not None:
+            with trio.move_on_after(5, shield=True):
+                await client.aclose()
+    extra = [located.address] if located and located.address else []
+    network = located.network if located else None
     out = render.console()
     done: list[Measurement] = []
     with Store(config.store_path) as store:
@@ -60,7 +70,7 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
             if args.json:
                 print(render.json_line(measurement), flush=True)
 
-        async with open_session(config) as session:
+        async with open_session(config, network=network, extra_addresses=extra) as session:
             if not args.json and config.control_url is None:
                 out.print(
                     "[dim]No control configured (--control URL): verdicts rest on this "

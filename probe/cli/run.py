@@ -20,7 +20,6 @@ from probe.errors import BadInputError
 if TYPE_CHECKING:
     import httpx
 
-    from probe.checkin import NetworkInfo
     from probe.config import ProbeConfig
     from probe.model import Measurement, ProbeNetwork, Verdict
     from probe.testlists import ListEntry
@@ -93,25 +92,6 @@ def read_list(path: Path, limit: int | None) -> list[ListEntry]:
     return entries
 
 
-async def _locate(
-    client: httpx.AsyncClient | None, config: ProbeConfig, needed: bool
-) -> NetworkInfo | None:
-    """Return the collector's view of this probe's network, or None without a collector."""
-    from probe.checkin import geolookup
-    from probe.cli import render
-    from probe.errors import CollectorUnreachable
-
-    if client is None or config.collector_url is None:
-        return None
-    try:
-        return await geolookup(client, config.collector_url)
-    except CollectorUnreachable as exc:
-        if needed:
-            raise
-        print(render.warning_line(f"{exc.message}; measuring anyway"), file=sys.stderr)
-        return None
-
-
 async def _entries(
     args: argparse.Namespace,
     config: ProbeConfig,
@@ -181,14 +161,14 @@ async def _run(
     )
 
     from probe.cli import render
-    from probe.cli.session import local_network, open_session
+    from probe.cli.session import local_network, locate, open_session
     from probe.model import ProbeNetwork, Verdict
     from probe.privacy import own_addresses
     from probe.runner import run_urls
     from probe.store import AsyncStore, Store
     from probe.upload import BackgroundUploader, Uploader
 
-    located = await _locate(client, config, needed=args.list_path is None)
+    located = await locate(client, config, needed=args.list_path is None)
     network = local_network(config, own_addresses()) or (
         located.network if located else ProbeNetwork()
     )

@@ -7,12 +7,16 @@ Shared by `measure`, `run` and `upload`; reads fingerprint and GeoIP files once 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable
 
 import httpx
 
+from probe.checkin import NetworkInfo, geolookup
+from probe.cli import render
 from probe.cli.evidence import packet_session
 from probe.config import ConfigFile, ProbeConfig
+from probe.errors import CollectorUnreachable
 from probe.geo import GeoDatabases, probe_network
 from probe.identity import new_probe_id
 from probe.measure import MeasureSession
@@ -92,3 +96,25 @@ def collector_client(config: ProbeConfig) -> httpx.AsyncClient:
         timeout=COLLECTOR_TIMEOUT_S,
         follow_redirects=False,
     )
+
+
+async def locate(
+    client: httpx.AsyncClient | None, config: ProbeConfig, *, needed: bool
+) -> NetworkInfo | None:
+    """Return the collector's view of this probe's network and public address.
+
+    None without a collector, or when it does not answer and `needed` is false (a warning
+    line is printed: only the interfaces' own addresses will be scrubbed).
+
+    Raises:
+        CollectorUnreachable: the collector does not answer and `needed` is true.
+    """
+    if client is None or config.collector_url is None:
+        return None
+    try:
+        return await geolookup(client, config.collector_url)
+    except CollectorUnreachable as exc:
+        if needed:
+            raise
+        print(render.warning_line(f"{exc.message}; measuring anyway"), file=sys.stderr)
+        return None

@@ -8,6 +8,7 @@ Modules:
 - `endpoints`: TCP connects and TLS handshakes to each address.
 - `fetch`: the HTTP fetch, following redirects hop by hop.
 - `assemble`: the analysed `Measurement`, with packet evidence and localisation when on.
+- `budget`: `fit_budget`, body prefixes cut so every measurement fits the collector's limit.
 The steps live in `probe.net`; this package decides what to run, in which order, with which
 budget, and assembles the records.
 """

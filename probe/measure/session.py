@@ -24,6 +24,7 @@ import trio
 from probe.analysis import ReferenceData
 from probe.config import ProbeConfig
 from probe.measure.assemble import assemble
+from probe.measure.budget import fit_budget
 from probe.measure.control_exchange import exchange_with_control
 from probe.measure.endpoints import check_endpoints
 from probe.measure.fetch import fetch_chain
@@ -76,6 +77,8 @@ class MeasureSession:
         self.network = network or ProbeNetwork()
         self.probe_id = probe_id
         self.own_addresses = frozenset(own_addresses)
+        self._finishing = trio.CapacityLimiter(1)
+        """One measurement scrubbed and cut at a time (CPU-bound, and bounds the copies held)."""
         self._public = tuple(ipaddress.ip_network(n, strict=False) for n in config.public_networks)
         self.tls_context = make_ssl_context(config.ca_bundle)
         self.fetch_client = make_http_client(make_ssl_context(config.ca_bundle))
@@ -172,7 +175,11 @@ class MeasureSession:
             if self.packets is not None and run is not None:
                 for address in run.watched:
                     self.packets.unwatch(address)
-        return scrub_measurement(measurement, self.own_addresses)
+        return await trio.to_thread.run_sync(self._finish, measurement, limiter=self._finishing)
+
+    def _finish(self, measurement: Measurement) -> Measurement:
+        """Return the measurement scrubbed, then cut to the size budget (CPU-bound: a thread)."""
+        return fit_budget(scrub_measurement(measurement, self.own_addresses))
 
     async def _measure(self, run: Run) -> None:
         host = run.target.host

@@ -176,8 +176,28 @@ class HttpResponse(Record, frozen=True, kw_only=True, forbid_unknown_fields=True
     body_is_complete: Annotated[
         bool, Doc(description="The body was read to its end (else cut by a limit or a failure).")
     ]
-    body_sha256: Annotated[Sha256Hex, Doc(description="SHA-256 of all body bytes received.")]
+    body_sha256: Annotated[
+        Sha256Hex,
+        Doc(
+            description="SHA-256 of all body bytes received; of the stored prefix instead when "
+            "body_is_scrubbed."
+        ),
+    ]
     title: Annotated[str | None, Doc(description="Text of the page's <title>, if any.")] = None
+    body_is_scrubbed: Annotated[
+        bool,
+        Doc(
+            description="The probe's address was replaced in the body prefix, and body_sha256 "
+            "is the digest of the scrubbed prefix (1.2)."
+        ),
+    ] = False
+    body_prefix_is_trimmed: Annotated[
+        bool,
+        Doc(
+            description="The body prefix was shortened or left out to keep the measurement "
+            "within its size budget; body_length and body_sha256 still describe the body (1.2)."
+        ),
+    ] = False
 
 
 class HttpTransaction(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -226,3 +226,34 @@ async def test_the_uploaders_address_is_scrubbed_from_what_is_stored(
     )
     raw = zstandard.ZstdDecompressor().decompress(upload.rows[0].raw_zstd)
     assert b"203.0.113.7" not in raw and b"your address is [scrubbed]" in raw
+
+
+async def test_the_uploaders_address_is_scrubbed_in_every_spelling_even_behind_json_escapes(
+    tmp_path: Path,
+) -> None:
+    from collector.ingest import prepare, split_lines
+
+    utf16 = "you are 203.0.113.7".encode("utf-16-le").decode("latin-1")
+    leaked = msgspec.structs.replace(
+        measurement(),
+        annotations={
+            "ptr": "203-0-113-7.dyn.isp.example",
+            "integer": "3405803783",
+            "mapped": "::ffff:cb00:7107",
+            "utf16": utf16,
+        },
+    )
+    line = encoded(leaked)
+    assert b"\\u0000" in line  # the UTF-16 text hides behind JSON escapes
+    upload = prepare(
+        split_lines(line, "json", LIMITS),
+        now=NOW,
+        source_address="203.0.113.7",
+        source=None,
+        limits=LIMITS,
+    )
+    raw = zstandard.ZstdDecompressor().decompress(upload.rows[0].raw_zstd)
+    stored = msgspec.json.decode(raw)["annotations"]
+    assert stored["ptr"] == "[scrubbed].dyn.isp.example"
+    assert stored["integer"] == stored["mapped"] == "[scrubbed]"
+    assert "203.0.113.7" not in stored["utf16"].replace("\x00", "")

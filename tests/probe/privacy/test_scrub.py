@@ -52,3 +52,25 @@ def test_ipv6_in_any_spelling_is_scrubbed() -> None:
 
 def test_own_addresses_exclude_loopback() -> None:
     assert not any(a.startswith("127.") or a == "::1" for a in own_addresses())
+
+
+def test_a_scrubbed_body_gets_the_digest_of_what_is_kept() -> None:
+    import hashlib
+
+    w = World()
+    w.fetch("198.51.100.10", page_response(b"<p>you are 192-0-2-2.dyn.example</p>", title=None))
+    scrubbed = scrub_measurement(w.build(), ["192.0.2.2"])
+    response = scrubbed.http[0].response
+    assert response is not None and response.body_prefix is not None
+    assert response.body_prefix == "<p>you are [scrubbed].dyn.example</p>"
+    assert response.body_is_scrubbed
+    assert response.body_sha256 == hashlib.sha256(response.body_prefix.encode()).hexdigest()
+
+
+def test_identifiers_the_probe_made_are_never_scrubbed() -> None:
+    w = healthy()
+    m = w.build()
+    # 192.0.2.2 is 3221225986 as an integer: an AS with that number must survive.
+    network = msgspec.structs.replace(m.probe, asn="AS3221225986")
+    scrubbed = scrub_measurement(msgspec.structs.replace(m, probe=network), ["192.0.2.2"])
+    assert scrubbed.probe.asn == "AS3221225986"

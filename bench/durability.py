@@ -15,7 +15,8 @@ on the same data directory. At the end, with every outbox drained, the collector
 its DuckDB file read directly:
 
 - lost: uids a probe saw acknowledged that are not stored;
-- duplicated: stored rows beyond one per uid;
+- duplicated: stored rows beyond one per uid (and the report rollups must count each analysed
+  measurement once);
 - undelivered: measurements never stored (outboxes not empty);
 - outboxes: measurements still pending in the probes' stores.
 
@@ -207,14 +208,35 @@ async def run_load(
     return progress
 
 
-def stored_uids(database: Path) -> tuple[set[str], int]:
-    """Return the stored uids and the number of stored rows (read-only, collector stopped)."""
+def stored_uids(database: Path) -> tuple[set[str], int, int, int]:
+    """Return the stored uids, the number of stored rows, how many have a verdict and how many
+    the report rollups count (read-only, collector stopped)."""
     con = duckdb.connect(str(database), read_only=True)
     try:
         rows = con.execute("SELECT uid::VARCHAR FROM measurements").fetchall()
+        (analysed,) = con.execute(
+            "SELECT count(*) FROM measurements WHERE verdict IS NOT NULL"
+        ).fetchone() or (0,)
+        (counted,) = con.execute(
+            "SELECT coalesce(sum(blocked + blocked_no_control + ok + down + inconclusive), 0) "
+            "FROM rollup_probe_day"
+        ).fetchone() or (0,)
     finally:
         con.close()
-    return {uid for (uid,) in rows}, len(rows)
+    return {uid for (uid,) in rows}, len(rows), int(analysed), int(counted)
+
+
+def wait_analysed(url: str, timeout_s: float) -> int:
+    """Return how many measurements are still unanalysed when analysis caught up or time ran
+    out."""
+    pending = -1
+    with httpx.Client(trust_env=False, timeout=30.0) as client:
+        for _ in range(int(timeout_s * 5)):
+            pending = int(client.get(f"{url}/api/v1/health").json()["pending_analysis"])
+            if pending == 0:
+                break
+            time.sleep(0.2)
+    return pending
 
 
 def pending_in(stores: list[Path]) -> int:
@@ -256,11 +278,12 @@ def main() -> int:
             t0 = time.perf_counter()
             progress = trio.run(run_load, stores, collector, thresholds, args.seed, args.budget_s)
             elapsed = time.perf_counter() - t0
+            unanalysed = wait_analysed(collector.url, 30.0 if args.quick else 300.0)
             with httpx.Client(trust_env=False, timeout=30.0) as client:
                 health = msgspec.json.decode(client.get(f"{collector.url}/api/v1/health").content)
         finally:
             collector.stop()
-        stored, rows = stored_uids(tmp / "collector" / "collector.duckdb")
+        stored, rows, analysed, counted = stored_uids(tmp / "collector" / "collector.duckdb")
         outboxes = pending_in(stores)
     acknowledged = progress.acknowledged
     lost = len(acknowledged - stored)
@@ -279,10 +302,16 @@ def main() -> int:
         flush=True,
     )
     print(
+        f"analysed {analysed} ({unanalysed} pending when the bench stopped waiting); "
+        f"counted in the report rollups {counted}",
+        flush=True,
+    )
+    print(
         f"durability: {len(acknowledged)} acknowledged, {lost} lost, {duplicated} duplicated, "
         f"{len(progress.kills)} kills"
     )
-    return 0 if lost == duplicated == undelivered == outboxes == 0 else 1
+    held = lost == duplicated == undelivered == outboxes == 0 and counted == analysed
+    return 0 if held else 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ The collector's RSS (its process plus its analysis workers) is sampled every few
 psutil. The slope is a least-squares fit of RSS against time over the samples after the first
 minute (after the first third of runs shorter than 3 minutes): a leak shows as a steady slope,
 caches filling up as a slope that flattens. Latency is per request kind, p50 and p99, measured
-by the client (so it includes the client's own scheduling on a shared machine).
+by the client (so it includes the client's own scheduling on a shared machine). It also prints
+why requests failed (status or exception), the RSS curve, the server's and the workers' shares at
+the end, and the machine's load average while it ran: figures are only as quiet as the machine.
 
 Usage: python bench/soak.py [--quick] [--minutes 30] [--sample-s 5]
 Prints its headline on the last line: `soak: N min, p99 health X ms, RSS slope Y MB/min`.
@@ -33,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -55,7 +57,8 @@ class Tally:
     """What the load generator saw: latencies and failures per request kind."""
 
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """Per kind: why requests failed (`HTTP 503`, an exception's name) and how often."""
     acknowledged: int = 0
     recent_uids: list[str] = field(default_factory=list)
 
@@ -93,19 +96,20 @@ def stop(process: subprocess.Popen[str]) -> None:
             process.wait(timeout=10)
 
 
-def rss_mb(pid: int) -> float:
-    """Return the resident memory of a process and its children, in MB."""
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Return the resident memory of a process and of its children together, in MB."""
+    children = 0
     try:
         parent = psutil.Process(pid)
-        total = parent.memory_info().rss
+        own = parent.memory_info().rss
         for child in parent.children(recursive=True):
             try:
-                total += child.memory_info().rss
+                children += child.memory_info().rss
             except psutil.NoSuchProcess:
                 continue
     except psutil.NoSuchProcess:
-        return 0.0
-    return total / 1e6
+        return 0.0, 0.0
+    return own / 1e6, children / 1e6
 
 
 def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
@@ -123,30 +127,35 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-async def paced(
-    deadline: float, period: float, kind: str, tally: Tally, send: Callable[[], Awaitable[bool]]
-) -> None:
+Send = Callable[[], Awaitable[str | None]]
+"""One request: returns None when it succeeded, else why it failed."""
+
+
+async def paced(deadline: float, period: float, kind: str, tally: Tally, send: Send) -> None:
     """Call `send` every `period` seconds until the deadline, recording latency and failures."""
     while trio.current_time() < deadline:
         started = trio.current_time()
         t0 = time.perf_counter()
         try:
-            ok = await send()
-        except httpx.HTTPError:
-            ok = False
-        if ok:
+            failure = await send()
+        except httpx.HTTPError as exc:
+            failure = type(exc).__name__
+        if failure is None:
             tally.latencies[kind].append(time.perf_counter() - t0)
         else:
-            tally.failures[kind] += 1
+            tally.failures[kind][failure] += 1
         await trio.sleep_until(min(deadline, started + period))
 
 
-async def load(
-    url: str, pid: int, minutes: float, sample_s: float
-) -> tuple[Tally, list[tuple[float, float]]]:
-    """Run the mixed load for `minutes`; return the tally and (minute, RSS MB) samples."""
+Sample = tuple[float, float, float, float]
+"""(minutes into the run, RSS of the collector and its analysis workers in MB, the workers'
+share, the machine's 1-minute load average)."""
+
+
+async def load(url: str, pid: int, minutes: float, sample_s: float) -> tuple[Tally, list[Sample]]:
+    """Run the mixed load for `minutes`; return the tally and the samples."""
     tally = Tally()
-    samples: list[tuple[float, float]] = []
+    samples: list[Sample] = []
     counter = 0
     began = trio.current_time()
     deadline = began + minutes * 60
@@ -154,7 +163,7 @@ async def load(
 
     async with httpx.AsyncClient(base_url=f"{url}/api/v1", trust_env=False, timeout=timeout) as c:
 
-        async def upload() -> bool:
+        async def upload() -> str | None:
             nonlocal counter
             now = datetime.now(UTC) - timedelta(minutes=1)
             lines = []
@@ -165,37 +174,42 @@ async def load(
             headers = {"content-type": "application/x-ndjson", "content-encoding": "gzip"}
             answer = await c.post("/measurements", content=body, headers=headers)
             if answer.status_code != 200:
-                return False
+                return f"HTTP {answer.status_code}"
             uids = answer.json()["uids"]
             tally.acknowledged += len(uids)
             tally.recent_uids = [*tally.recent_uids[-50:], *uids]
-            return True
+            return None
 
-        async def get(path: str, **params: str | int) -> bool:
+        async def get(path: str, **params: str | int) -> str | None:
             answer = await c.get(path, params=params)
-            return answer.status_code == 200
+            return None if answer.status_code == 200 else f"HTTP {answer.status_code}"
 
-        async def search() -> bool:
+        async def search() -> str | None:
             cc = COUNTRIES[int(trio.current_time()) % len(COUNTRIES)]
             return await get("/measurements", country=cc, limit=50)
 
-        async def detail() -> bool:
+        async def detail() -> str | None:
             if not tally.recent_uids:
                 return await get("/health")
             return await get(f"/measurements/{tally.recent_uids[-1]}")
 
-        async def reports() -> bool:
+        async def reports() -> str | None:
             cc = COUNTRIES[int(trio.current_time()) % len(COUNTRIES)]
-            return await get("/reports") and await get(f"/reports/{cc}")
+            return await get("/reports") or await get(f"/reports/{cc}")
 
-        async def aggregation() -> bool:
+        async def aggregation() -> str | None:
             return await get("/aggregation", axis_x="country", axis_y="day")
 
         async def sampler() -> None:
+            def sample() -> Sample:
+                own, workers = rss_mb(pid)
+                minute = (trio.current_time() - began) / 60
+                return minute, own + workers, workers, os.getloadavg()[0]
+
             while trio.current_time() < deadline:
-                samples.append(((trio.current_time() - began) / 60, rss_mb(pid)))
+                samples.append(sample())
                 await trio.sleep(sample_s)
-            samples.append(((trio.current_time() - began) / 60, rss_mb(pid)))
+            samples.append(sample())
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(sampler)
@@ -241,12 +255,20 @@ def main() -> int:
             figures = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
         else:
             figures = "no answers"
-        failed = tally.failures.get(kind, 0)
-        print(f"{kind}: {len(values)} answered, {failed} failed; {figures}", flush=True)
+        failed = tally.failures.get(kind, Counter())
+        why = ", ".join(f"{n} {reason}" for reason, n in failed.most_common())
+        print(
+            f"{kind}: {len(values)} answered, {failed.total()} failed{f' ({why})' if why else ''}"
+            f"; {figures}",
+            flush=True,
+        )
     warmup = 1.0 if minutes >= 3 else minutes / 3
-    steady = [(t, mb) for t, mb in samples if t >= warmup]
+    steady = [(t, mb) for t, mb, _, _ in samples if t >= warmup]
     slope = slope_mb_per_min(steady)
-    peak = max(mb for _, mb in samples)
+    peak = max(mb for _, mb, _, _ in samples)
+    step = max(1, len(samples) // 10)
+    curve = ", ".join(f"{t:.2f}: {mb:.0f}" for t, mb, _, _ in samples[::step])
+    loads = [load for _, _, _, load in samples]
     print(
         f"measurements acknowledged: {tally.acknowledged}; pending analysis at the end: {pending}",
         flush=True,
@@ -254,7 +276,14 @@ def main() -> int:
     print(
         f"RSS (collector + analysis workers): start {samples[0][1]:.0f} MB, "
         f"after {warmup:.2g} min {steady[0][1]:.0f} MB, end {samples[-1][1]:.0f} MB, "
-        f"peak {peak:.0f} MB; {len(samples)} samples",
+        f"peak {peak:.0f} MB (at the end: server {samples[-1][1] - samples[-1][2]:.0f} MB, "
+        f"analysis workers {samples[-1][2]:.0f} MB); {len(samples)} samples",
+        flush=True,
+    )
+    print(f"RSS curve (minute: MB): {curve}", flush=True)
+    print(
+        f"machine load average (1 min) during the run: mean {statistics.mean(loads):.1f}, "
+        f"max {max(loads):.1f} on {os.cpu_count()} cores",
         flush=True,
     )
     health = tally.latencies.get("health") or [0.0]

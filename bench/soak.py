@@ -1,0 +1,298 @@
+"""A long run of mixed ingest and queries: does the collector's memory stay flat, and how fast
+does it answer while it ingests?
+
+`crenel-collector serve` runs in its own process (fresh data directory, per-source rate limits
+off, its default analysis workers). For N minutes, paced trio tasks on loopback send:
+
+- uploads: 2 uploaders, each a gzip NDJSON batch of 10 realistic (~5.6 KB) measurements every
+  0.5 s (40 measurements/s in total, 72,000 in 30 minutes);
+- health: `GET /health` every 0.25 s;
+- search: `GET /measurements?country=..&limit=50` every second, and the detail of a
+  measurement acknowledged a moment ago;
+- reports: `GET /reports` and `GET /reports/{cc}` every 2 s;
+- aggregation: `GET /aggregation?axis_x=country&axis_y=day` every 2 s.
+
+The collector's RSS (its process plus its analysis workers) is sampled every few seconds with
+psutil. The slope is a least-squares fit of RSS against time over the samples after the first
+minute (after the first third of runs shorter than 3 minutes): a leak shows as a steady slope,
+caches filling up as a slope that flattens. Latency is per request kind, p50 and p99, measured
+by the client (so it includes the client's own scheduling on a shared machine). It also prints
+why requests failed (status or exception), the RSS curve, the server's and the workers' shares at
+the end, and the machine's load average while it ran: figures are only as quiet as the machine.
+
+Usage: python bench/soak.py [--quick] [--minutes 30] [--sample-s 5]
+Prints its headline on the last line: `soak: N min, p99 health X ms, RSS slope Y MB/min`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import msgspec
+import psutil
+import trio
+from collector_ingest import COUNTRIES, realistic
+
+ROOT = Path(__file__).resolve().parents[1]
+_SERVING = re.compile(r"serving (http://127\.0\.0\.1:\d+)/api/v1")
+BATCH = 10
+
+
+@dataclass
+class Tally:
+    """What the load generator saw: latencies and failures per request kind."""
+
+    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    failures: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    """Per kind: why requests failed (`HTTP 503`, an exception's name) and how often."""
+    acknowledged: int = 0
+    recent_uids: list[str] = field(default_factory=list)
+
+
+def start_collector(data_dir: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
+    """Start `crenel-collector serve`; return the process and its base URL."""
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "collector.cli", "serve"),
+                *("--data-dir", str(data_dir), "--listen", "127.0.0.1:0", "--rate-limit", "0"),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = _SERVING.search(line)
+    if match is None:
+        stop(process)
+        raise SystemExit(f"the collector did not start: {line!r} (see {log})")
+    return process, match.group(1)
+
+
+def stop(process: subprocess.Popen[str]) -> None:
+    """Stop the collector: SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """Return the resident memory of a process and of its children together, in MB."""
+    children = 0
+    try:
+        parent = psutil.Process(pid)
+        own = parent.memory_info().rss
+        for child in parent.children(recursive=True):
+            try:
+                children += child.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+    except psutil.NoSuchProcess:
+        return 0.0, 0.0
+    return own / 1e6, children / 1e6
+
+
+def slope_mb_per_min(samples: list[tuple[float, float]]) -> float:
+    """Return the least-squares slope of (minutes, MB) samples, in MB per minute."""
+    if len(samples) < 2:
+        return 0.0
+    xs = [x for x, _ in samples]
+    ys = [y for _, y in samples]
+    return statistics.linear_regression(xs, ys).slope
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """Return the value at `fraction` of the sorted values (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+Send = Callable[[], Awaitable[str | None]]
+"""One request: returns None when it succeeded, else why it failed."""
+
+
+async def paced(deadline: float, period: float, kind: str, tally: Tally, send: Send) -> None:
+    """Call `send` every `period` seconds until the deadline, recording latency and failures."""
+    while trio.current_time() < deadline:
+        started = trio.current_time()
+        t0 = time.perf_counter()
+        try:
+            failure = await send()
+        except httpx.HTTPError as exc:
+            failure = type(exc).__name__
+        if failure is None:
+            tally.latencies[kind].append(time.perf_counter() - t0)
+        else:
+            tally.failures[kind][failure] += 1
+        await trio.sleep_until(min(deadline, started + period))
+
+
+Sample = tuple[float, float, float, float]
+"""(minutes into the run, RSS of the collector and its analysis workers in MB, the workers'
+share, the machine's 1-minute load average)."""
+
+
+async def load(url: str, pid: int, minutes: float, sample_s: float) -> tuple[Tally, list[Sample]]:
+    """Run the mixed load for `minutes`; return the tally and the samples."""
+    tally = Tally()
+    samples: list[Sample] = []
+    counter = 0
+    began = trio.current_time()
+    deadline = began + minutes * 60
+    timeout = httpx.Timeout(60.0)
+
+    async with httpx.AsyncClient(base_url=f"{url}/api/v1", trust_env=False, timeout=timeout) as c:
+
+        async def upload() -> str | None:
+            nonlocal counter
+            now = datetime.now(UTC) - timedelta(minutes=1)
+            lines = []
+            for _ in range(BATCH):
+                lines.append(msgspec.json.encode(realistic(counter, now)))
+                counter += 1
+            body = gzip.compress(b"\n".join(lines) + b"\n", 6)
+            headers = {"content-type": "application/x-ndjson", "content-encoding": "gzip"}
+            answer = await c.post("/measurements", content=body, headers=headers)
+            if answer.status_code != 200:
+                return f"HTTP {answer.status_code}"
+            uids = answer.json()["uids"]
+            tally.acknowledged += len(uids)
+            tally.recent_uids = [*tally.recent_uids[-50:], *uids]
+            return None
+
+        async def get(path: str, **params: str | int) -> str | None:
+            answer = await c.get(path, params=params)
+            return None if answer.status_code == 200 else f"HTTP {answer.status_code}"
+
+        async def search() -> str | None:
+            cc = COUNTRIES[int(trio.current_time()) % len(COUNTRIES)]
+            return await get("/measurements", country=cc, limit=50)
+
+        async def detail() -> str | None:
+            if not tally.recent_uids:
+                return await get("/health")
+            return await get(f"/measurements/{tally.recent_uids[-1]}")
+
+        async def reports() -> str | None:
+            cc = COUNTRIES[int(trio.current_time()) % len(COUNTRIES)]
+            return await get("/reports") or await get(f"/reports/{cc}")
+
+        async def aggregation() -> str | None:
+            return await get("/aggregation", axis_x="country", axis_y="day")
+
+        async def sampler() -> None:
+            def sample() -> Sample:
+                own, workers = rss_mb(pid)
+                minute = (trio.current_time() - began) / 60
+                return minute, own + workers, workers, os.getloadavg()[0]
+
+            while trio.current_time() < deadline:
+                samples.append(sample())
+                await trio.sleep(sample_s)
+            samples.append(sample())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sampler)
+            for _ in range(2):
+                nursery.start_soon(paced, deadline, 0.5, "upload", tally, upload)
+            nursery.start_soon(paced, deadline, 0.25, "health", tally, lambda: get("/health"))
+            nursery.start_soon(paced, deadline, 1.0, "search", tally, search)
+            nursery.start_soon(paced, deadline, 1.0, "detail", tally, detail)
+            nursery.start_soon(paced, deadline, 2.0, "reports", tally, reports)
+            nursery.start_soon(paced, deadline, 2.0, "aggregation", tally, aggregation)
+    return tally, samples
+
+
+def pending_analysis(url: str) -> int:
+    """Return how many measurements the collector has not analysed yet."""
+    with httpx.Client(trust_env=False, timeout=30.0) as client:
+        return int(client.get(f"{url}/api/v1/health").json()["pending_analysis"])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="0.5 minutes (< 1 min in all)")
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--sample-s", type=float, default=5.0, help="seconds between RSS samples")
+    args = parser.parse_args()
+    minutes = 0.5 if args.quick else args.minutes
+    sample_s = min(args.sample_s, 2.0) if args.quick else args.sample_s
+    print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}", flush=True)
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        process, url = start_collector(tmp / "collector", tmp / "collector-stderr.log")
+        try:
+            print(f"soak: {minutes:g} min of mixed load against {url}", flush=True)
+            tally, samples = trio.run(load, url, process.pid, minutes, sample_s)
+            pending = pending_analysis(url)
+        finally:
+            stop(process)
+    for kind in sorted(tally.latencies.keys() | tally.failures.keys()):
+        values = tally.latencies.get(kind, [])
+        if values:
+            p50 = percentile(values, 0.5) * 1000
+            p99 = percentile(values, 0.99) * 1000
+            figures = f"p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+        else:
+            figures = "no answers"
+        failed = tally.failures.get(kind, Counter())
+        why = ", ".join(f"{n} {reason}" for reason, n in failed.most_common())
+        print(
+            f"{kind}: {len(values)} answered, {failed.total()} failed{f' ({why})' if why else ''}"
+            f"; {figures}",
+            flush=True,
+        )
+    warmup = 1.0 if minutes >= 3 else minutes / 3
+    steady = [(t, mb) for t, mb, _, _ in samples if t >= warmup]
+    slope = slope_mb_per_min(steady)
+    peak = max(mb for _, mb, _, _ in samples)
+    step = max(1, len(samples) // 10)
+    curve = ", ".join(f"{t:.2f}: {mb:.0f}" for t, mb, _, _ in samples[::step])
+    loads = [load for _, _, _, load in samples]
+    print(
+        f"measurements acknowledged: {tally.acknowledged}; pending analysis at the end: {pending}",
+        flush=True,
+    )
+    print(
+        f"RSS (collector + analysis workers): start {samples[0][1]:.0f} MB, "
+        f"after {warmup:.2g} min {steady[0][1]:.0f} MB, end {samples[-1][1]:.0f} MB, "
+        f"peak {peak:.0f} MB (at the end: server {samples[-1][1] - samples[-1][2]:.0f} MB, "
+        f"analysis workers {samples[-1][2]:.0f} MB); {len(samples)} samples",
+        flush=True,
+    )
+    print(f"RSS curve (minute: MB): {curve}", flush=True)
+    print(
+        f"machine load average (1 min) during the run: mean {statistics.mean(loads):.1f}, "
+        f"max {max(loads):.1f} on {os.cpu_count()} cores",
+        flush=True,
+    )
+    health = tally.latencies.get("health") or [0.0]
+    print(
+        f"soak: {minutes:g} min, p99 health {percentile(health, 0.99) * 1000:.0f} ms, "
+        f"RSS slope {slope:.2f} MB/min"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

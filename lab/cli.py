@@ -1,7 +1,8 @@
 """crenel-lab's command line: run scenarios and compare verdicts, keep a world up, take worlds down.
 
 Exit codes: 0 every verdict matched, 1 a verdict did not match (or a world failed), 2 bad
-scenario or arguments, 4 missing privilege, 70 a bug, 130 interrupted.
+scenario or arguments, 4 missing privilege, 69 missing software (a command, libpcap or a kernel
+feature), 70 a bug, 130 interrupted. Prerequisites are checked before anything is built.
 
 Parsing imports only argparse and the light lab modules; each command imports trio, rich and the
 world builder when it runs, so `--help` stays fast. Into a pipe, tables are tab-separated lines
@@ -21,7 +22,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from lab.errors import LabError, ScenarioError, first_leaf
 
@@ -33,6 +34,22 @@ if TYPE_CHECKING:
 
 SCENARIO_DIR = Path(__file__).resolve().parent / "scenarios"
 LAB_FINGERPRINTS = Path(__file__).resolve().parent / "fingerprints" / "lab-blockpages.csv"
+
+
+async def require(needs: Literal["build", "teardown"]) -> None:
+    """Return when the host has what building (or tearing down) worlds needs.
+
+    Checked in a worker thread; `lab.prerequisites` is imported here, not at start-up.
+
+    Raises:
+        SoftwareMissing: a command, libpcap or a kernel feature is missing.
+        PrivilegeMissing: not root, or root without the capabilities.
+    """
+    import trio
+
+    from lab.prerequisites import BUILD, TEARDOWN, check_host
+
+    await trio.to_thread.run_sync(check_host, BUILD if needs == "build" else TEARDOWN)
 
 
 def bundled_scenarios() -> list[Path]:
@@ -187,14 +204,13 @@ def _json_document(results: Sequence[ScenarioResult]) -> bytes:
 
 async def cmd_run(args: argparse.Namespace, out: Console) -> int:
     """Run scenarios one after the other and print the comparison."""
-    from lab import netns
     from lab.check import check_scenario
     from lab.scenario import load_scenario
 
     paths = resolve_scenarios(args.scenarios, all_bundled=args.all)
     for path in paths:
         load_scenario(path)
-    netns.require_privileges()
+    await require("build")
     fingerprints = [LAB_FINGERPRINTS, *(Path(f) for f in args.fingerprints or [])]
     results: list[ScenarioResult] = []
     started = time.monotonic()
@@ -224,6 +240,7 @@ async def cmd_up(args: argparse.Namespace, out: Console) -> int:
 
     [path] = resolve_scenarios([args.scenario], all_bundled=False)
     scenario = load_scenario(path)
+    await require("build")
     async with running_world(scenario, path.absolute(), fingerprints=[LAB_FINGERPRINTS]) as world:
         out.print(
             f"world {world.plan.prefix} for {scenario.id} is up "
@@ -252,10 +269,9 @@ async def cmd_down(args: argparse.Namespace, out: Console) -> int:
     """Stop running `up` worlds and remove every lab namespace left behind."""
     import trio
 
-    from lab import netns
     from lab.world import PREFIX_ROOT, STATE_DIR, teardown
 
-    netns.require_privileges()
+    await require("teardown")
     prefix = args.prefix or PREFIX_ROOT
     for state in sorted(STATE_DIR.glob(f"{prefix}*.pid")) if STATE_DIR.is_dir() else []:
         pid = int(state.read_text().split()[0])
@@ -280,14 +296,12 @@ async def cmd_down(args: argparse.Namespace, out: Console) -> int:
 
 async def cmd_demo(args: argparse.Namespace, out: Console) -> int:
     """Run the whole system in two simulated countries and check the reports."""
+    await require("build")
     import msgspec
     from rich.table import Table
     from rich.text import Text
 
-    from lab import netns
     from lab.demo import run_demo
-
-    netns.require_privileges()
 
     def say(text: str) -> None:
         out.print(text, markup=False, highlight=False, soft_wrap=True)

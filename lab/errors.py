@@ -24,6 +24,12 @@ class PrivilegeMissing(LabError):
     exit_code = 4
 
 
+class SoftwareMissing(LabError):
+    """The lab needs software this host lacks (a command, libpcap or a kernel feature)."""
+
+    exit_code = 69  # EX_UNAVAILABLE (sysexits.h): a support program or file does not exist
+
+
 class CommandFailed(LabError):
     """A system command (ip, nft, iptables, tc) failed."""
 

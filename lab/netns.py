@@ -15,22 +15,25 @@ from pathlib import Path
 
 import trio
 
-from lab.errors import CommandFailed, PrivilegeMissing
+from lab.errors import CommandFailed, PrivilegeMissing, SoftwareMissing
 
 COMMAND_TIMEOUT_S = 10.0
 NETNS_ETC = Path("/etc/netns")
 
 
 def require_privileges() -> None:
-    """Return when namespaces can be created here.
+    """Return when namespaces can be created here (the CLI checks more, in `prerequisites`).
 
     Raises:
-        PrivilegeMissing: not root, or `ip` is missing.
+        PrivilegeMissing: not root.
+        SoftwareMissing: `ip` is missing.
     """
     if os.geteuid() != 0:
         raise PrivilegeMissing()
     if shutil.which("ip") is None:
-        raise PrivilegeMissing("the lab needs iproute2 (`ip`): apt-get install iproute2")
+        raise SoftwareMissing(
+            "missing iproute2 (`ip`); install it with: apt-get install -y iproute2"
+        )
 
 
 def in_namespace(namespace: str | None, command: Sequence[str]) -> list[str]:

@@ -147,8 +147,8 @@ def test_without_root_the_lab_says_so_in_one_line(tmp_path: Path) -> None:
         pytest.skip("cannot drop privileges here")
     assert result.returncode == 4, result.stderr
     assert result.stderr.strip().splitlines() == [
-        "crenel-lab: error: The lab needs root (or CAP_NET_ADMIN and CAP_SYS_ADMIN) to create "
-        "network namespaces."
+        "crenel-lab: error: the lab builds network namespaces and needs root; run it as root: "
+        f"sudo {CRENEL_LAB} run {SCENARIO}"
     ]
 
 

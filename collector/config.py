@@ -74,6 +74,11 @@ class Limits:
     exports_per_source: int = 1
     """HTTP exports one source address may run at once (429 `too_many_exports` beyond)."""
     exports_total: int = 2
+    db_memory_mb: int = 512
+    """DuckDB's memory limit (buffer cache and query memory, MiB). DuckDB's own default is 80 %
+    of the machine's RAM, which a long-running collector slowly fills."""
+    db_threads: int = 0
+    """DuckDB's worker threads; 0 keeps DuckDB's default (one per core)."""
     """HTTP exports running at once from all sources (503 `exports_busy` beyond); kept below
     `read_threads` so searches and reports always find a reader."""
     future_skew_s: float = 3600.0
@@ -302,6 +307,8 @@ LIMIT_FLAGS: dict[str, tuple[str, float, float]] = {
     "quota_measurements_per_day": ("--quota-measurements-per-day", 0, 1e12),
     "quota_bytes_per_day": ("--quota-bytes-per-day", 0, 1e15),
     "ipv6_prefix": ("--ipv6-prefix", 32, 128),
+    "db_memory_mb": ("--db-memory-mb", 64, 1e7),
+    "db_threads": ("--db-threads", 0, 1024),
 }
 """The `Limits` fields set one by one from flags or the environment: flag, minimum, maximum."""
 

@@ -7,6 +7,7 @@ alone. On exit, uploads already queued are committed before the database is clos
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -84,7 +85,14 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
     )
     with SourceLocator(config.geoip_paths) as locator:
         await trio.to_thread.run_sync(remove_leftovers, config.data_dir, config.database_path)
-        store = await trio.to_thread.run_sync(DuckDBStorage, config.database_path)
+        store = await trio.to_thread.run_sync(
+            functools.partial(
+                DuckDBStorage,
+                config.database_path,
+                memory_mb=limits.db_memory_mb,
+                threads=limits.db_threads,
+            )
+        )
         try:
             storage = ThreadedStorage(store, read_threads=limits.read_threads)
             with Analyser(

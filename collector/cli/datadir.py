@@ -28,7 +28,11 @@ def open_storage(config: CollectorConfig, remedy: str = REMOTE_REMEDY) -> DuckDB
     from collector.storage import DuckDBStorage
 
     try:
-        return DuckDBStorage(config.database_path)
+        return DuckDBStorage(
+            config.database_path,
+            memory_mb=config.limits.db_memory_mb,
+            threads=config.limits.db_threads,
+        )
     except DataDirLocked as exc:
         raise CliError(f"{exc.detail}; stop it first, {remedy}", EXIT_LOCKED) from exc
     except OSError as exc:  # e.g. --data-dir names a file

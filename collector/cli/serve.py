@@ -92,6 +92,15 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--exports-total", type=int, metavar="N", help="HTTP exports running at once (default 2)"
     )
     p.add_argument(
+        "--db-memory-mb",
+        type=int,
+        metavar="MIB",
+        help="DuckDB's memory limit (default 512; DuckDB's own default is 80%% of RAM)",
+    )
+    p.add_argument(
+        "--db-threads", type=int, metavar="N", help="DuckDB's threads (default: one per core)"
+    )
+    p.add_argument(
         "--quota-measurements-per-day",
         type=int,
         metavar="N",

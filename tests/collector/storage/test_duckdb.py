@@ -313,3 +313,24 @@ def test_a_second_process_cannot_open_a_directory_in_use(store: DuckDBStorage) -
         [sys.executable, "-c", code, str(store.path)], capture_output=True, timeout=60, check=False
     )
     assert result.returncode == 75, result.stderr
+
+
+def test_memory_and_threads_bound_duckdb(tmp_path: Path) -> None:
+    store = DuckDBStorage(tmp_path / "bounded.duckdb", memory_mb=100, threads=1)
+    try:
+        with store._reader() as cur:  # type: ignore[attr-defined]
+            memory, threads = cur.execute(
+                "SELECT current_setting('memory_limit'), current_setting('threads')"
+            ).fetchone()
+        assert memory in ("100.0 MiB", "104.8 MB", "100.0MiB"), memory
+        assert int(threads) == 1
+    finally:
+        store.close()
+
+
+def test_the_collector_bounds_duckdb_by_default() -> None:
+    from collector.config import Limits, load_collector_config
+
+    assert Limits().db_memory_mb == 512
+    config = load_collector_config({"db_memory_mb": "256", "db_threads": "2"}, {})
+    assert (config.limits.db_memory_mb, config.limits.db_threads) == (256, 2)

@@ -47,6 +47,8 @@ class Collector:
     upload_limits: RateLimiter
     control: ControlEndpoint
     reports: ReportCache
+    body_threads: trio.CapacityLimiter
+    """Bounds the worker threads that decode and parse request bodies."""
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -96,6 +98,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
 
                     nursery.start_soon(write)
                     await nursery.start(analyser.run)
+                    body_threads = trio.CapacityLimiter(limits.body_threads)
                     reports = ReportCache(
                         limits.report_cache_bytes,
                         record=lambda how: metrics.report_answers.labels(answer=how).inc(),
@@ -118,8 +121,9 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                             upload_limits=RateLimiter(
                                 limits.measurements_per_s, limits.measurements_burst, key=key
                             ),
-                            control=ControlEndpoint(helper),
+                            control=ControlEndpoint(helper, body_threads=body_threads),
                             reports=reports,
+                            body_threads=body_threads,
                         )
                     finally:
                         with trio.move_on_after(SHUTDOWN_GRACE_S, shield=True):

@@ -83,6 +83,11 @@ def _decode(line: bytes, number: int) -> Measurement:
         raise InvalidLine(str(exc), line=number, field=field_of(exc)) from exc
     except msgspec.DecodeError as exc:
         raise MalformedLine(f"malformed JSON: {exc}", line=number) from exc
+    except UnicodeDecodeError as exc:
+        # msgspec checks UTF-8 inside strings and raises this, not a DecodeError.
+        raise MalformedLine(
+            f"malformed JSON: a string is not valid UTF-8 ({exc.reason})", line=number
+        ) from exc
 
 
 def _scrub(line: bytes, measurement: Measurement, address: str) -> tuple[bytes, Measurement]:

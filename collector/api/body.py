@@ -97,7 +97,7 @@ async def read_json(
 
     Raises:
         PayloadTooLarge, UnsupportedMediaType, BadEncoding: see `receive_body`.
-        BadRequest: not JSON, or blank without an `empty` default.
+        BadRequest: not JSON (or not UTF-8), or blank without an `empty` default.
         InvalidField: JSON of the wrong shape; the error names the field.
     """
     data = bytearray()
@@ -147,7 +147,7 @@ def decode_json(data: bytes, kind: type[T]) -> T:
     """Return `data` decoded as a `kind` record.
 
     Raises:
-        BadRequest: not JSON.
+        BadRequest: not JSON, or a string that is not UTF-8.
         InvalidField: JSON of the wrong shape; the error names the field.
     """
     try:
@@ -156,3 +156,6 @@ def decode_json(data: bytes, kind: type[T]) -> T:
         raise InvalidField(str(exc), field=field_of(exc)) from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        # msgspec checks UTF-8 inside strings and raises this, not a DecodeError.
+        raise BadRequest(f"malformed JSON: a string is not valid UTF-8 ({exc.reason})") from exc

@@ -24,6 +24,7 @@ from collector.errors import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 _NAMED = re.compile(r"(?:unknown|required) field `([^`]+)`")
 FEED_BYTES = 64 * 1024
@@ -39,13 +40,16 @@ async def receive_body(
     limit_bytes: int,
     decoded_limit_bytes: int,
     limiter: trio.CapacityLimiter,
+    finish: Callable[[], R],
     check: Callable[[], None] | None = None,
-) -> None:
-    """Stream the body, undo its Content-Encoding and pass each decoded piece to `sink`.
+) -> R:
+    """Stream the body, undo its Content-Encoding, pass each decoded piece to `sink`, and return
+    what `finish` makes of it once the body has ended.
 
-    `sink` runs in a worker thread (bounded by `limiter`) and may raise to refuse the body;
-    `check` runs on the event loop after each piece (a rate limit that depends on what `sink`
-    counted). Nothing more is read once either raises. Returns nothing.
+    `sink` and `finish` run in worker threads (bounded by `limiter`; `finish` in the same hop as
+    the last piece, so a small body costs one hop) and may raise to refuse the body; `check`
+    runs on the event loop after each piece and after `finish` (a rate limit that depends on
+    what `sink` counted). Nothing more is read once one of them raises.
 
     Raises:
         PayloadTooLarge: the body as sent (or its declared length) exceeds `limit_bytes`, or
@@ -73,13 +77,15 @@ async def receive_body(
                 if check is not None:
                     check()
 
-    def last(data: bytes) -> None:
+    def last(data: bytes) -> R:
         inflater.feed(data)
         inflater.finish()
+        return finish()
 
-    await trio.to_thread.run_sync(last, bytes(pending), limiter=limiter)
+    result = await trio.to_thread.run_sync(last, bytes(pending), limiter=limiter)
     if check is not None:
         check()
+    return result
 
 
 async def read_json(
@@ -101,16 +107,20 @@ async def read_json(
         InvalidField: JSON of the wrong shape; the error names the field.
     """
     data = bytearray()
-    await receive_body(
+
+    def decode() -> T:
+        if empty is not None and not data.strip():
+            return empty
+        return decode_json(bytes(data), kind)
+
+    return await receive_body(
         request,
         data.extend,
         limit_bytes=limit_bytes,
         decoded_limit_bytes=limit_bytes,
         limiter=limiter,
+        finish=decode,
     )
-    if empty is not None and not bytes(data).strip():
-        return empty
-    return await trio.to_thread.run_sync(decode_json, bytes(data), kind, limiter=limiter)
 
 
 def content_encoding(header: str | None) -> str:

@@ -48,8 +48,9 @@ async def upload(collector: Collector, request: Request) -> Response:
     """Store the uploaded measurements and return the acknowledgement.
 
     Limits apply while the body streams in, before it is held or parsed: the per-source
-    measurement rate (before reading, then as measurements are counted), the body's size as sent
-    and decoded, the number of measurements and the size of each.
+    measurement rate (before reading, then after each piece as measurements are counted; spent
+    once the upload is valid), the body's size as sent and decoded, the number of measurements
+    and the size of each. Nothing of a refused upload is stored.
     """
     limits = collector.config.limits
     kind = media_type(request.headers.get("content-type"))
@@ -57,25 +58,26 @@ async def upload(collector: Collector, request: Request) -> Response:
     splitter = LineSplitter(kind, limits)
     try:
         _refuse_if_limited(collector, address, 1)
-        await receive_body(
+        source = collector.locator.locate(address)
+        now = datetime.now(UTC)
+        prepared = await receive_body(
             request,
             splitter.feed,
             limit_bytes=limits.max_body_bytes,
             decoded_limit_bytes=limits.max_decoded_bytes,
             limiter=collector.body_threads,
+            # Validation shares the last piece's worker thread: one hop for a small upload.
+            finish=lambda: prepare(
+                splitter.finish(), now=now, source_address=address, source=source, limits=limits
+            ),
             check=lambda: _refuse_if_limited(collector, address, splitter.count),
         )
-        lines = splitter.finish()
         if address is not None:
-            wait = collector.upload_limits.take(address, trio.current_time(), cost=len(lines))
+            wait = collector.upload_limits.take(
+                address, trio.current_time(), cost=len(prepared.rows)
+            )
             if wait > 0:
                 raise _rate_limited(collector, wait)
-        source = collector.locator.locate(address)
-        now = datetime.now(UTC)
-        prepared = await trio.to_thread.run_sync(
-            lambda: prepare(lines, now=now, source_address=address, source=source, limits=limits),
-            limiter=collector.body_threads,
-        )
     except CollectorError:
         collector.metrics.ingested.labels(result="rejected").inc()
         raise

@@ -7,6 +7,7 @@ Modules:
 - `config`: flags and CRENEL_COLLECTOR_* resolved into a frozen `CollectorConfig`.
 - `service`: the running collector (storage, writer, analyser, GeoIP, limits, metrics, control).
 - `api/`: thin HTTP handlers, the route table, OpenAPI, error responses, request bodies.
+- `lines`: split an upload into measurements as it streams, with the line and count limits.
 - `ingest`: validate an upload into rows (all or nothing); `summary`: the summary columns.
 - `writer`: group commit (acknowledged only once durable); `storage/`: the DuckDB store.
 - `reanalyse`: the collector's own analysis, on ingest and again; `regional`: regional verdicts.

@@ -60,6 +60,8 @@ class Limits:
     """How long an upload may wait for room in the writer's queue."""
     read_threads: int = 4
     """Queries run at once (each in a worker thread with its own cursor)."""
+    body_threads: int = 2
+    """Request bodies decoded and parsed at once (each piece in a worker thread)."""
     checkin_max_urls: int = 2_000
     page_max: int = 1_000
     export_max_days: int = 31

@@ -18,10 +18,8 @@ import zstandard
 from collector.api.body import field_of
 from collector.config import Limits
 from collector.errors import (
-    BadEncoding,
     InvalidLine,
     MalformedLine,
-    PayloadTooLarge,
     UnsupportedMediaType,
 )
 from collector.storage import MeasurementRow
@@ -68,37 +66,6 @@ def media_type(header: str | None) -> str:
     )
 
 
-def split_lines(body: bytes, kind: str, limits: Limits) -> list[tuple[int, bytes]]:
-    """Return (line number, bytes) of each measurement in the body; blank lines are skipped.
-
-    Raises:
-        PayloadTooLarge: too many measurements, or one too large.
-        BadEncoding: the body is empty.
-    """
-    if kind == "json":
-        pieces = [(1, body.strip(b" \t\r\n"))]
-    else:
-        pieces = [
-            (number, line.rstrip(b"\r"))
-            for number, line in enumerate(body.split(b"\n"), start=1)
-            if line.strip(b" \t\r")
-        ]
-    pieces = [(n, p) for n, p in pieces if p]
-    if not pieces:
-        raise BadEncoding("the body holds no measurement")
-    if len(pieces) > limits.max_batch_lines:
-        raise PayloadTooLarge(
-            f"{len(pieces)} measurements in one request; the limit is {limits.max_batch_lines}"
-        )
-    for number, piece in pieces:
-        if len(piece) > limits.max_line_bytes:
-            raise PayloadTooLarge(
-                f"line {number}: {len(piece)} bytes; one measurement may have at most "
-                f"{limits.max_line_bytes}"
-            )
-    return pieces
-
-
 def _scrubbable(address: str | None) -> str | None:
     if address is None:
         return None
@@ -116,6 +83,11 @@ def _decode(line: bytes, number: int) -> Measurement:
         raise InvalidLine(str(exc), line=number, field=field_of(exc)) from exc
     except msgspec.DecodeError as exc:
         raise MalformedLine(f"malformed JSON: {exc}", line=number) from exc
+    except UnicodeDecodeError as exc:
+        # msgspec checks UTF-8 inside strings and raises this, not a DecodeError.
+        raise MalformedLine(
+            f"malformed JSON: a string is not valid UTF-8 ({exc.reason})", line=number
+        ) from exc
 
 
 def _scrub(line: bytes, measurement: Measurement, address: str) -> tuple[bytes, Measurement]:

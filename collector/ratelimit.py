@@ -50,6 +50,20 @@ class RateLimiter:
         source = source_of(address, self.ipv6_prefix)
         return hashlib.blake2b(source.encode(), key=self._key, digest_size=16).digest()
 
+    def wait_s(self, address: str, now: float, cost: float = 1.0) -> float:
+        """Return 0 if `take(address, now, cost)` would be allowed, else seconds to wait.
+
+        Spends nothing: an upload asks before and while it reads its body, then `take`s once.
+        """
+        if not self.enabled:
+            return 0.0
+        bucket = self._buckets.get(self.source_key(address))
+        if bucket is None:
+            return 0.0
+        tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate_per_s)
+        needed = min(cost, self.burst)
+        return 0.0 if tokens >= needed else (needed - tokens) / self.rate_per_s
+
     def take(self, address: str, now: float, cost: float = 1.0) -> float:
         """Spend `cost` units of this source's bucket; return 0 if allowed, else seconds to wait.
 

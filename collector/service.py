@@ -56,6 +56,8 @@ class Collector:
     quotas: DailyQuota
     retention: RawRetention
     uploaders: UploaderKeys
+    body_threads: trio.CapacityLimiter
+    """Bounds the worker threads that decode and parse request bodies."""
 
 
 def reference_source(config: CollectorConfig) -> ReferenceSource:
@@ -121,6 +123,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
 
                     nursery.start_soon(write)
                     await nursery.start(analyser.run)
+                    body_threads = trio.CapacityLimiter(limits.body_threads)
                     reports = ReportCache(
                         limits.report_cache_bytes,
                         record=lambda how: metrics.report_answers.labels(answer=how).inc(),
@@ -161,12 +164,13 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                                 measurements_per_day=limits.quota_measurements_per_day,
                                 bytes_per_day=limits.quota_bytes_per_day,
                             ),
-                            control=ControlEndpoint(helper),
+                            control=ControlEndpoint(helper, body_threads=body_threads),
                             reports=reports,
                             exports=ExportSlots(
                                 per_source=limits.exports_per_source, total=limits.exports_total
                             ),
                             uploaders=uploaders,
+                            body_threads=body_threads,
                         )
                     finally:
                         with trio.move_on_after(SHUTDOWN_GRACE_S, shield=True):

@@ -12,7 +12,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.api.body import decode_json, read_body
+from collector.api.body import read_json
 from collector.api.schemas import (
     ReanalyseReply,
     ReanalyseRequest,
@@ -43,8 +43,13 @@ def require_admin(collector: Collector, request: Request) -> None:
 async def reanalyse(collector: Collector, request: Request) -> Response:
     """Flag measurements for the analyser; return how many."""
     require_admin(collector, request)
-    data = await read_body(request, 4096)
-    wanted = decode_json(data, ReanalyseRequest) if data.strip() else ReanalyseRequest()
+    wanted = await read_json(
+        request,
+        ReanalyseRequest,
+        limit_bytes=4096,
+        limiter=collector.body_threads,
+        empty=ReanalyseRequest(),
+    )
     flagged = await collector.analyser.request(everything=wanted.everything)
     reply = ReanalyseReply(
         flagged=flagged,
@@ -57,8 +62,9 @@ async def reanalyse(collector: Collector, request: Request) -> Response:
 async def import_test_lists(collector: Collector, request: Request) -> Response:
     """Replace the stored test lists with the posted ones."""
     require_admin(collector, request)
-    data = await read_body(request, MAX_ADMIN_BODY_BYTES)
-    lists = decode_json(data, TestListImport)
+    lists = await read_json(
+        request, TestListImport, limit_bytes=MAX_ADMIN_BODY_BYTES, limiter=collector.body_threads
+    )
     store = collector.storage.storage
     stored = await collector.storage.write(store.replace_test_lists, lists.urls, lists.origin)
     return Response(

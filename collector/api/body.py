@@ -1,18 +1,22 @@
-"""Read request bodies with a size limit, undo their Content-Encoding (gzip, zstd) with a limit on
-the decoded size (no zip bombs), and decode JSON into msgspec records with field errors."""
+"""Read request bodies as they stream in: the size as sent, the decoded size (no zip bombs) and
+what the caller counts are checked chunk by chunk, so an oversized or hostile body is refused
+before it is held or parsed; decoding and JSON parsing run in worker threads, never on the event
+loop. Also: JSON into msgspec records with field errors.
+"""
 
 from __future__ import annotations
 
 import re
-import zlib
+from collections.abc import Callable
+from contextlib import aclosing
 from typing import TypeVar
 
 import msgspec
-import zstandard
+import trio
 from starlette.requests import Request
 
+from collector.api.inflate import Inflater
 from collector.errors import (
-    BadEncoding,
     BadRequest,
     InvalidField,
     PayloadTooLarge,
@@ -20,29 +24,103 @@ from collector.errors import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
 _PATH = re.compile(r"at `\$\.?([^`]*)`")
 _NAMED = re.compile(r"(?:unknown|required) field `([^`]+)`")
-_CHUNK_BYTES = 64 * 1024
-_ZSTD_STEP_BYTES = 256
+FEED_BYTES = 64 * 1024
+"""Bytes as sent that are gathered before one hop to a worker thread decodes them."""
 ENCODINGS = ("identity", "gzip", "zstd")
 """Content-Encoding values the collector accepts."""
 
 
-async def read_body(request: Request, limit_bytes: int) -> bytes:
-    """Return the request body.
+async def receive_body(
+    request: Request,
+    sink: Callable[[bytes], None],
+    *,
+    limit_bytes: int,
+    decoded_limit_bytes: int,
+    limiter: trio.CapacityLimiter,
+    finish: Callable[[], R],
+    check: Callable[[], None] | None = None,
+) -> R:
+    """Stream the body, undo its Content-Encoding, pass each decoded piece to `sink`, and return
+    what `finish` makes of it once the body has ended.
+
+    `sink` and `finish` run in worker threads (bounded by `limiter`; `finish` in the same hop as
+    the last piece, so a small body costs one hop) and may raise to refuse the body; `check`
+    runs on the event loop after each piece and after `finish` (a rate limit that depends on
+    what `sink` counted). Nothing more is read once one of them raises.
 
     Raises:
-        PayloadTooLarge: the body (or its declared length) exceeds `limit_bytes`.
+        PayloadTooLarge: the body as sent (or its declared length) exceeds `limit_bytes`, or
+            decoded exceeds `decoded_limit_bytes`.
+        UnsupportedMediaType: an unknown Content-Encoding.
+        BadEncoding: the body does not decode as its Content-Encoding says.
     """
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit_bytes:
         raise PayloadTooLarge(f"body is {declared} bytes; the limit is {limit_bytes}")
-    chunks = bytearray()
-    async for chunk in request.stream():
-        chunks += chunk
-        if len(chunks) > limit_bytes:
-            raise PayloadTooLarge(f"body exceeds the limit of {limit_bytes} bytes")
-    return bytes(chunks)
+    coding = content_encoding(request.headers.get("content-encoding"))
+    inflater = Inflater(coding, decoded_limit_bytes, sink)
+    received = 0
+    pending = bytearray()
+    # aclosing: a refusal stops reading mid-body, and the stream must be closed then, not by GC.
+    async with aclosing(request.stream()) as stream:
+        async for chunk in stream:
+            received += len(chunk)
+            if received > limit_bytes:
+                raise PayloadTooLarge(f"body exceeds the limit of {limit_bytes} bytes")
+            pending += chunk
+            if len(pending) >= FEED_BYTES:
+                await trio.to_thread.run_sync(inflater.feed, bytes(pending), limiter=limiter)
+                pending.clear()
+                if check is not None:
+                    check()
+
+    def last(data: bytes) -> R:
+        inflater.feed(data)
+        inflater.finish()
+        return finish()
+
+    result = await trio.to_thread.run_sync(last, bytes(pending), limiter=limiter)
+    if check is not None:
+        check()
+    return result
+
+
+async def read_json(
+    request: Request,
+    kind: type[T],
+    *,
+    limit_bytes: int,
+    limiter: trio.CapacityLimiter,
+    empty: T | None = None,
+) -> T:
+    """Return the (small) JSON body decoded as a `kind` record; `empty` for a blank body.
+
+    The body streams through `receive_body` with `limit_bytes` as both the sent and the decoded
+    limit; decoding runs in a worker thread.
+
+    Raises:
+        PayloadTooLarge, UnsupportedMediaType, BadEncoding: see `receive_body`.
+        BadRequest: not JSON (or not UTF-8), or blank without an `empty` default.
+        InvalidField: JSON of the wrong shape; the error names the field.
+    """
+    data = bytearray()
+
+    def decode() -> T:
+        if empty is not None and not data.strip():
+            return empty
+        return decode_json(bytes(data), kind)
+
+    return await receive_body(
+        request,
+        data.extend,
+        limit_bytes=limit_bytes,
+        decoded_limit_bytes=limit_bytes,
+        limiter=limiter,
+        finish=decode,
+    )
 
 
 def content_encoding(header: str | None) -> str:
@@ -59,74 +137,6 @@ def content_encoding(header: str | None) -> str:
             f"Content-Encoding {coding!r} is not supported; use gzip, zstd or none"
         )
     return coding
-
-
-def _gunzip(data: bytes, limit_bytes: int) -> bytes:
-    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
-    out = bytearray()
-    view = memoryview(data)
-    try:
-        for start in range(0, len(data), _CHUNK_BYTES):
-            out += inflater.decompress(
-                view[start : start + _CHUNK_BYTES], limit_bytes + 1 - len(out)
-            )
-            if len(out) > limit_bytes or inflater.unconsumed_tail:
-                raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit_bytes} bytes")
-        out += inflater.flush()
-    except zlib.error as exc:
-        raise BadEncoding(f"body is not valid gzip: {exc}") from exc
-    if not inflater.eof:
-        raise BadEncoding("body is not valid gzip: truncated stream")
-    if inflater.unused_data:
-        raise BadEncoding("body is not valid gzip: data after the end of the stream")
-    if len(out) > limit_bytes:
-        raise PayloadTooLarge(f"decompressed body exceeds the limit of {limit_bytes} bytes")
-    return bytes(out)
-
-
-def _unzstd(data: bytes, limit_bytes: int) -> bytes:
-    # Small input steps bound the output of one step (an RLE block of a few bytes can expand to
-    # 128 KiB), so a bomb is caught within a few MiB of the limit.
-    out = bytearray()
-    pending = data
-    try:
-        for _ in range(1024):  # frames in one body
-            reader = zstandard.ZstdDecompressor().decompressobj()
-            rest = b""
-            for start in range(0, len(pending), _ZSTD_STEP_BYTES):
-                end = start + _ZSTD_STEP_BYTES
-                out += reader.decompress(pending[start:end])
-                if len(out) > limit_bytes:
-                    raise PayloadTooLarge(
-                        f"decompressed body exceeds the limit of {limit_bytes} bytes"
-                    )
-                if reader.eof:
-                    rest = reader.unused_data + pending[end:]
-                    break
-            if not reader.eof:
-                raise BadEncoding("body is not valid zstd: truncated stream")
-            pending = rest
-            if not pending:
-                return bytes(out)
-    except zstandard.ZstdError as exc:
-        raise BadEncoding(f"body is not valid zstd: {exc}") from exc
-    raise BadEncoding("body is not valid zstd: too many frames")
-
-
-def decode_content(data: bytes, coding: str, limit_bytes: int) -> bytes:
-    """Return the body with its content coding undone.
-
-    Raises:
-        BadEncoding: the body does not decompress.
-        PayloadTooLarge: the decompressed body exceeds `limit_bytes`.
-    """
-    if coding == "gzip":
-        return _gunzip(data, limit_bytes)
-    if coding == "zstd":
-        return _unzstd(data, limit_bytes)
-    if len(data) > limit_bytes:
-        raise PayloadTooLarge(f"body exceeds the limit of {limit_bytes} bytes")
-    return data
 
 
 def field_of(error: msgspec.ValidationError) -> str | None:
@@ -147,7 +157,7 @@ def decode_json(data: bytes, kind: type[T]) -> T:
     """Return `data` decoded as a `kind` record.
 
     Raises:
-        BadRequest: not JSON.
+        BadRequest: not JSON, or a string that is not UTF-8.
         InvalidField: JSON of the wrong shape; the error names the field.
     """
     try:
@@ -156,3 +166,6 @@ def decode_json(data: bytes, kind: type[T]) -> T:
         raise InvalidField(str(exc), field=field_of(exc)) from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"malformed JSON: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        # msgspec checks UTF-8 inside strings and raises this, not a DecodeError.
+        raise BadRequest(f"malformed JSON: a string is not valid UTF-8 ({exc.reason})") from exc

@@ -11,7 +11,7 @@ import trio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.api.body import decode_json, read_body
+from collector.api.body import read_json
 from collector.control.helper import SOFTWARE_NAME, ControlHelper
 from collector.errors import Overloaded
 from probe.model import ControlRequest
@@ -24,9 +24,17 @@ REQUEST_BUDGET_S = 60.0
 class ControlEndpoint:
     """Serves `POST /api/v1/control` with a shared `ControlHelper` and a concurrency limit."""
 
-    def __init__(self, helper: ControlHelper, *, max_concurrent: int = 32) -> None:
+    def __init__(
+        self,
+        helper: ControlHelper,
+        *,
+        max_concurrent: int = 32,
+        body_threads: trio.CapacityLimiter | None = None,
+    ) -> None:
         self.helper = helper
         self.limiter = trio.CapacityLimiter(max_concurrent)
+        self.body_threads = trio.CapacityLimiter(2) if body_threads is None else body_threads
+        """Bounds the worker threads that read request bodies (shared with the collector's)."""
 
     async def __call__(self, request: Request) -> Response:
         """Return the helper's reply, or a 4xx JSON error."""
@@ -37,8 +45,9 @@ class ControlEndpoint:
                 "usage": "POST a JSON ControlRequest {url, addresses, ports}",
             }
             return Response(msgspec.json.encode(body), media_type="application/json")
-        data = await read_body(request, MAX_REQUEST_BYTES)
-        control_request = decode_json(data, ControlRequest)
+        control_request = await read_json(
+            request, ControlRequest, limit_bytes=MAX_REQUEST_BYTES, limiter=self.body_threads
+        )
         with trio.move_on_after(QUEUE_WAIT_S) as waiting:
             await self.limiter.acquire()
         if waiting.cancelled_caught:

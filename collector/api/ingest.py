@@ -12,14 +12,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from collector import quota
-from collector.api.body import content_encoding, decode_content, read_body
+from collector.api.body import receive_body
 from collector.api.schemas import IngestReply
 from collector.errors import CollectorError, RateLimited
-from collector.ingest import media_type, prepare, split_lines
+from collector.ingest import media_type, prepare
+from collector.lines import LineSplitter
 from collector.service import Collector
-
-THREAD_BYTES = 256 * 1024
-"""Bodies larger than this are decoded and validated in a worker thread."""
 
 
 def source_address(request: Request) -> str | None:
@@ -27,40 +25,58 @@ def source_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+def _rate_limited(collector: Collector, wait_s: float) -> RateLimited:
+    collector.metrics.rate_limited.inc()
+    return RateLimited(
+        f"this source uploaded more than {collector.config.limits.measurements_per_s:g} "
+        "measurements per second",
+        retry_after_s=wait_s,
+    )
+
+
+def _refuse_if_limited(collector: Collector, address: str | None, count: int) -> None:
+    """Refuse an upload whose measurements so far would exceed the source's rate (spends none)."""
+    if address is None:
+        return
+    wait = collector.upload_limits.wait_s(address, trio.current_time(), cost=max(count, 1))
+    if wait > 0:
+        raise _rate_limited(collector, wait)
+
+
 async def upload(collector: Collector, request: Request) -> Response:
-    """Store the uploaded measurements and return the acknowledgement."""
+    """Store the uploaded measurements and return the acknowledgement.
+
+    Limits apply while the body streams in, before it is held or parsed: the per-source
+    measurement rate (before reading, then after each piece as measurements are counted; spent
+    once the upload is valid), the body's size as sent and decoded, the number of measurements
+    and the size of each. Nothing of a refused upload is stored.
+    """
     limits = collector.config.limits
     kind = media_type(request.headers.get("content-type"))
-    coding = content_encoding(request.headers.get("content-encoding"))
-    body = await read_body(request, limits.max_body_bytes)
     address = source_address(request)
+    splitter = LineSplitter(kind, limits)
     try:
-        if len(body) > THREAD_BYTES:
-            data = await trio.to_thread.run_sync(
-                decode_content, body, coding, limits.max_decoded_bytes
-            )
-        else:
-            data = decode_content(body, coding, limits.max_decoded_bytes)
-        lines = split_lines(data, kind, limits)
-        if address is not None:
-            wait = collector.upload_limits.take(address, trio.current_time(), cost=len(lines))
-            if wait > 0:
-                collector.metrics.rate_limited.inc()
-                raise RateLimited(
-                    f"this source uploaded more than {limits.measurements_per_s:g} "
-                    "measurements per second",
-                    retry_after_s=wait,
-                )
+        _refuse_if_limited(collector, address, 1)
         source = collector.uploaders.tag(collector.locator.locate(address), address)
         now = collector.config.clock()
-        if len(data) > THREAD_BYTES:
-            prepared = await trio.to_thread.run_sync(
-                lambda: prepare(
-                    lines, now=now, source_address=address, source=source, limits=limits
-                )
+        prepared = await receive_body(
+            request,
+            splitter.feed,
+            limit_bytes=limits.max_body_bytes,
+            decoded_limit_bytes=limits.max_decoded_bytes,
+            limiter=collector.body_threads,
+            # Validation shares the last piece's worker thread: one hop for a small upload.
+            finish=lambda: prepare(
+                splitter.finish(), now=now, source_address=address, source=source, limits=limits
+            ),
+            check=lambda: _refuse_if_limited(collector, address, splitter.count),
+        )
+        if address is not None:
+            wait = collector.upload_limits.take(
+                address, trio.current_time(), cost=len(prepared.rows)
             )
-        else:
-            prepared = prepare(lines, now=now, source_address=address, source=source, limits=limits)
+            if wait > 0:
+                raise _rate_limited(collector, wait)
     except CollectorError:
         collector.metrics.ingested.labels(result="rejected").inc()
         raise

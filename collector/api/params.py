@@ -36,6 +36,10 @@ _CC = re.compile(r"^[A-Z]{2}$")
 _ASN = re.compile(r"^(?:AS)?([0-9]{1,10})$")
 _CATEGORY = re.compile(r"^[A-Z0-9_]{1,16}$")
 _UID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+EARLIEST_DAY = date(1970, 1, 1)
+"""The first day a time parameter may name."""
+LATEST_DAY = date(9998, 12, 31)
+"""The last day a time parameter may name: a day and any time zone can be added without overflow."""
 VERDICTS = frozenset([v.value for v in Verdict] + ["pending"])
 METHODS = frozenset(m.value for m in Method)
 
@@ -85,16 +89,31 @@ def parse_asn(text: str, name: str = "asn") -> int:
     return int(match.group(1))
 
 
+def check_day(day: date, name: str) -> date:
+    """Return `day` if it lies between `EARLIEST_DAY` and `LATEST_DAY`.
+
+    Raises:
+        InvalidField: outside (such dates overflow once a day or a time zone is added).
+    """
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InvalidField(
+            f"{name}: {day.isoformat()} is out of range; use a date from "
+            f"{EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}",
+            field=name,
+        )
+    return day
+
+
 def parse_time(text: str, name: str, *, end_of_day: bool = False) -> datetime:
     """Return a UTC time from `YYYY-MM-DD` or RFC 3339; a bare date ends the day if asked.
 
     Raises:
-        InvalidField: neither form.
+        InvalidField: neither form, or a date out of range (see `check_day`).
     """
     value = text.strip()
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
+            day = check_day(date.fromisoformat(value), name)
             moment = datetime.combine(day, time(0), tzinfo=UTC)
             return moment + timedelta(days=1) if end_of_day else moment
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -102,6 +121,7 @@ def parse_time(text: str, name: str, *, end_of_day: bool = False) -> datetime:
         raise InvalidField(
             f"{name}: {text!r} is not a date (YYYY-MM-DD) or RFC 3339 time", field=name
         ) from exc
+    check_day(moment.date(), name)
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
@@ -131,9 +151,12 @@ def parse_int(
     """
     if text is None:
         return default
-    if not text.strip().isdigit():
+    value_text = text.strip()
+    # ASCII digits only: str.isdigit() accepts "²", which int() refuses; the length bound keeps
+    # int() away from its 4300-digit limit.
+    if not (value_text.isascii() and value_text.isdigit() and len(value_text) <= 18):
         raise InvalidField(f"{name} must be a whole number", field=name)
-    value = int(text)
+    value = int(value_text)
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise InvalidField(f"{name} must be {bound}", field=name)

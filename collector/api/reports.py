@@ -14,7 +14,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.api.params import parse_asn
+from collector.api.params import check_day, parse_asn
 from collector.errors import InvalidField, NotFound
 from collector.regional import ModelSettings
 from collector.reports import build
@@ -37,9 +37,10 @@ def _day(text: str | None, name: str, default: date) -> date:
     if not text:
         return default
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError as exc:
         raise InvalidField(f"{name}: {text!r} is not a date (YYYY-MM-DD)", field=name) from exc
+    return check_day(day, name)
 
 
 def parse_window(request: Request, today: date) -> tuple[date, date]:

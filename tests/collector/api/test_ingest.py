@@ -212,7 +212,8 @@ async def test_concurrent_uploads_are_committed_together_and_each_acknowledged(
 async def test_the_uploaders_address_is_scrubbed_from_what_is_stored(
     tmp_path: Path,
 ) -> None:
-    from collector.ingest import prepare, split_lines
+    from collector.ingest import prepare
+    from collector.lines import split_lines
 
     leaked = msgspec.structs.replace(
         measurement(), annotations={"echo": "your address is 203.0.113.7, welcome"}

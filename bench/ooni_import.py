@@ -47,7 +47,7 @@ def run_import(can: Path, data_dir: Path) -> tuple[float, int, float]:
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"import failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    stored = int(json.loads(done.stdout)["stored"])
+    stored = int(json.loads(done.stdout.strip().splitlines()[-1])["stored"])
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return elapsed, stored, peak_mib
 

@@ -118,6 +118,9 @@ class DuckDBStorage:
             # and again (measured: 5,000 rows/s at 100 rows per commit, 7,300 with 1 GB);
             # a larger WAL means rarer, longer pauses and a longer replay after a crash.
             self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+            # DuckDB draws a progress bar on stdout for long queries, which would corrupt the
+            # commands' --json output.
+            self._con.execute("SET enable_progress_bar = false")
             if memory_mb is not None:
                 self._con.execute(f"SET memory_limit = '{int(memory_mb)}MiB'")
             if threads > 0:

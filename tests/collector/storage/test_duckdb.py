@@ -334,3 +334,13 @@ def test_the_collector_bounds_duckdb_by_default() -> None:
     assert Limits().db_memory_mb == 512
     config = load_collector_config({"db_memory_mb": "256", "db_threads": "2"}, {})
     assert (config.limits.db_memory_mb, config.limits.db_threads) == (256, 2)
+
+
+def test_duckdb_never_draws_a_progress_bar_on_stdout(tmp_path: Path) -> None:
+    store = DuckDBStorage(tmp_path / "quiet.duckdb")
+    try:
+        with store._reader() as cur:  # type: ignore[attr-defined]
+            (value,) = cur.execute("SELECT current_setting('enable_progress_bar')").fetchone()
+        assert value is False
+    finally:
+        store.close()

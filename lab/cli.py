@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lab.errors import LabError, ScenarioError, first_leaf
+from probe.commandline import add_completion_command, add_version_flag
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -340,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="crenel-lab", description="A simulated censored internet in network namespaces."
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
+    add_version_flag(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run scenarios and compare the probe's verdicts")
     run.add_argument(
@@ -389,30 +390,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing = sub.add_parser("list", help="list the bundled scenarios")
     listing.add_argument("--json", action="store_true", help="print the list as JSON")
     listing.set_defaults(handler=cmd_list)
-    completion = sub.add_parser(
-        "completion",
-        help="print a shell completion script (e.g. crenel-lab completion bash > "
-        "~/.local/share/bash-completion/completions/crenel-lab)",
-    )
-    completion.add_argument("shell", choices=SHELLS)
+    completion = add_completion_command(sub, build_parser, "crenel-lab")
     completion.set_defaults(handler=cmd_completion)
     return parser
 
 
-SHELLS = ("bash", "zsh")
-
-
-def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
-    """Return the completion script of `parser` for `shell` (bash or zsh), written by shtab."""
-    import shtab
-
-    return str(shtab.complete(parser, shell=shell))
-
-
 def cmd_completion(args: argparse.Namespace, out: Console) -> int:
     """Print the shell completion script and return the exit code."""
-    sys.stdout.write(completion_script(build_parser(), args.shell))
-    return 0
+    return int(args.print_completion(args))
 
 
 def cmd_list(args: argparse.Namespace, out: Console) -> int:
@@ -427,29 +412,6 @@ def cmd_list(args: argparse.Namespace, out: Console) -> int:
     for scenario, path in rows:
         out.print(f"{scenario.id}  {scenario.title}  ({path.name})", soft_wrap=True, markup=False)
     return 0
-
-
-class _VersionAction(argparse.Action):
-    """`--version`: print the installed version and exit, looking it up only when asked."""
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        from importlib import metadata
-
-        try:
-            version = metadata.version("crenel")
-        except metadata.PackageNotFoundError:
-            version = "0.0.0+unknown"
-        sys.stdout.write(f"{parser.prog} {version}\n")
-        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,6 @@ Adds arguments and reads them back; it runs no command.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -93,27 +92,3 @@ def collector_config(args: argparse.Namespace) -> CollectorConfig:
 def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:
     """Add `--json`: print `what` as one JSON object on stdout instead of a sentence."""
     parser.add_argument("--json", action="store_true", help=f"print {what} as JSON")
-
-
-class _VersionAction(argparse.Action):
-    """`--version`: print the installed version and exit, looking it up only when asked."""
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        from probe.identity import SOFTWARE_VERSION
-
-        sys.stdout.write(f"{parser.prog} {SOFTWARE_VERSION}\n")
-        parser.exit()
-
-
-def add_version_flag(parser: argparse.ArgumentParser) -> None:
-    """Add `--version` (the installed package's version, read only when the flag is given)."""
-    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")

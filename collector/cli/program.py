@@ -22,10 +22,10 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from collector.cli import completion, export, import_ooni, reanalyse, report, serve, testlists
+from collector.cli import export, import_ooni, reanalyse, report, serve, testlists
 from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
-from collector.cli.options import add_version_flag
 from collector.errors import CollectorError, DataDirLocked, StorageUnavailable
+from probe.commandline import add_completion_command, add_version_flag
 from probe.errors import first_leaf
 
 
@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_parser(sub)
     report.add_parser(sub)
     import_ooni.add_parser(sub)
-    completion.add_parser(sub, build_parser)
+    completion = add_completion_command(sub, build_parser, "crenel-collector")
+    completion.set_defaults(handler=lambda args: args.print_completion(args))
     return parser
 
 

@@ -14,8 +14,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from probe.cli import completion, listing, measure, run, settings, upload
-from probe.cli.options import add_version_flag, flags_of
+from probe.cli import listing, measure, run, settings, upload
+from probe.cli.options import flags_of
+from probe.commandline import add_completion_command, add_version_flag
 from probe.errors import ProbeError, first_leaf
 
 EXIT_BUG = 70
@@ -35,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_parser(subparsers)
     listing.add_parsers(subparsers)
     settings.add_parser(subparsers)
-    completion.add_parser(subparsers, build_parser)
+    completion = add_completion_command(subparsers, build_parser, "crenel-probe")
+    completion.set_defaults(handler=lambda args: args.print_completion(args), needs_config=False)
     return parser
 
 

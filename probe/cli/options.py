@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 
@@ -147,30 +146,6 @@ FLAG_KEYS = (
 def flags_of(args: argparse.Namespace) -> dict[str, Any]:
     """Return the parsed flags keyed like settings keys (None where a flag was not given)."""
     return {key: getattr(args, key, None) for key in FLAG_KEYS}
-
-
-class _VersionAction(argparse.Action):
-    """`--version`: print the installed version and exit, looking it up only when asked."""
-
-    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        from probe.identity import SOFTWARE_VERSION
-
-        sys.stdout.write(f"{parser.prog} {SOFTWARE_VERSION}\n")
-        parser.exit()
-
-
-def add_version_flag(parser: argparse.ArgumentParser) -> None:
-    """Add `--version` (the installed package's version, read only when the flag is given)."""
-    parser.add_argument("--version", action=_VersionAction, help="print the version and exit")
 
 
 def add_json_flag(parser: argparse.ArgumentParser, what: str) -> None:

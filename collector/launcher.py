@@ -3,10 +3,10 @@ before importing the command line, so a probe-only install gets one line, not an
 
 from __future__ import annotations
 
-import sys
 from importlib.util import find_spec
 
-EXIT_BAD_INPUT = 2
+from probe.commandline import exit_unless_installed
+
 # Import names of the `collector` extra in pyproject.toml (tests/packaging/test_extras.py).
 EXTRA_MODULES = (
     "starlette",
@@ -30,10 +30,7 @@ def missing_modules() -> list[str]:
 
 def console_script() -> None:
     """Run crenel-collector, or exit 2 with one line naming the extra to install."""
-    missing = missing_modules()
-    if missing:
-        print(NEEDS_EXTRA.format(module=missing[0]), file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+    exit_unless_installed(EXTRA_MODULES, NEEDS_EXTRA)
     from collector.cli import console_script as run_collector
 
     run_collector()

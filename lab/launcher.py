@@ -4,10 +4,10 @@ line, not an ImportError."""
 
 from __future__ import annotations
 
-import sys
 from importlib.util import find_spec
 
-EXIT_BAD_INPUT = 2
+from probe.commandline import exit_unless_installed
+
 # Import names of the `lab` extra in pyproject.toml, with the `collector` extra it pulls in: the
 # lab's worlds run crenel-collector (tests/packaging/test_extras.py keeps this in step).
 EXTRA_MODULES = (
@@ -30,10 +30,7 @@ def missing_modules() -> list[str]:
 
 def console_script() -> None:
     """Run crenel-lab, or exit 2 with one line naming the extra to install."""
-    missing = missing_modules()
-    if missing:
-        print(NEEDS_EXTRA.format(module=missing[0]), file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
+    exit_unless_installed(EXTRA_MODULES, NEEDS_EXTRA)
     from lab.cli import console_script as run_lab
 
     run_lab()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 SHELLS = ("bash", "zsh")
@@ -74,3 +74,14 @@ def print_completion(parser: argparse.ArgumentParser, shell: str) -> int:
     """Print the completion script of `parser` on stdout and return the exit code."""
     sys.stdout.write(completion_script(parser, shell))
     return 0
+
+
+def exit_unless_installed(modules: Sequence[str], needs_extra: str) -> None:
+    """Return when every module can be imported; else print `needs_extra` (with `{module}`
+    filled in) as one line on stderr and exit 2, before anything imports them."""
+    from importlib.util import find_spec
+
+    missing = [name for name in modules if find_spec(name) is None]
+    if missing:
+        print(needs_extra.format(module=missing[0]), file=sys.stderr)
+        sys.exit(2)

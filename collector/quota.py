@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from collector.errors import QuotaExceeded
-from collector.ingest import Upload
 from collector.ratelimit import RateLimiter
 from collector.storage import MeasurementRow
 
@@ -119,9 +118,13 @@ class DailyQuota:
 
 
 def reserve_upload(
-    quotas: DailyQuota, keys: RateLimiter, address: str | None, upload: Upload, now: datetime
+    quotas: DailyQuota,
+    keys: RateLimiter,
+    address: str | None,
+    rows: Sequence[MeasurementRow],
+    now: datetime,
 ) -> Reservation | None:
-    """Return the charge of an upload to its source's quota (None when nothing is charged).
+    """Return the charge of an upload's rows to its source's quota (None when nothing is charged).
 
     Raises:
         QuotaExceeded: the upload would exceed the source's quota for the day.
@@ -129,7 +132,7 @@ def reserve_upload(
     if address is None or not quotas.enabled:
         return None
     source = keys.source_key(address)
-    return quotas.reserve(source, now, len(upload.rows), stored_bytes(upload.rows))
+    return quotas.reserve(source, now, len(rows), stored_bytes(rows))
 
 
 def refund_upload(quotas: DailyQuota, charge: Reservation | None, fraction: float = 1.0) -> None:

@@ -83,7 +83,9 @@ async def upload(collector: Collector, request: Request) -> Response:
     mismatches = sum(1 for row in prepared.rows if row.geo_mismatch)
     if mismatches:
         collector.metrics.geo_mismatches.inc(mismatches)
-    charge = quota.reserve_upload(collector.quotas, collector.upload_limits, address, prepared, now)
+    charge = quota.reserve_upload(
+        collector.quotas, collector.upload_limits, address, prepared.rows, now
+    )
     try:
         stored = await collector.writer.submit(prepared.rows)
     except CollectorError:

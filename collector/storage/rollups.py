@@ -81,6 +81,27 @@ _VERDICT_COUNTS = """
     count(*) FILTER (WHERE coalesce(packet_confirmed, false)) AS packet_confirmed
 """
 
+_FILL_METHODS = """
+    INSERT INTO rollup_methods
+    SELECT day, probe_cc, probe_asn, region_key, domain, method, count(*)
+    FROM (SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
+                 unnest(methods) AS method
+          FROM measurements WHERE verdict = 'blocked')
+    GROUP BY day, probe_cc, probe_asn, region_key, domain, method
+    ORDER BY day, probe_cc
+"""
+_FILL_DOMAIN_DAY = """
+    INSERT INTO rollup_domain_day
+    SELECT day, probe_cc, domain,
+           count(*) FILTER (WHERE verdict = 'blocked' AND NOT control_failed),
+           count(*) FILTER (WHERE verdict = 'ok')
+    FROM measurements WHERE verdict IS NOT NULL
+    GROUP BY day, probe_cc, domain
+    ORDER BY day, probe_cc
+"""
+"""The methods and per-domain rollups, filled from the analysed measurements (migration 2 and
+every rebuild)."""
+
 REBUILD_V2: tuple[str, ...] = (
     "DELETE FROM rollup_probe_day",
     "DELETE FROM rollup_methods",
@@ -95,24 +116,8 @@ REBUILD_V2: tuple[str, ...] = (
     GROUP BY day, probe_cc, probe_asn, region_key, domain, probe_key
     ORDER BY day, probe_cc
     """,
-    """
-    INSERT INTO rollup_methods
-    SELECT day, probe_cc, probe_asn, region_key, domain, method, count(*)
-    FROM (SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
-                 unnest(methods) AS method
-          FROM measurements WHERE verdict = 'blocked')
-    GROUP BY day, probe_cc, probe_asn, region_key, domain, method
-    ORDER BY day, probe_cc
-    """,
-    """
-    INSERT INTO rollup_domain_day
-    SELECT day, probe_cc, domain,
-           count(*) FILTER (WHERE verdict = 'blocked' AND NOT control_failed),
-           count(*) FILTER (WHERE verdict = 'ok')
-    FROM measurements WHERE verdict IS NOT NULL
-    GROUP BY day, probe_cc, domain
-    ORDER BY day, probe_cc
-    """,
+    _FILL_METHODS,
+    _FILL_DOMAIN_DAY,
 )
 """Migration 2's fill of the rollups, frozen as released (the schema of that version)."""
 
@@ -166,24 +171,8 @@ REBUILD: tuple[str, ...] = (
     "DELETE FROM rollup_methods",
     "DELETE FROM rollup_domain_day",
     _FILL_PROBE_DAY,
-    """
-    INSERT INTO rollup_methods
-    SELECT day, probe_cc, probe_asn, region_key, domain, method, count(*)
-    FROM (SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
-                 unnest(methods) AS method
-          FROM measurements WHERE verdict = 'blocked')
-    GROUP BY day, probe_cc, probe_asn, region_key, domain, method
-    ORDER BY day, probe_cc
-    """,
-    """
-    INSERT INTO rollup_domain_day
-    SELECT day, probe_cc, domain,
-           count(*) FILTER (WHERE verdict = 'blocked' AND NOT control_failed),
-           count(*) FILTER (WHERE verdict = 'ok')
-    FROM measurements WHERE verdict IS NOT NULL
-    GROUP BY day, probe_cc, domain
-    ORDER BY day, probe_cc
-    """,
+    _FILL_METHODS,
+    _FILL_DOMAIN_DAY,
 )
 """Recompute every rollup from the analysed measurements (migration, repair, benchmarks).
 

@@ -108,8 +108,15 @@ class ReportCache:
         fresh = _Entry(version, report, report_cost(report))
         with self._lock:
             self._builds += 1
-            self._drop(key)
-            if fresh.cost <= self._max_bytes // 4:
+            stored = self._entries.get(key)
+            if stored is not None and stored.version == version:
+                # Another reader built the same version meanwhile: everyone answers with the
+                # one that was kept, so concurrent readers never see two reports of one state.
+                self._entries.move_to_end(key)
+                fresh = stored
+            else:
+                self._drop(key)
+            if fresh is not stored and fresh.cost <= self._max_bytes // 4:
                 self._entries[key] = fresh
                 self._bytes += fresh.cost
                 self._evict()

@@ -35,7 +35,8 @@ import httpx
 import msgspec
 import trio
 
-from collector.storage import AggregationQuery, Axis, DuckDBStorage, Filters
+from collector.storage import AggregationQuery, Axis, Filters
+from collector.storage.duckdb import DuckDBStorage
 from probe.identity import new_uid
 from probe.model import (
     Analysis,

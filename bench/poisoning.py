@@ -1,9 +1,9 @@
 """What one flooding source does to a country's verdict, under the old and the current weighing.
 
-The regional model (`collector.regional`, the same arithmetic the report SQL runs) on the attack
-of issue 13: three networks of honest probes (3 uploader networks each, 5 measurements each, all
-"ok" for the domain), then one source uploading 150 "blocked" measurements with a fresh probe id
-on each (50 per network), and then 10,000 more in an invented network (a fresh id every 20).
+The regional model (`collector.regional.model`, the same arithmetic the report SQL runs) on the
+attack of issue 13: three networks of honest probes (3 uploader networks each, 5 measurements each,
+all "ok" for the domain), then one source uploading 150 "blocked" measurements with a fresh probe
+id on each (50 per network), and then 10,000 more in an invented network (a fresh id every 20).
 "Old" weighs per probe id (what an unknown or trusted source still gets); "now" knows the
 measurements share one uploader network. Prints one line per stage and, last, the headline: the
 country verdict after the full flood, old and now.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 
-from collector.regional import ModelSettings, ProbeCounts, RegionEstimate, estimate_region
+from collector.regional.model import ModelSettings, ProbeCounts, RegionEstimate, estimate_region
 
 NETWORKS = (64501, 64502, 64503)
 INVENTED = 64999

@@ -28,11 +28,11 @@ from pathlib import Path
 
 import msgspec
 
-from collector.regional import ModelSettings
+from collector.regional.model import ModelSettings
 from collector.reports.build import countries, country_report, domain_detail
 from collector.reports.cache import ReportCache
+from collector.storage import ReportQuery
 from collector.storage.duckdb import DuckDBStorage
-from collector.storage.reports import ReportQuery
 from collector.storage.rollups import REBUILD
 
 START = date(2026, 9, 1)

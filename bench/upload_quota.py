@@ -5,7 +5,7 @@ quota (`--quota-measurements-per-day N`; the rate limits off so only the quota s
 source uploads the smallest valid measurements, 1,000 per gzip NDJSON request, until it gets
 `429 quota_exceeded`. The figures: bytes sent per measurement; bytes the data directory
 (database and WAL) grew per stored measurement once the collector's analysis was stored too;
-the collector's own estimate per measurement (`collector.quota.stored_bytes`); and what that
+the collector's own estimate per measurement (`collector.sources.quota.stored_bytes`); and what that
 makes a day from one source, at the default per-source rate (500 measurements/s) without a
 quota, and under the default quotas now.
 
@@ -29,8 +29,8 @@ import msgspec
 from collector_ingest import start_collector
 
 from collector.config import Limits
-from collector.quota import stored_bytes
-from collector.summary import summarise
+from collector.ingest.rows import measurement_row
+from collector.sources.quota import stored_bytes
 from probe.identity import new_uid
 from probe.model import Analysis, Measurement, MeasurementOptions, ProbeNetwork, Verdict
 
@@ -102,7 +102,7 @@ def main() -> int:
             process.terminate()
             process.wait(timeout=30)
     line = msgspec.json.encode(sample)
-    row = summarise(sample, gzip.compress(line), received_at=start, source=None)
+    row = measurement_row(sample, gzip.compress(line), received_at=start, source=None)
     estimate = stored_bytes([row])
     per_row = grown / max(accepted, 1)
     limits = Limits()

@@ -1,17 +1,15 @@
-"""crenel-collector, the central service: ingest, storage, analysis, check-in, research API.
+"""crenel-collector, the central service, laid out as its pipeline.
 
-Modules:
-- `launcher`: the console script's entry; says which extra to install when it is missing.
-- `app`: builds the ASGI apps (the whole API; the control alone) from `api.routes`.
-- `cli/`: `crenel-collector serve|helper|testlists|reanalyse|export|report`, exit codes.
-- `config`: flags and CRENEL_COLLECTOR_* resolved into a frozen `CollectorConfig`.
-- `service`: the running collector (storage, writer, analyser, GeoIP, limits, metrics, control).
-- `api/`: thin HTTP handlers, the route table, OpenAPI, error responses, request bodies.
-- `lines`: split an upload into measurements as it streams, with the line and count limits.
-- `ingest`: validate an upload into rows (all or nothing); `summary`: the summary columns.
-- `writer`: group commit (acknowledged only once durable); `storage/`: the DuckDB store.
-- `reanalyse`: the collector's own analysis, on ingest and again; `regional`: regional verdicts.
-- `geoip`: where uploaders are (never stored); `ratelimit`: per-source token buckets.
-- `testlists`: Citizen Lab lists for check-in; `metrics`: Prometheus metrics.
-- `control/`: the test helper; `errors`: the collector's errors and their HTTP codes.
+One upload, in the order it happens: `api` (the HTTP handler) -> `ingest/` (decode, validate,
+scrub, rows, group commit) -> `storage/` (the `Storage` interface and its DuckDB backend; the
+rollups change in the same transaction as each analysis) -> `analyse/` (the collector's own
+analysis, first time and again) -> `regional/` (the regional model) -> `reports/` -> the
+interfaces: `api/`, `cli/`, `dashboard/`.
+
+Beside the path: `launcher` (the console script's entry; names a missing extra), `app` (the
+ASGI apps, wired from `api.routes`), `runtime` (the running parts, opened together),
+`ooni_import/` (OONI's published files into the store), `sources/` (GeoIP, uploader keys,
+quotas, export slots), `config` (flags and CRENEL_COLLECTOR_* into a frozen `CollectorConfig`),
+`control/` (the test helper), `core/` (the leaves: errors, metrics, rate limits).
+The layers are an import-linter contract in pyproject.toml (docs/architecture.md draws them).
 """

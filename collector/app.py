@@ -27,21 +27,17 @@ from collector.api.params import check_known
 from collector.api.routes import ALIASES, CONTROL_PATH, ENDPOINTS, Endpoint
 from collector.config import CollectorConfig
 from collector.control.helper import ControlHelper, HelperConfig
-from collector.errors import CollectorError, RateLimited
-from collector.service import Collector, open_collector
+from collector.core.errors import CollectorError, RateLimited
+from collector.runtime import Runtime, open_runtime
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["CONTROL_PATH", "build_collector_app", "build_helper_app"]
 
-Handler = Callable[[Collector, Request], Awaitable[Response]]
+Handler = Callable[[Runtime, Request], Awaitable[Response]]
 
 
-async def _control(collector: Collector, request: Request) -> Response:
-    return await collector.control(request)
-
-
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, Handler | None] = {
     "upload_measurements": ingest.upload,
     "search_measurements": query.search,
     "get_measurement": query.fetch,
@@ -49,8 +45,8 @@ HANDLERS: dict[str, Handler] = {
     "export_measurements": query.export,
     "check_in": checkin.check_in,
     "geolookup": checkin.geolookup,
-    "control": _control,
-    "control_info": _control,
+    "control": None,
+    "control_info": None,
     "health": status.health,
     "metrics": status.metrics,
     "openapi": status.openapi,
@@ -61,16 +57,18 @@ HANDLERS: dict[str, Handler] = {
     "report_domain": reports.domain,
     "report_changes": reports.changes,
 }
-"""The handler of every endpoint of the route table, by operation name."""
+"""The handler of every endpoint of the route table, by operation name (None: the control
+endpoint, which the app serves with its own `ControlEndpoint`)."""
 
 
 class _Running:
-    """The collector of the app's lifespan, once it has started."""
+    """The collector of the app's lifespan and its control endpoint, once it has started."""
 
-    collector: Collector | None = None
+    collector: Runtime | None = None
+    control: ControlEndpoint | None = None
 
 
-def _limit(collector: Collector, request: Request) -> None:
+def _limit(collector: Runtime, request: Request) -> None:
     if request.client is None:
         return
     wait = collector.request_limits.take(request.client.host, trio.current_time())
@@ -83,7 +81,7 @@ def _limit(collector: Collector, request: Request) -> None:
 
 
 def _endpoint(
-    endpoint: Endpoint, handler: Handler, running: _Running, label: str
+    endpoint: Endpoint, handler: Handler | None, running: _Running, label: str
 ) -> Callable[[Request], Awaitable[Response]]:
     allowed = endpoint.param_names
 
@@ -98,7 +96,11 @@ def _endpoint(
                 _limit(collector, request)
             if endpoint.method == "GET":
                 check_known(request.query_params, allowed)
-            response = await handler(collector, request)
+            if handler is None:
+                assert running.control is not None, "the lifespan has not started"
+                response = await running.control(request)
+            else:
+                response = await handler(collector, request)
             status_code = response.status_code
             return response
         except CollectorError as exc:
@@ -119,7 +121,7 @@ def _endpoint(
 def build_collector_app(config: CollectorConfig) -> Starlette:
     """Return the collector app; its lifespan opens the store and starts the writer and analyser.
 
-    `app.state.running.collector` is the running `Collector` (tests wait on its analyser).
+    `app.state.running.collector` is the running `Runtime` (tests wait on its analyser).
     """
     running = _Running()
     routes: list[BaseRoute] = []
@@ -134,12 +136,14 @@ def build_collector_app(config: CollectorConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_collector(config) as collector:
+        async with open_runtime(config) as collector:
             running.collector = collector
+            running.control = ControlEndpoint(collector.helper, body_threads=collector.body_threads)
             try:
                 yield
             finally:
                 running.collector = None
+                running.control = None
 
     routes.extend(dashboard.routes())
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS, lifespan=lifespan)

@@ -18,7 +18,7 @@ from typing import Any
 import platformdirs
 
 from collector.control.helper import HelperConfig
-from collector.errors import ConfigInvalid
+from collector.core.errors import ConfigInvalid
 from probe.config import parse_endpoint
 from probe.errors import ConfigError
 from probe.identity import SOFTWARE_VERSION

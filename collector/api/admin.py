@@ -12,20 +12,20 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.api.body import read_json
 from collector.api.schemas import (
     ReanalyseReply,
     ReanalyseRequest,
     TestListImport,
     TestListImportReply,
 )
-from collector.errors import AdminDisabled, Unauthorized
-from collector.service import Collector
+from collector.core.errors import AdminDisabled, Unauthorized
+from collector.ingest.body import read_json
+from collector.runtime import Runtime
 
 MAX_ADMIN_BODY_BYTES = 64 << 20
 
 
-def require_admin(collector: Collector, request: Request) -> None:
+def require_admin(collector: Runtime, request: Request) -> None:
     """Refuse the request unless it carries the admin token.
 
     Raises:
@@ -40,7 +40,7 @@ def require_admin(collector: Collector, request: Request) -> None:
         raise Unauthorized()
 
 
-async def reanalyse(collector: Collector, request: Request) -> Response:
+async def reanalyse(collector: Runtime, request: Request) -> Response:
     """Flag measurements for the analyser; return how many."""
     require_admin(collector, request)
     wanted = await read_json(
@@ -59,13 +59,13 @@ async def reanalyse(collector: Collector, request: Request) -> Response:
     return Response(msgspec.json.encode(reply), media_type="application/json")
 
 
-async def import_test_lists(collector: Collector, request: Request) -> Response:
+async def import_test_lists(collector: Runtime, request: Request) -> Response:
     """Replace the stored test lists with the posted ones."""
     require_admin(collector, request)
     lists = await read_json(
         request, TestListImport, limit_bytes=MAX_ADMIN_BODY_BYTES, limiter=collector.body_threads
     )
-    store = collector.storage.storage
+    store = collector.storage.backend
     stored = await collector.storage.write(store.replace_test_lists, lists.urls, lists.origin)
     return Response(
         msgspec.json.encode(TestListImportReply(stored=stored)), media_type="application/json"

@@ -16,21 +16,21 @@ from collector.api.ingest import source_address
 from collector.api.params import parse_asn, parse_int
 from collector.api.routes import CONTROL_PATH
 from collector.api.schemas import CheckInReply, GeoLookupReply
-from collector.errors import InvalidField
-from collector.service import Collector
+from collector.core.errors import InvalidField
+from collector.runtime import Runtime
 
 DEFAULT_URLS = 100
 RECENT = timedelta(days=7)
 
 
-def control_url(collector: Collector, request: Request) -> str:
+def control_url(collector: Runtime, request: Request) -> str:
     """Return the control a probe should use: the configured one, else this collector's own."""
     if collector.config.control_url:
         return collector.config.control_url
     return str(request.base_url).rstrip("/") + CONTROL_PATH
 
 
-async def check_in(collector: Collector, request: Request) -> Response:
+async def check_in(collector: Runtime, request: Request) -> Response:
     """Return the URL list for the probe's network and the control URL."""
     params = request.query_params
     claimed_cc = (params.get("cc") or "").strip().upper()
@@ -58,7 +58,7 @@ async def check_in(collector: Collector, request: Request) -> Response:
         if located.asn is not None and located.asn == asn:
             name = located.network_name or ""
     now = collector.config.clock()
-    store = collector.storage.storage
+    store = collector.storage.backend
     urls = await collector.storage.read(
         lambda: store.check_in_urls(
             cc=cc or "ZZ", asn=asn, categories=categories, limit=limit, since=now - RECENT
@@ -75,7 +75,7 @@ async def check_in(collector: Collector, request: Request) -> Response:
     return Response(msgspec.json.encode(reply), media_type="application/json")
 
 
-async def geolookup(collector: Collector, request: Request) -> Response:
+async def geolookup(collector: Runtime, request: Request) -> Response:
     """Return the caller's network as seen from here, and its address."""
     address = source_address(request) or ""
     located = collector.locator.locate(address)

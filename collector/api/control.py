@@ -11,9 +11,9 @@ import trio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.api.body import read_json
 from collector.control.helper import SOFTWARE_NAME, ControlHelper
-from collector.errors import Overloaded
+from collector.core.errors import Overloaded
+from collector.ingest.body import read_json
 from probe.model import ControlRequest
 
 MAX_REQUEST_BYTES = 64 * 1024

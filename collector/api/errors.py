@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.errors import (
+from collector.core.errors import (
     CollectorError,
     InvalidField,
     InvalidLine,

@@ -1,7 +1,8 @@
 """`POST /api/v1/measurements`: validate an upload, wait until it is durable, acknowledge it.
 
-Thin: decoding lives in `collector.api.body` and `collector.ingest`, durability in
-`collector.writer`. The answer lists every accepted uid; nothing is stored from a refused batch.
+Thin: decoding lives in `collector.ingest.body` and `collector.ingest.prepare`, durability in
+`collector.ingest.writer`. The answer lists every accepted uid; nothing is stored from a refused
+batch.
 """
 
 from __future__ import annotations
@@ -11,13 +12,13 @@ import trio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector import quota
-from collector.api.body import receive_body
 from collector.api.schemas import IngestReply
-from collector.errors import CollectorError, RateLimited
-from collector.ingest import media_type, prepare
-from collector.lines import LineSplitter
-from collector.service import Collector
+from collector.core.errors import CollectorError, RateLimited
+from collector.ingest.body import receive_body
+from collector.ingest.lines import LineSplitter
+from collector.ingest.prepare import media_type, prepare
+from collector.runtime import Runtime
+from collector.sources import quota
 
 
 def source_address(request: Request) -> str | None:
@@ -25,7 +26,7 @@ def source_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _rate_limited(collector: Collector, wait_s: float) -> RateLimited:
+def _rate_limited(collector: Runtime, wait_s: float) -> RateLimited:
     collector.metrics.rate_limited.inc()
     return RateLimited(
         f"this source uploaded more than {collector.config.limits.measurements_per_s:g} "
@@ -34,7 +35,7 @@ def _rate_limited(collector: Collector, wait_s: float) -> RateLimited:
     )
 
 
-def _refuse_if_limited(collector: Collector, address: str | None, count: int) -> None:
+def _refuse_if_limited(collector: Runtime, address: str | None, count: int) -> None:
     """Refuse an upload whose measurements so far would exceed the source's rate (spends none)."""
     if address is None:
         return
@@ -43,7 +44,7 @@ def _refuse_if_limited(collector: Collector, address: str | None, count: int) ->
         raise _rate_limited(collector, wait)
 
 
-async def upload(collector: Collector, request: Request) -> Response:
+async def upload(collector: Runtime, request: Request) -> Response:
     """Store the uploaded measurements and return the acknowledgement.
 
     Limits apply while the body streams in, before it is held or parsed: the per-source

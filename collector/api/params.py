@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import msgspec
 
-from collector.errors import InvalidField
+from collector.core.errors import InvalidField
 from collector.storage import Axis, Cursor, Filters
 from probe.model import Method, Verdict
 

@@ -31,8 +31,8 @@ from collector.api.params import (
     parse_int,
 )
 from collector.api.schemas import AggregationReply, MeasurementPage
-from collector.errors import InvalidField, NotFound
-from collector.service import Collector
+from collector.core.errors import InvalidField, NotFound
+from collector.runtime import Runtime
 from collector.storage import (
     EXPORT_PAGE_ROWS,
     AggregationQuery,
@@ -62,7 +62,7 @@ def _json(value: object) -> Response:
     return Response(msgspec.json.encode(value), media_type="application/json")
 
 
-async def search(collector: Collector, request: Request) -> Response:
+async def search(collector: Runtime, request: Request) -> Response:
     """Return one page of matching measurements, newest first."""
     params = request.query_params
     filters = parse_filters(params)
@@ -74,7 +74,7 @@ async def search(collector: Collector, request: Request) -> Response:
         minimum=1,
         maximum=collector.config.limits.page_max,
     )
-    store = collector.storage.storage
+    store = collector.storage.backend
     rows = await collector.storage.read(store.summaries, filters, cursor, limit + 1)
     token = None
     next_url = None
@@ -86,12 +86,12 @@ async def search(collector: Collector, request: Request) -> Response:
     return _json(MeasurementPage(results=rows, next_cursor=token, next_url=next_url))
 
 
-async def fetch(collector: Collector, request: Request) -> Response:
+async def fetch(collector: Runtime, request: Request) -> Response:
     """Return the stored measurement byte for byte."""
     uid = str(request.path_params["uid"]).lower()
     if not _UID.match(uid):
         raise NotFound(f"no measurement {uid!r} (uids look like 0190a5a4-3c1e-7abc-8def-…)")
-    raw = await collector.storage.read(collector.storage.storage.raw, uid)
+    raw = await collector.storage.read(collector.storage.backend.raw, uid)
     if raw is None:
         raise NotFound(f"no measurement {uid}")
     if not raw:
@@ -119,7 +119,7 @@ def render_csv(rows: Sequence[AggregationRow], axis_x: Axis, axis_y: Axis | None
     return out.getvalue()
 
 
-async def aggregate(collector: Collector, request: Request) -> Response:
+async def aggregate(collector: Runtime, request: Request) -> Response:
     """Return counts by one or two axes, as JSON or CSV."""
     params = request.query_params
     axis_x = parse_axis(params.get("axis_x"), "axis_x", required=True)
@@ -145,7 +145,7 @@ async def aggregate(collector: Collector, request: Request) -> Response:
         with_probes=bool(parse_bool(params.get("probes"), "probes")),
     )
     started = time.perf_counter()
-    rows = await collector.storage.read(collector.storage.storage.aggregate, query)
+    rows = await collector.storage.read(collector.storage.backend.aggregate, query)
     elapsed_ms = (time.perf_counter() - started) * 1000.0
     if fmt == "csv":
         return Response(render_csv(rows, axis_x, axis_y), media_type="text/csv; charset=utf-8")
@@ -159,10 +159,10 @@ async def aggregate(collector: Collector, request: Request) -> Response:
 
 
 async def _export_stream(
-    collector: Collector, filters: Filters, fmt: ExportFormat
+    collector: Runtime, filters: Filters, fmt: ExportFormat
 ) -> AsyncGenerator[bytes, None]:
     """Yield the export's bytes page by page; nothing is written to disk."""
-    store = collector.storage.storage
+    store = collector.storage.backend
     encoder = ExportEncoder(fmt)
     after: Cursor | None = None
     for _ in range(MAX_EXPORT_PAGES):
@@ -197,7 +197,7 @@ class _ExportResponse(StreamingResponse):
                 await self._content.aclose()
 
 
-async def export(collector: Collector, request: Request) -> Response:
+async def export(collector: Runtime, request: Request) -> Response:
     """Return the measurements of a time range as one parquet, jsonl or csv file."""
     params = request.query_params
     for name in ("since", "until", "format"):

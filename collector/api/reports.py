@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from collector.api.params import check_day, parse_asn
-from collector.errors import InvalidField, NotFound
-from collector.regional import ModelSettings
+from collector.core.errors import InvalidField, NotFound
+from collector.regional.model import ModelSettings
 from collector.reports import build
 from collector.reports.model import ChangesReply
 from collector.reports.render import render_csv
-from collector.service import Collector
-from collector.storage.reports import ReportQuery
+from collector.runtime import Runtime
+from collector.storage import ReportQuery
 
 MAX_WINDOW_DAYS = 366
 MAX_REGION_CHARS = 100
@@ -91,29 +91,29 @@ def _query(request: Request, cc: str, today: date, domain: str | None = None) ->
     )
 
 
-def _settings(collector: Collector) -> ModelSettings:
+def _settings(collector: Runtime) -> ModelSettings:
     return ModelSettings(count_contradicted=collector.config.count_contradicted)
 
 
-async def countries(collector: Collector, request: Request) -> Response:
+async def countries(collector: Runtime, request: Request) -> Response:
     """Answer GET /reports: every country with data, ranked by blocked domains."""
     now = collector.config.clock()
     since, until = parse_window(request, now.date())
-    store = collector.storage.storage
+    store = collector.storage.backend
     overview = functools.partial(build.countries, report_of=collector.reports.country_report)
     settings = _settings(collector)
     reply = await collector.storage.read(overview, store, since, until, settings, now)
     return _json(reply)
 
 
-async def country(collector: Collector, request: Request) -> Response:
+async def country(collector: Runtime, request: Request) -> Response:
     """Answer GET /reports/{cc}: every tested domain's verdict, as JSON or CSV."""
     now = collector.config.clock()
     query = _query(request, parse_cc(request.path_params["cc"]), now.date())
     fmt = request.query_params.get("format", "json")
     if fmt not in ("json", "csv"):
         raise InvalidField("format is json or csv", field="format")
-    store = collector.storage.storage
+    store = collector.storage.backend
     reports = collector.reports
     wants_csv = fmt == "csv" or "text/csv" in request.headers.get("accept", "")
     settings = _settings(collector)
@@ -124,14 +124,14 @@ async def country(collector: Collector, request: Request) -> Response:
     return Response(body, media_type="application/json")
 
 
-async def domain(collector: Collector, request: Request) -> Response:
+async def domain(collector: Runtime, request: Request) -> Response:
     """Answer GET /reports/{cc}/domains/{domain}: timeline per network, evidence, samples."""
     now = collector.config.clock()
     name = request.path_params["domain"].lower()
     if not _DOMAIN.match(name):
         raise InvalidField(f"{name!r} is not a domain", field="domain")
     query = _query(request, parse_cc(request.path_params["cc"]), now.date(), domain=name)
-    store = collector.storage.storage
+    store = collector.storage.backend
     settings = _settings(collector)
     detail = await collector.storage.read(build.domain_detail, store, query, settings)
     if detail is None:
@@ -141,14 +141,14 @@ async def domain(collector: Collector, request: Request) -> Response:
     return _json(detail)
 
 
-async def changes(collector: Collector, request: Request) -> Response:
+async def changes(collector: Runtime, request: Request) -> Response:
     """Answer GET /changes?cc=: the days domains' verdicts flipped, newest first."""
     now = collector.config.clock()
     cc_text = request.query_params.get("cc")
     if not cc_text:
         raise InvalidField("cc is required", field="cc")
     query = _query(request, parse_cc(cc_text), now.date())
-    store = collector.storage.storage
+    store = collector.storage.backend
     settings = _settings(collector)
     found = await collector.storage.read(build.changes, store, query, settings)
     return _json(

@@ -9,15 +9,15 @@ from starlette.responses import Response
 
 from collector.api.openapi import openapi_document
 from collector.api.schemas import HealthReply
-from collector.metrics import CONTENT_TYPE
-from collector.service import Collector
+from collector.core.metrics import CONTENT_TYPE
+from collector.runtime import Runtime
 from collector.storage import SCHEMA_VERSION
 from probe.identity import SOFTWARE_VERSION
 
 
-async def health(collector: Collector, request: Request) -> Response:
+async def health(collector: Runtime, request: Request) -> Response:
     """Return liveness and the sizes an operator watches."""
-    counts = await collector.storage.read(collector.storage.storage.counts)
+    counts = await collector.storage.read(collector.storage.backend.counts)
     collector.metrics.analysis_pending.set(counts.pending_analysis)
     reply = HealthReply(
         status="ok",
@@ -34,7 +34,7 @@ async def health(collector: Collector, request: Request) -> Response:
     return Response(msgspec.json.encode(reply), media_type="application/json")
 
 
-async def metrics(collector: Collector, request: Request) -> Response:
+async def metrics(collector: Runtime, request: Request) -> Response:
     """Return the Prometheus text exposition."""
     body = await trio.to_thread.run_sync(collector.metrics.render)
     return Response(body, media_type=CONTENT_TYPE)
@@ -43,7 +43,7 @@ async def metrics(collector: Collector, request: Request) -> Response:
 _OPENAPI: bytes | None = None
 
 
-async def openapi(collector: Collector, request: Request) -> Response:
+async def openapi(collector: Runtime, request: Request) -> Response:
     """Return the OpenAPI document (the same as docs/openapi.json)."""
     global _OPENAPI  # noqa: PLW0603 - built once per process, it never changes
     if _OPENAPI is None:

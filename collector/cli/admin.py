@@ -8,7 +8,7 @@ import httpx
 
 from collector.cli.errors import EXIT_UNREACHABLE, CliError
 from collector.config import read_admin_token
-from collector.errors import ConfigInvalid
+from collector.core.errors import ConfigInvalid
 
 ADMIN_TIMEOUT_S = 600.0
 

@@ -8,13 +8,13 @@ from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
 
 if TYPE_CHECKING:
     from collector.config import CollectorConfig
-    from collector.storage import DuckDBStorage
+    from collector.storage import Storage
 
 REMOTE_REMEDY = "or use --url URL --admin-token-file FILE"
 """What works instead for the commands that can ask a running collector with the admin token."""
 
 
-def open_storage(config: CollectorConfig, remedy: str = REMOTE_REMEDY) -> DuckDBStorage:
+def open_storage(config: CollectorConfig, remedy: str = REMOTE_REMEDY) -> Storage:
     """Return the open database of `config`'s data directory; the caller closes it.
 
     `remedy` ends the error when a running collector holds the directory: what works instead
@@ -24,12 +24,12 @@ def open_storage(config: CollectorConfig, remedy: str = REMOTE_REMEDY) -> DuckDB
         CliError: a running collector holds the data directory (exit code 75), or it cannot
             be made (exit code 74).
     """
-    from collector.errors import DataDirLocked
-    from collector.storage import DuckDBStorage
+    from collector.core.errors import DataDirLocked
+    from collector.storage import database_url, open_backend
 
     try:
-        return DuckDBStorage(
-            config.database_path,
+        return open_backend(
+            database_url(config.database_path),
             memory_mb=config.limits.db_memory_mb,
             threads=config.limits.db_threads,
         )

@@ -77,7 +77,7 @@ def run_export(args: argparse.Namespace) -> None:
     """
     from collector.api.params import parse_filters
     from collector.cli.datadir import open_storage
-    from collector.errors import InvalidField
+    from collector.core.errors import InvalidField
     from collector.storage import ExportFormat
 
     params = {"since": args.since, "until": args.until}

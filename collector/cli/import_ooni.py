@@ -57,11 +57,11 @@ async def run_import_ooni(args: argparse.Namespace) -> None:
 async def _destination(args: argparse.Namespace) -> AsyncIterator[Destination]:
     import httpx
 
+    from collector.analyse.analyser import Analyser
     from collector.cli.datadir import open_storage
-    from collector.metrics import Metrics
+    from collector.core.metrics import Metrics
     from collector.ooni_import import LocalDestination, RemoteDestination
-    from collector.reanalyse import Analyser
-    from collector.service import reference_source
+    from collector.runtime import reference_source
     from collector.storage import ThreadedStorage
 
     if args.url:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from collector.cli import export, import_ooni, reanalyse, report, serve, testlists
 from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
-from collector.errors import CollectorError, DataDirLocked, StorageUnavailable
+from collector.core.errors import CollectorError, DataDirLocked, StorageUnavailable
 from probe.commandline import add_completion_command, add_version_flag
 from probe.errors import first_leaf
 

@@ -36,13 +36,13 @@ async def run_reanalyse(args: argparse.Namespace) -> None:
     """Analyse stored measurements again and report how many."""
     import msgspec
 
+    from collector.analyse.analyser import Analyser
     from collector.api.routes import API
     from collector.api.schemas import ReanalyseReply
     from collector.cli.admin import post_admin
     from collector.cli.datadir import open_storage
-    from collector.metrics import Metrics
-    from collector.reanalyse import Analyser
-    from collector.service import reference_source
+    from collector.core.metrics import Metrics
+    from collector.runtime import reference_source
     from collector.storage import ThreadedStorage
 
     if args.url:

@@ -1,4 +1,4 @@
-"""`crenel-collector report CC`: its flags, wired to `collector.reports.command` and the data
+"""`crenel-collector report CC`: its flags, wired to `collector.cli.country_report` and the data
 directory.
 
 The report itself is built and printed by `collector.reports`; this module only registers it.
@@ -34,10 +34,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run_report(args: argparse.Namespace) -> None:
     """Print a country's report (from the data directory, or a running collector with --url)."""
+    from collector.cli.country_report import print_report
     from collector.cli.datadir import open_storage
-    from collector.reports import command as report_command
 
-    report_command.run_report(
+    print_report(
         args,
         lambda: open_storage(collector_config(args), remedy="or use --url URL"),
     )

@@ -38,7 +38,7 @@ def run_import(args: argparse.Namespace) -> None:
     from collector.api.schemas import TestListImport, TestListImportReply
     from collector.cli.admin import post_admin
     from collector.cli.datadir import open_storage
-    from collector.testlists import read_checkout
+    from collector.ingest.test_lists import read_checkout
 
     urls = read_checkout(Path(args.path))
     origin = str(Path(args.path).resolve())

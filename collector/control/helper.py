@@ -19,7 +19,7 @@ import httpx
 import trio
 
 from collector.control.guard import AddressGuard
-from collector.errors import InvalidField, TargetRefused
+from collector.core.errors import InvalidField, TargetRefused
 from probe.model import (
     ControlAddressInfo,
     ControlDns,

@@ -2,6 +2,7 @@
 
 Decides nothing and holds no data: `routes()` serves the page shell for every dashboard path and
 the static files (the page script, its style sheet, and uPlot, vendored so it works offline).
+Must not: import any other part of the collector; it reads the reports API like any client.
 """
 
 from __future__ import annotations

@@ -13,14 +13,13 @@ import msgspec
 import trio
 import zstandard
 
+from collector.analyse.analyser import Analyser
 from collector.api.schemas import IngestReply
-from collector.errors import CollectorError
-from collector.ingest import ZSTD_LEVEL
+from collector.core.errors import CollectorError, CollectorUnreachable
+from collector.ingest.prepare import ZSTD_LEVEL
+from collector.ingest.rows import measurement_row
 from collector.ooni_import.convert import Converted, ImportSummary
-from collector.reanalyse import Analyser
-from collector.reports.command import CollectorUnreachable
 from collector.storage import MeasurementRow, ThreadedStorage
-from collector.summary import summarise
 
 UPLOAD_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 20
@@ -56,7 +55,7 @@ class LocalDestination:
         rows: list[MeasurementRow] = []
         for item in batch:
             try:
-                row = summarise(
+                row = measurement_row(
                     item.measurement,
                     self._compressor.compress(item.data),
                     received_at=now,
@@ -66,7 +65,7 @@ class LocalDestination:
                 summary.skip(item.path, item.line, "unexpected_shape", str(exc))
                 continue
             rows.append(row)
-        new = await self._storage.write(self._storage.storage.insert, rows)
+        new = await self._storage.write(self._storage.backend.insert, rows)
         summary.stored += len(new)
         summary.duplicates += len(rows) - len(new)
         self._analyser.offer([(r.uid, r.raw_zstd) for r in rows if r.uid in new])

@@ -1,4 +1,5 @@
-"""Build reports: read rollups through a `ReportStore`, decide with `collector.regional`.
+"""Build reports: read rollups through the storage interface's `ReportStore` part, decide with
+`collector.regional`.
 
 The functions are synchronous and read only rollups (and a few sample rows): the API runs each
 one whole in a storage reader thread; the CLI calls them directly.
@@ -7,18 +8,17 @@ one whole in a storage reader thread; the CLI calls them directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 import msgspec
 import numpy as np
 
-from collector import verdicts
-from collector.regional import (
+from collector.regional import columns as by_column
+from collector.regional.model import (
     VERDICTS,
     ModelSettings,
-    NetworkCounts,
     RegionalVerdict,
     blocked_since,
     combine_networks,
@@ -37,51 +37,10 @@ from collector.reports.model import (
     TimelineDay,
     TimelineNetwork,
 )
-from collector.storage.reports import CountryNetwork as StoredNetwork
-from collector.storage.reports import CountrySummary, ReportQuery, ReportTable, Sample
+from collector.storage import ReportQuery, ReportStore
 
 DEFAULT_WINDOW_DAYS = 7
 SAMPLE_LIMIT = 20
-
-
-class ReportStore(Protocol):
-    """The storage reads reports need."""
-
-    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
-        """Return each domain's per-network weighted counts."""
-        ...
-
-    def report_networks(self, query: ReportQuery) -> list[StoredNetwork]:
-        """Return every network of the window with its measurement count."""
-        ...
-
-    def report_baselines(self, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
-        """Return each domain's noise baseline from the other countries."""
-        ...
-
-    def report_daily_shares(
-        self,
-        query: ReportQuery,
-        settings: ModelSettings,
-        domains: Sequence[str] | None = None,
-    ) -> dict[str, list[tuple[date, float, float]]]:
-        """Return weighted (day, blocked, ok) per domain (only `domains`, when given)."""
-        ...
-
-    def report_daily_networks(
-        self, query: ReportQuery, settings: ModelSettings
-    ) -> dict[date, list[NetworkCounts]]:
-        """Return one domain's weighted counts per day and network."""
-        ...
-
-    def report_countries(self, since: date, until: date) -> list[CountrySummary]:
-        """Return every country with data."""
-        ...
-
-    def report_samples(self, query: ReportQuery, limit: int) -> tuple[list[Sample], Counter[str]]:
-        """Return sample measurements and fingerprint counts of one domain."""
-        ...
-
 
 S = TypeVar("S", bound=ReportStore)
 
@@ -96,7 +55,7 @@ def _daily_series(
 ) -> dict[str, list[tuple[str, RegionalVerdict]]]:
     """Return each domain's daily verdicts (decided for all days of all domains at once)."""
     flat = [(domain, day, b, o) for domain, days in shares.items() for day, b, o in days]
-    codes = verdicts.daily_verdicts(
+    codes = by_column.daily_verdicts(
         np.array([f[2] for f in flat], np.float64),
         np.array([f[3] for f in flat], np.float64),
         settings,

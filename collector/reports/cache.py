@@ -19,27 +19,17 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 import msgspec
 
-from collector.regional import ModelSettings
+from collector.regional.model import ModelSettings
 from collector.reports import build
 from collector.reports.model import CountryReport
-from collector.storage.reports import ReportQuery
+from collector.storage import ReportQuery, ReportStore
 
 MAX_BYTES = 256 << 20
 ROW_BYTES = 512
 """What one domain or network line of a report costs in memory (measured 450, rounded up)."""
-
-
-class VersionedReportStore(build.ReportStore, Protocol):
-    """A report store that says when its rollups changed."""
-
-    @property
-    def rollup_version(self) -> int:
-        """Return a number that changes after every change to the rollups."""
-        ...
 
 
 @dataclass
@@ -88,7 +78,7 @@ class ReportCache:
 
     def _current(
         self,
-        store: VersionedReportStore,
+        store: ReportStore,
         query: ReportQuery,
         settings: ModelSettings,
         now: datetime,
@@ -135,7 +125,7 @@ class ReportCache:
 
     def country_report(
         self,
-        store: VersionedReportStore,
+        store: ReportStore,
         query: ReportQuery,
         settings: ModelSettings,
         now: datetime,
@@ -146,7 +136,7 @@ class ReportCache:
 
     def country_json(
         self,
-        store: VersionedReportStore,
+        store: ReportStore,
         query: ReportQuery,
         settings: ModelSettings,
         now: datetime,

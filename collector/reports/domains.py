@@ -1,5 +1,5 @@
 """Every domain's report line of a country in one pass: the storage's columns in, the model's
-column verdicts (`collector.verdicts`), `DomainReport` records out.
+column verdicts (`collector.regional.columns`), `DomainReport` records out.
 
 The per-domain path (`regional.combine_networks`) gives the same answers one domain at a time;
 a country has thousands of (domain, network) rows, so its report is decided by columns.
@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from collector import verdicts
-from collector.regional import VERDICTS, ModelSettings, optional, sorted_methods
+from collector.regional import columns as by_column
+from collector.regional.model import VERDICTS, ModelSettings, optional, sorted_methods
 from collector.reports.model import DomainReport, NetworkReport
-from collector.storage.reports import ReportTable
+from collector.storage import ReportTable
 
 
 def domain_reports(
@@ -27,7 +27,7 @@ def domain_reports(
     rows = table.networks
     groups = len(table.domains)
     baseline = np.array([baselines.get(d, math.nan) for d in table.domains], dtype=np.float64)
-    inputs = verdicts.NetworkColumns(
+    inputs = by_column.NetworkColumns(
         blocked_w=rows.blocked_w,
         ok_w=rows.ok_w,
         informative=rows.informative,
@@ -35,8 +35,8 @@ def domain_reports(
         confirmed=rows.confirmed + rows.packet_confirmed,
         baseline=baseline[rows.group] if groups else np.empty(0),
     )
-    decided = verdicts.decide_networks(inputs, settings)
-    domains = verdicts.combine_domains(rows.group, groups, inputs, decided, settings)
+    decided = by_column.decide_networks(inputs, settings)
+    domains = by_column.combine_domains(rows.group, groups, inputs, decided, settings)
     measurements = rows.blocked + rows.ok + rows.down + rows.inconclusive
     per_domain: list[list[NetworkReport]] = [[] for _ in range(groups)]
     totals = [[0, 0, 0, 0] for _ in range(groups)]  # measurements, probes, confirmed, packet

@@ -1,15 +1,26 @@
-"""Where measurements live: the storage interface and its embedded DuckDB backend.
+"""Store: where measurements live. The storage interface, the one backend factory, and the
+embedded DuckDB backend.
 
 Modules:
-- `base`: the `Storage` protocol and the records that cross it (rows, filters, summaries).
-- `duckdb`: `DuckDBStorage`, one DuckDB file owned by the collector process.
+- `base`: the `Storage` protocol (everything the collector asks of a store) and the records
+  that cross it (rows, filters, summaries); `report_records`: the records of its report reads.
+- `backends`: `open_backend(url)`, the only code outside the backend that names it.
+- `duckdb`: `DuckDBStorage`, one DuckDB file owned by the collector process; with it, its SQL:
+  `sql`, `search`, `exports`, `export_pages`, `arrow_batches`, `test_lists`, `rollups`,
+  `rollup_writes`, `reports`.
 - `exports`: export files (CLI); `export_pages`: HTTP exports page by page, with no file.
 - `leftovers`: removes what an earlier process left in the data directory.
 - `migrations`: numbered schema migrations recorded in `schema_migrations`.
 - `sql`: pure SQL fragments (filters, axes).
 - `threads`: runs storage calls in worker threads for trio code (one writer, several readers).
+- `retention`: the task that empties analysed measurements' bodies after the retention period.
+
+Must not: decide verdicts or build reports (it hands `collector.regional` and
+`collector.reports` counts), nor import any stage above it. Outside this package, only the
+names below are used, and never `DuckDBStorage` (a contract in pyproject.toml holds it).
 """
 
+from collector.storage.backends import database_url, open_backend
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
@@ -22,16 +33,24 @@ from collector.storage.base import (
     Filters,
     MeasurementRow,
     MeasurementSummary,
+    ReportStore,
     Storage,
     StorageCounts,
     TestListUrl,
 )
-from collector.storage.duckdb import DuckDBStorage
 from collector.storage.export_pages import PAGE_ROWS as EXPORT_PAGE_ROWS
 from collector.storage.export_pages import ExportEncoder
 from collector.storage.exports import EXPORT_COLUMNS
 from collector.storage.leftovers import remove_leftovers
 from collector.storage.migrations import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from collector.storage.report_records import (
+    CountryNetwork,
+    CountrySummary,
+    NetworkTable,
+    ReportQuery,
+    ReportTable,
+    Sample,
+)
 from collector.storage.threads import ThreadedStorage
 
 __all__ = [
@@ -44,8 +63,9 @@ __all__ = [
     "AnalysisRow",
     "Axis",
     "CheckInUrl",
+    "CountryNetwork",
+    "CountrySummary",
     "Cursor",
-    "DuckDBStorage",
     "ExportEncoder",
     "ExportFormat",
     "ExportPage",
@@ -53,10 +73,17 @@ __all__ = [
     "MeasurementRow",
     "MeasurementSummary",
     "Migration",
+    "NetworkTable",
+    "ReportQuery",
+    "ReportStore",
+    "ReportTable",
+    "Sample",
     "Storage",
     "StorageCounts",
     "TestListUrl",
     "ThreadedStorage",
+    "database_url",
     "migrate",
+    "open_backend",
     "remove_leftovers",
 ]

@@ -1,11 +1,16 @@
 """The storage interface the collector is written against, and the records that cross it.
 
-Every method is synchronous and may block; `collector.storage.threads` runs them in worker
-threads for trio code. One embedded backend implements it today (`duckdb.DuckDBStorage`).
+`Storage` is everything any collector module asks of a store: ingest, analysis, search, exports,
+test lists and check-in, rollups and reports (`ReportStore`, whose records are in
+`report_records`). Every method is synchronous and may block; `collector.storage.threads` runs
+them in worker threads for trio code. One embedded backend implements it today
+(`duckdb.DuckDBStorage`); `backends.open_backend` picks the backend from a URL, so another
+backend is one more module there.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -17,6 +22,15 @@ import msgspec
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from collector.regional.model import ModelSettings, NetworkCounts
+    from collector.storage.report_records import (
+        CountryNetwork,
+        CountrySummary,
+        ReportQuery,
+        ReportTable,
+        Sample,
+    )
 
 Doc = msgspec.Meta
 
@@ -48,7 +62,7 @@ class MeasurementRow:
     geo_mismatch: bool | None
     raw_zstd: bytes
     uploader_network: str | None = None
-    """Keyed hash of the uploading network (`collector.uploaders`), never the address."""
+    """Keyed hash of the uploading network (`collector.sources.uploaders`), never the address."""
 
 
 @dataclass(frozen=True)
@@ -235,8 +249,54 @@ class ExportFormat(StrEnum):
     """JSON lines in OONI's web_connectivity format (data format 0.2.0)."""
 
 
-class Storage(Protocol):
-    """What the collector needs from a measurement store."""
+class ReportStore(Protocol):
+    """The reads reports need: the rollups of a window, and a version that says when they
+    changed (`collector.reports` is written against this part of `Storage` alone)."""
+
+    @property
+    def rollup_version(self) -> int:
+        """Return a number that changes after every committed change to the rollups."""
+        ...
+
+    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
+        """Return each domain's per-network weighted counts."""
+        ...
+
+    def report_networks(self, query: ReportQuery) -> list[CountryNetwork]:
+        """Return every network of the window with its measurement count."""
+        ...
+
+    def report_baselines(self, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
+        """Return each domain's noise baseline from the other countries."""
+        ...
+
+    def report_daily_shares(
+        self,
+        query: ReportQuery,
+        settings: ModelSettings,
+        domains: Sequence[str] | None = None,
+    ) -> dict[str, list[tuple[date, float, float]]]:
+        """Return weighted (day, blocked, ok) per domain (only `domains`, when given)."""
+        ...
+
+    def report_daily_networks(
+        self, query: ReportQuery, settings: ModelSettings
+    ) -> dict[date, list[NetworkCounts]]:
+        """Return one domain's weighted counts per day and network."""
+        ...
+
+    def report_countries(self, since: date, until: date) -> list[CountrySummary]:
+        """Return every country with data."""
+        ...
+
+    def report_samples(self, query: ReportQuery, limit: int) -> tuple[list[Sample], Counter[str]]:
+        """Return sample measurements and fingerprint counts of one domain."""
+        ...
+
+
+class Storage(ReportStore, Protocol):
+    """What the collector needs from a measurement store (every method any collector module
+    calls on one)."""
 
     def insert(self, rows: Sequence[MeasurementRow]) -> set[str]:
         """Store the rows in one durable transaction; return the uids that were new.
@@ -294,6 +354,9 @@ class Storage(Protocol):
 
     def counts(self) -> StorageCounts:
         """Return the sizes health and metrics report."""
+
+    def rebuild_rollups(self) -> None:
+        """Recompute every rollup from the analysed measurements (one transaction)."""
 
     def close(self) -> None:
         """Close the store (a checkpoint, then release the file)."""

@@ -20,12 +20,13 @@ from pathlib import Path
 import duckdb
 import zstandard
 
-from collector.errors import DataDirLocked, StorageUnavailable
-from collector.regional import ModelSettings, NetworkCounts
+from collector.core.errors import DataDirLocked, StorageUnavailable
+from collector.regional.model import ModelSettings, NetworkCounts
 from collector.storage import (
     arrow_batches,
     export_pages,
     exports,
+    report_records,
     reports,
     rollup_writes,
     rollups,
@@ -401,19 +402,21 @@ class DuckDBStorage:
             self._rollups_changed()
 
     def report_domains(
-        self, query: reports.ReportQuery, settings: ModelSettings
-    ) -> reports.ReportTable:
+        self, query: report_records.ReportQuery, settings: ModelSettings
+    ) -> report_records.ReportTable:
         """Return each domain's per-network weighted counts for a report window."""
         with self._reader() as con:
             return reports.domain_rows(con, query, settings)
 
-    def report_networks(self, query: reports.ReportQuery) -> list[reports.CountryNetwork]:
+    def report_networks(
+        self, query: report_records.ReportQuery
+    ) -> list[report_records.CountryNetwork]:
         """Return every network of a report window with its measurement count."""
         with self._reader() as con:
             return reports.networks(con, query)
 
     def report_baselines(
-        self, query: reports.ReportQuery, settings: ModelSettings
+        self, query: report_records.ReportQuery, settings: ModelSettings
     ) -> dict[str, float]:
         """Return each domain's noise baseline from the other countries."""
         with self._reader() as con:
@@ -421,7 +424,7 @@ class DuckDBStorage:
 
     def report_daily_shares(
         self,
-        query: reports.ReportQuery,
+        query: report_records.ReportQuery,
         settings: ModelSettings,
         domains: Sequence[str] | None = None,
     ) -> dict[str, list[tuple[date, float, float]]]:
@@ -430,20 +433,20 @@ class DuckDBStorage:
             return reports.daily_shares(con, query, settings, domains)
 
     def report_daily_networks(
-        self, query: reports.ReportQuery, settings: ModelSettings
+        self, query: report_records.ReportQuery, settings: ModelSettings
     ) -> dict[date, list[NetworkCounts]]:
         """Return one domain's weighted counts per day and network."""
         with self._reader() as con:
             return reports.daily_networks(con, query, settings)
 
-    def report_countries(self, since: date, until: date) -> list[reports.CountrySummary]:
+    def report_countries(self, since: date, until: date) -> list[report_records.CountrySummary]:
         """Return every country with measurements in the window."""
         with self._reader() as con:
             return reports.countries(con, since, until)
 
     def report_samples(
-        self, query: reports.ReportQuery, limit: int
-    ) -> tuple[list[reports.Sample], Counter[str]]:
+        self, query: report_records.ReportQuery, limit: int
+    ) -> tuple[list[report_records.Sample], Counter[str]]:
         """Return sample measurements of one domain and its fingerprint counts."""
         with self._reader() as con:
             return reports.samples(con, query, limit)

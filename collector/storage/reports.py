@@ -1,4 +1,5 @@
-"""The report queries: rollups in, per-(domain, network) weighted counts and daily shares out.
+"""The DuckDB report queries: rollups in, per-(domain, network) weighted counts and daily shares
+out, as `report_records`.
 
 Reads only the rollup tables (never the raw measurements), except for the few sample rows a
 domain page links to. Runs on a DuckDB cursor handed in by `duckdb.DuckDBStorage`.
@@ -9,103 +10,23 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import duckdb
 import numpy as np
 
-from collector.regional import ModelSettings, NetworkCounts, SparseNetworks
-from collector.verdicts import Floats, Ints
-
-
-@dataclass(frozen=True)
-class ReportQuery:
-    """Which rollup rows a report covers (days inclusive)."""
-
-    cc: str
-    since: date
-    until: date
-    asn: int | None = None
-    region: str | None = None
-    category: str | None = None
-    domain: str | None = None
-
-
-@dataclass(frozen=True)
-class NetworkTable:
-    """Every (domain, network) row of a report window with enough data to decide (all rows,
-    for one domain), as columns: `group[i]` indexes row i's domain in `ReportTable.domains`."""
-
-    group: Ints
-    asn: Ints
-    blocked_w: Floats
-    ok_w: Floats
-    informative: Ints
-    informative_probes: Ints
-    probes: Ints
-    blocked: Ints
-    ok: Ints
-    down: Ints
-    inconclusive: Ints
-    confirmed: Ints
-    packet_confirmed: Ints
-    methods: list[dict[str, int]]
-
-    def counts(self, i: int) -> NetworkCounts:
-        """Return row `i` as one network's counts."""
-        columns = (self.asn, self.blocked_w, self.ok_w, self.informative,
-                   self.informative_probes, self.probes, self.blocked, self.ok, self.down,
-                   self.inconclusive, self.confirmed, self.packet_confirmed)  # fmt: skip
-        return _network_counts([c[i].item() for c in columns], self.methods[i])
-
-
-@dataclass(frozen=True)
-class ReportTable:
-    """A report window's domains (sorted), their decidable networks, and the sums of the rest."""
-
-    domains: list[str]
-    categories: dict[str, str]
-    networks: NetworkTable
-    sparse: dict[str, SparseNetworks]
-
-    def network_counts(self, domain: str) -> list[NetworkCounts]:
-        """Return one domain's network rows as `NetworkCounts`."""
-        index = self.domains.index(domain)
-        rows = np.flatnonzero(self.networks.group == index)
-        return [self.networks.counts(int(i)) for i in rows]
-
-
-@dataclass(frozen=True)
-class CountryNetwork:
-    """A network of a report's window and how many measurements it has."""
-
-    asn: int
-    name: str | None
-    measurements: int
-
-
-@dataclass(frozen=True)
-class CountrySummary:
-    """A country's totals for the overview."""
-
-    cc: str
-    domains: int
-    networks: int
-    measurements: int
-    last_day: date | None
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One stored measurement a report links to."""
-
-    uid: str
-    start_time: datetime
-    asn: int
-    verdict: str | None
-    methods: list[str]
+from collector.regional.columns import Ints
+from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
+from collector.storage.report_records import (
+    CountryNetwork,
+    CountrySummary,
+    NetworkTable,
+    ReportQuery,
+    ReportTable,
+    Sample,
+    network_counts,
+)
 
 
 def _filters(
@@ -207,28 +128,6 @@ _CATEGORIES = """
 SELECT domain, any_value(category_code) FROM rollup_probe_day
 WHERE {where} AND category_code IS NOT NULL GROUP BY domain
 """
-
-
-def _network_counts(values: Sequence[Any], methods: dict[str, int]) -> NetworkCounts:
-    """Return `NetworkCounts` from values in `_PER_NETWORK`'s column order (after the group)."""
-    asn, bw, ow, informative, ip, probes, blocked, ok, down, inconclusive, confirmed, packet = (
-        values
-    )
-    return NetworkCounts(
-        asn=int(asn),
-        blocked_w=float(bw),
-        ok_w=float(ow),
-        informative=int(informative),
-        informative_probes=int(ip),
-        probes=int(probes),
-        blocked=int(blocked),
-        ok=int(ok),
-        down=int(down),
-        inconclusive=int(inconclusive),
-        confirmed=int(confirmed),
-        packet_confirmed=int(packet),
-        methods=methods,
-    )
 
 
 def _caps(settings: ModelSettings) -> list[object]:
@@ -366,7 +265,7 @@ def baselines(
     """Return, per domain (or the query's one domain), its noise baseline: the median of its
     blocked shares in the other countries with at least `min_measurements` blocked and ok
     measurements in the window, when at least `baseline_countries` have them
-    (`collector.regional.noise_baseline`, in SQL).
+    (`collector.regional.model.noise_baseline`, in SQL).
 
     Each uploader network weighs at most `uploader_weight_cap` in a country, and a country
     whose data comes from fewer than `min_probes` uploader networks (and no trusted source) has
@@ -446,7 +345,7 @@ def daily_networks(
         sql, [*params, settings.count_contradicted, *_weights(settings)]
     ).fetchall()
     for day, *values in rows:
-        out[day].append(_network_counts(values, {}))
+        out[day].append(network_counts(values, {}))
     return dict(sorted(out.items()))
 
 

@@ -20,7 +20,8 @@ class ThreadedStorage:
     """A `Storage` plus the limiters that bound its worker threads."""
 
     def __init__(self, storage: Storage, *, read_threads: int = 4) -> None:
-        self.storage = storage
+        self.backend = storage
+        """The synchronous store these threads call."""
         self._reads = trio.CapacityLimiter(max(1, read_threads))
         self._writes = trio.CapacityLimiter(1)
 

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from collector.app import build_collector_app
 from collector.config import CollectorConfig, Limits
 from collector.control.helper import HelperConfig
-from collector.service import Collector
+from collector.runtime import Runtime
 from probe.identity import new_uid
 from probe.model import Analysis, Measurement, Method, ProbeNetwork, Verdict
 from tests.probe.analysis.build import healthy
@@ -39,7 +39,7 @@ class RunningCollector:
         return f"{self.url}/api/v1"
 
     @property
-    def collector(self) -> Collector:
+    def collector(self) -> Runtime:
         running = self.app.state.running.collector
         assert running is not None
         return running  # type: ignore[no-any-return]

@@ -11,8 +11,8 @@ import trio
 
 from collector.cli import main
 from collector.config import DEFAULT_LISTEN, load_collector_config
-from collector.errors import ConfigInvalid
-from collector.testlists import parse_list, read_checkout
+from collector.core.errors import ConfigInvalid
+from collector.ingest.test_lists import parse_list, read_checkout
 from tests.collector.running import start_collector
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import Limits, load_collector_config
-from collector.errors import ConfigInvalid
+from collector.core.errors import ConfigInvalid
 
 
 def test_export_limits_come_from_flags_then_the_environment(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.regional import ModelSettings, NetworkCounts, SparseNetworks, combine_networks
+from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks, combine_networks
 from collector.reports.domains import domain_reports
-from collector.storage.reports import NetworkTable, ReportTable
+from collector.storage import NetworkTable, ReportTable
 
 S = ModelSettings()
 

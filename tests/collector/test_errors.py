@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from collector import errors
+from collector.core import errors
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 

@@ -14,7 +14,8 @@ import trio
 
 from collector.cli import main as collector_main
 from collector.ooni_import import Document, FileReader, ImportSummary, Unreadable, convert
-from collector.storage import DuckDBStorage, Filters
+from collector.storage import Filters
+from collector.storage.duckdb import DuckDBStorage
 from probe.model import Blocking, Verdict
 from probe.ooni import OoniDocumentError, OtherOoniTest, measurement_from_ooni
 from tests.collector.ooni_docs import ooni_doc

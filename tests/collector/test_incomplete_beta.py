@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.incomplete_beta import beta_survival, regularised_incomplete_beta
-from collector.verdicts import posterior_above
+from collector.regional.columns import posterior_above
+from collector.regional.incomplete_beta import beta_survival, regularised_incomplete_beta
 
 TOLERANCE = 1e-12
 # The ranges reports use: whole counts (weighted counts are rounded) up to a country's worth of

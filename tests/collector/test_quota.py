@@ -12,9 +12,9 @@ import pytest
 import trio
 
 from collector.config import Limits
-from collector.errors import QuotaExceeded
-from collector.quota import OVERFLOW_SOURCE, DailyQuota, stored_bytes
-from collector.summary import summarise
+from collector.core.errors import QuotaExceeded
+from collector.ingest.rows import measurement_row
+from collector.sources.quota import OVERFLOW_SOURCE, DailyQuota, stored_bytes
 from tests.collector.running import measurement, ndjson, start_collector
 
 NOON = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -55,8 +55,8 @@ def test_sources_beyond_the_tracked_number_share_one_quota() -> None:
 
 def test_stored_bytes_count_the_body_and_the_text_columns() -> None:
     m = measurement()
-    small = summarise(m, b"x" * 10, received_at=NOON, source=None)
-    large = summarise(m, b"x" * 1010, received_at=NOON, source=None)
+    small = measurement_row(m, b"x" * 10, received_at=NOON, source=None)
+    large = measurement_row(m, b"x" * 1010, received_at=NOON, source=None)
     assert stored_bytes([large]) - stored_bytes([small]) == 1000
     assert stored_bytes([small]) > len(m.input) + 10
 

@@ -9,7 +9,7 @@ import httpx
 import trio
 
 from collector.config import Limits
-from collector.ratelimit import RateLimiter, source_of
+from collector.core.ratelimit import RateLimiter, source_of
 from tests.collector.running import measurement, ndjson, start_collector
 
 KEY = b"k" * 16

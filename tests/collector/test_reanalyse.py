@@ -84,7 +84,7 @@ async def test_fingerprints_added_later_change_the_verdict_after_reanalyse(
         )
         assert after["probe_verdict"] == "ok"  # the probe's own verdict is kept beside
         assert unchanged["verdict"] == "ok"
-        store = running.collector.storage.storage
+        store = running.collector.storage.backend
         with store._reader() as cursor:
             digests = cursor.execute(
                 "SELECT DISTINCT reference_digest, rules_version FROM measurements"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector.regional import (
+from collector.regional.model import (
     ModelSettings,
     ProbeCounts,
     RegionalVerdict,

@@ -10,11 +10,11 @@ from datetime import UTC, date, datetime
 import msgspec
 import numpy as np
 
-from collector.regional import ModelSettings, NetworkCounts
+from collector.regional.model import ModelSettings, NetworkCounts
 from collector.reports.build import countries
 from collector.reports.cache import ReportCache, report_cost
 from collector.reports.model import CountryReport
-from collector.storage.reports import (
+from collector.storage import (
     CountryNetwork,
     CountrySummary,
     NetworkTable,

@@ -14,8 +14,8 @@ import pytest
 import trio
 
 from collector.cli import main as collector_main
-from collector.regional import ModelSettings
-from collector.report_gauges import ReportGauges
+from collector.regional.model import ModelSettings
+from collector.reports.gauges import ReportGauges
 from collector.reports.model import ChangesReply, CountriesReply, CountryReport, DomainDetail
 from collector.storage.rollups import RowState, compute_deltas
 from probe.model import Measurement
@@ -251,7 +251,7 @@ async def test_rollups_equal_a_rebuild_after_reanalysis(
     nursery: trio.Nursery, tmp_path: Path, days: Days
 ) -> None:
     running = await loaded(nursery, tmp_path, days)
-    store = running.collector.storage.storage
+    store = running.collector.storage.backend
     tables = ("rollup_probe_day", "rollup_methods", "rollup_domain_day")
 
     def snapshot() -> dict[str, list[tuple[object, ...]]]:

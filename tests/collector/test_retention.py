@@ -85,7 +85,7 @@ async def answers(running: RunningCollector) -> dict[str, object]:
 
 
 def with_body(running: RunningCollector) -> int:
-    store = running.collector.storage.storage
+    store = running.collector.storage.backend
     with store._reader() as con:  # type: ignore[attr-defined]
         (row,) = con.execute(f"SELECT count(*) FROM measurements WHERE {HAS_RAW}").fetchall()
     return int(row[0])
@@ -112,7 +112,7 @@ async def test_reports_are_identical_after_the_bodies_are_removed(
     assert await retention.run_once(uploaded_before + timedelta(days=DAYS)) == stored
     assert with_body(running) == 0
 
-    store = collector.storage.storage
+    store = collector.storage.backend
     await collector.storage.write(store.rebuild_rollups)  # reports rebuilt from what is left
     assert await answers(running) == before
 

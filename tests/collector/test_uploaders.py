@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from collector.errors import ConfigInvalid
-from collector.summary import SourceNetwork
-from collector.uploaders import UploaderKeys, load_uploader_secret, source_prefix
+from collector.core.errors import ConfigInvalid
+from collector.ingest.rows import SourceNetwork
+from collector.sources.uploaders import UploaderKeys, load_uploader_secret, source_prefix
 
 SECRET = b"s" * 32
 

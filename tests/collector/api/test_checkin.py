@@ -26,7 +26,7 @@ async def located(nursery: trio.Nursery, tmp_path: Path) -> RunningCollector:
     geodb = write_geodb(tmp_path / "geo.mmdb", {"127.0.0.0/8": ("IR", 197207, "Test ISP")})
     running = await start_collector(nursery, tmp_path, geoip_paths=(geodb,))
     store = running.collector.storage
-    await store.write(store.storage.replace_test_lists, LISTS, "test")
+    await store.write(store.backend.replace_test_lists, LISTS, "test")
     return running
 
 
@@ -110,7 +110,7 @@ async def test_uploads_claiming_another_network_are_flagged_and_the_address_is_n
         metrics = (await client.get("/metrics")).text
     assert [r["uid"] for r in flagged["results"]] == [liar.uid]
     assert "crenel_geo_mismatch_measurements_total 1.0" in metrics
-    store = located.collector.storage.storage
+    store = located.collector.storage.backend
     assert store.counts().measurements == 3
     with store._reader() as cursor:
         columns = cursor.execute("DESCRIBE measurements").fetchall()

@@ -12,8 +12,8 @@ import httpx
 import pytest
 import trio
 
-from collector.errors import ExportsBusy, TooManyExports
-from collector.export_slots import ExportSlots
+from collector.core.errors import ExportsBusy, TooManyExports
+from collector.sources.export_slots import ExportSlots
 from tests.collector.running import NOW, RunningCollector, measurement, ndjson, start_collector
 
 # The measurements start 5 minutes before NOW: a window from the day before holds them at any hour.

@@ -212,8 +212,8 @@ async def test_concurrent_uploads_are_committed_together_and_each_acknowledged(
 async def test_the_uploaders_address_is_scrubbed_from_what_is_stored(
     tmp_path: Path,
 ) -> None:
-    from collector.ingest import prepare
-    from collector.lines import split_lines
+    from collector.ingest.lines import split_lines
+    from collector.ingest.prepare import prepare
 
     leaked = msgspec.structs.replace(
         measurement(), annotations={"echo": "your address is 203.0.113.7, welcome"}
@@ -232,8 +232,8 @@ async def test_the_uploaders_address_is_scrubbed_from_what_is_stored(
 async def test_the_uploaders_address_is_scrubbed_in_every_spelling_even_behind_json_escapes(
     tmp_path: Path,
 ) -> None:
-    from collector.ingest import prepare
-    from collector.lines import split_lines
+    from collector.ingest.lines import split_lines
+    from collector.ingest.prepare import prepare
 
     utf16 = "you are 203.0.113.7".encode("utf-16-le").decode("latin-1")
     leaked = msgspec.structs.replace(

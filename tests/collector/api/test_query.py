@@ -14,7 +14,7 @@ import pytest
 import trio
 
 from collector.api.params import decode_cursor, encode_cursor, parse_filters
-from collector.errors import InvalidField
+from collector.core.errors import InvalidField
 from collector.storage import Cursor
 from tests.collector.running import NOW, RunningCollector, measurement, ndjson, start_collector
 

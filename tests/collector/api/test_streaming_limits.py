@@ -14,11 +14,11 @@ import httpx
 import pytest
 import trio
 
-from collector.api.body import FEED_BYTES
-from collector.api.inflate import Inflater
 from collector.config import Limits
-from collector.errors import BadEncoding, PayloadTooLarge
-from collector.lines import LineSplitter
+from collector.core.errors import BadEncoding, PayloadTooLarge
+from collector.ingest.body import FEED_BYTES
+from collector.ingest.inflate import Inflater
+from collector.ingest.lines import LineSplitter
 from tests.collector.running import measurement, ndjson, start_collector
 
 NEWLINES_BYTES = 64 << 20

@@ -15,17 +15,17 @@ import msgspec
 import pytest
 import zstandard
 
+from collector.ingest.rows import SourceNetwork, analysis_row, measurement_row
 from collector.storage import (
     AggregationQuery,
     Axis,
     Cursor,
-    DuckDBStorage,
     ExportFormat,
     Filters,
     MeasurementRow,
     TestListUrl,
 )
-from collector.summary import SourceNetwork, analysis_row, summarise
+from collector.storage.duckdb import DuckDBStorage
 from probe.analysis import ReferenceData, analyse
 from probe.model import Analysis, Measurement, Method, Verdict
 from tests.collector.running import measurement
@@ -44,7 +44,9 @@ def store(tmp_path: Path) -> Iterator[DuckDBStorage]:
 
 
 def row_of(m: Measurement, source: SourceNetwork | None = None) -> MeasurementRow:
-    return summarise(m, _zstd.compress(msgspec.json.encode(m)), received_at=DAY, source=source)
+    return measurement_row(
+        m, _zstd.compress(msgspec.json.encode(m)), received_at=DAY, source=source
+    )
 
 
 def analysed(store: DuckDBStorage, verdicts: dict[str, tuple[Verdict, list[Method]]]) -> None:
@@ -304,8 +306,8 @@ def test_exports_hold_the_same_rows_in_every_format(store: DuckDBStorage, tmp_pa
 def test_a_second_process_cannot_open_a_directory_in_use(store: DuckDBStorage) -> None:
     code = (
         "import sys; from pathlib import Path\n"
-        "from collector.storage import DuckDBStorage\n"
-        "from collector.errors import DataDirLocked\n"
+        "from collector.storage.duckdb import DuckDBStorage\n"
+        "from collector.core.errors import DataDirLocked\n"
         "try:\n    DuckDBStorage(Path(sys.argv[1]))\n"
         "except DataDirLocked:\n    sys.exit(75)\n"
     )

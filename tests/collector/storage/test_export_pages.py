@@ -10,13 +10,8 @@ import duckdb
 import msgspec
 import pytest
 
-from collector.storage import (
-    Cursor,
-    DuckDBStorage,
-    ExportEncoder,
-    ExportFormat,
-    Filters,
-)
+from collector.storage import Cursor, ExportEncoder, ExportFormat, Filters
+from collector.storage.duckdb import DuckDBStorage
 from probe.model import Measurement
 from tests.collector.running import measurement
 from tests.collector.storage.test_duckdb import DAY, populate, row_of, store

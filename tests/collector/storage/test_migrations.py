@@ -7,8 +7,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from collector.errors import StorageUnavailable
-from collector.storage import MIGRATIONS, SCHEMA_VERSION, DuckDBStorage, Migration, migrate
+from collector.core.errors import StorageUnavailable
+from collector.storage import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
+from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import MigrationError, applied_versions
 
 

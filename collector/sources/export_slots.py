@@ -6,7 +6,7 @@ Pure bookkeeping: sources arrive as the rate limiter's keyed hashes, never as ad
 
 from __future__ import annotations
 
-from collector.errors import ExportsBusy, TooManyExports
+from collector.core.errors import ExportsBusy, TooManyExports
 
 
 class ExportSlots:

@@ -12,7 +12,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from collector.errors import ConfigInvalid
+from collector.core.errors import ConfigInvalid
 from collector.storage import TestListUrl
 
 _COUNTRY_FILE = re.compile(r"^[a-z]{2}\.csv$")

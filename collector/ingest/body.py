@@ -15,13 +15,13 @@ import msgspec
 import trio
 from starlette.requests import Request
 
-from collector.api.inflate import Inflater
-from collector.errors import (
+from collector.core.errors import (
     BadRequest,
     InvalidField,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from collector.ingest.inflate import Inflater
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import zstandard
 
-from collector.errors import BadEncoding, PayloadTooLarge
+from collector.core.errors import BadEncoding, PayloadTooLarge
 
 STEP_BYTES = 1 << 20
 """Most decoded bytes produced by one decompression step."""

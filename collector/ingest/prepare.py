@@ -15,15 +15,15 @@ from datetime import datetime, timedelta
 import msgspec
 import zstandard
 
-from collector.api.body import field_of
 from collector.config import Limits
-from collector.errors import (
+from collector.core.errors import (
     InvalidLine,
     MalformedLine,
     UnsupportedMediaType,
 )
+from collector.ingest.body import field_of
+from collector.ingest.rows import SourceNetwork, as_utc, measurement_row
 from collector.storage import MeasurementRow
-from collector.summary import SourceNetwork, as_utc, summarise
 from probe.model import Measurement
 from probe.privacy import scrub_measurement
 
@@ -135,7 +135,7 @@ def prepare(
                 field="start_time",
             )
         try:
-            row = summarise(
+            row = measurement_row(
                 measurement, compressor.compress(accepted), received_at=now, source=source
             )
         except ValueError as exc:

@@ -6,32 +6,25 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from urllib.parse import urlencode
 
 import httpx
 import msgspec
 
-from collector.errors import CollectorError
-from collector.regional import ModelSettings
+from collector.core.errors import CollectorError, CollectorUnreachable
+from collector.regional.model import ModelSettings
 from collector.reports import build
 from collector.reports.model import CountryReport
 from collector.reports.render import ReportFormat, render, render_table
-from collector.storage.duckdb import DuckDBStorage
-from collector.storage.reports import ReportQuery
+from collector.storage import ReportQuery, Storage
 
-EXIT_UNREACHABLE = 3
 FETCH_TIMEOUT_S = 60.0
 
 
 class ReportCommandError(CollectorError):
     """The report could not be made."""
-
-
-class CollectorUnreachable(ReportCommandError):
-    """The collector could not be reached."""
-
-    exit_code = EXIT_UNREACHABLE
 
 
 def _window(args: argparse.Namespace, today: date) -> tuple[date, date]:
@@ -88,7 +81,7 @@ def _fetch(url: str, query: ReportQuery, args: argparse.Namespace) -> CountryRep
         raise ReportCommandError(f"the collector's answer is not a report: {exc}") from exc
 
 
-def run_report(args: argparse.Namespace, open_storage: object) -> None:
+def print_report(args: argparse.Namespace, open_storage: Callable[[], Storage]) -> None:
     """Print the report; `open_storage` opens the local store when there is no --url."""
     now = datetime.now(UTC)
     since, until = _window(args, now.date())
@@ -106,9 +99,7 @@ def run_report(args: argparse.Namespace, open_storage: object) -> None:
     if args.url:
         report = _fetch(args.url, query, args)
     else:
-        assert callable(open_storage)
         store = open_storage()
-        assert isinstance(store, DuckDBStorage)
         try:
             report = build.country_report(store, query, ModelSettings(), now)
         finally:

@@ -11,8 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from collector.errors import ConfigInvalid
-from collector.summary import SourceNetwork
+from collector.core.errors import ConfigInvalid
+from collector.ingest.rows import SourceNetwork
 from probe.errors import ConfigError
 from probe.geo import GeoDatabases
 

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from collector.errors import QuotaExceeded
-from collector.ratelimit import RateLimiter
+from collector.core.errors import QuotaExceeded
+from collector.core.ratelimit import RateLimiter
 from collector.storage import MeasurementRow
 
 ROW_OVERHEAD_BYTES = 1_400

@@ -151,3 +151,9 @@ class ConfigInvalid(CollectorError):
 
 class DataDirLocked(CollectorError):
     """The data directory is in use by another crenel-collector process."""
+
+
+class CollectorUnreachable(CollectorError):
+    """The collector could not be reached."""
+
+    exit_code = 3

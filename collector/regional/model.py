@@ -5,8 +5,8 @@ Pure: no I/O, no clock. The model (docs/methodology.md, "Regional verdicts"):
 - only `blocked` and `ok` measurements inform the blocked share; `down` (the site fails for the
   control too) and `inconclusive` are left out, and a `blocked` whose control failed counts half;
 - each probe's weight is capped, and so is each uploader network's (the source /24 or /48 and
-  AS the collector saw, `collector.uploaders`) over all its probes and claimed networks, so one
-  flooding source cannot decide a network or a country whatever ids or networks it claims;
+  AS the collector saw, `collector.sources.uploaders`) over all its probes and claimed networks,
+  so one flooding source cannot decide a network or a country whatever ids or networks it claims;
   `min_probes` counts uploader networks;
 - a Beta posterior on the blocked share gives the verdict and its confidence (the Wilson
   interval is reported beside it);
@@ -23,7 +23,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from collector import verdicts
+from collector.regional import columns as by_column
 
 
 class RegionalVerdict(StrEnum):
@@ -41,7 +41,7 @@ VERDICTS = (
     RegionalVerdict.MIXED,
     RegionalVerdict.INSUFFICIENT,
 )
-"""`RegionalVerdict` by the code `collector.verdicts` uses."""
+"""`RegionalVerdict` by the code `collector.regional.columns` uses."""
 
 
 @dataclass(frozen=True)
@@ -174,18 +174,20 @@ class RegionEstimate:
 
 
 def wilson_interval(
-    successes: float, trials: float, z: float = verdicts.Z_95
+    successes: float, trials: float, z: float = by_column.Z_95
 ) -> tuple[float, float]:
     """Return the Wilson score interval of a proportion (0, 1 for no trials)."""
-    low, high = verdicts.wilson_interval(np.array([successes], float), np.array([trials], float), z)
+    low, high = by_column.wilson_interval(
+        np.array([successes], float), np.array([trials], float), z
+    )
     return float(low[0]), float(high[0])
 
 
 def posterior_above(successes: float, failures: float, threshold: float) -> float:
     """Return P(share > threshold) under a Beta(1 + successes, 1 + failures) posterior (counts
-    rounded; exact: `verdicts.posterior_above`)."""
+    rounded; exact: `by_column.posterior_above`)."""
     return float(
-        verdicts.posterior_above(
+        by_column.posterior_above(
             np.array([successes], float), np.array([failures], float), np.array([threshold], float)
         )[0]
     )
@@ -265,9 +267,9 @@ def sorted_methods(methods: Mapping[str, int]) -> dict[str, int]:
 
 def network_columns(
     networks: Sequence[NetworkCounts], baseline: float | None
-) -> verdicts.NetworkColumns:
+) -> by_column.NetworkColumns:
     """Return the model's column inputs for `networks` (all of one domain's baseline)."""
-    return verdicts.NetworkColumns(
+    return by_column.NetworkColumns(
         blocked_w=np.array([n.blocked_w for n in networks], float),
         ok_w=np.array([n.ok_w for n in networks], float),
         informative=np.array([n.informative for n in networks], np.int64),
@@ -283,7 +285,7 @@ def optional(value: float) -> float | None:
 
 
 def _estimates(
-    networks: Sequence[NetworkCounts], decisions: verdicts.NetworkDecisions
+    networks: Sequence[NetworkCounts], decisions: by_column.NetworkDecisions
 ) -> tuple[NetworkEstimate, ...]:
     out = []
     for i, counts in enumerate(networks):
@@ -314,7 +316,7 @@ def decide_network(
     counts: NetworkCounts, settings: ModelSettings, *, baseline: float | None = None
 ) -> NetworkEstimate:
     """Return the verdict for one network from its (weighted) counts."""
-    decisions = verdicts.decide_networks(network_columns([counts], baseline), settings)
+    decisions = by_column.decide_networks(network_columns([counts], baseline), settings)
     return _estimates([counts], decisions)[0]
 
 
@@ -357,9 +359,9 @@ def combine_networks(
     """
     ordered = sorted(networks, key=lambda n: n.asn)
     columns = network_columns(ordered, baseline)
-    decisions = verdicts.decide_networks(columns, settings)
+    decisions = by_column.decide_networks(columns, settings)
     estimates = _estimates(ordered, decisions)
-    domain = verdicts.combine_domains(
+    domain = by_column.combine_domains(
         np.zeros(len(ordered), np.int64), 1, columns, decisions, settings
     )
     methods: dict[str, int] = dict(sparse.methods) if sparse else {}
@@ -434,7 +436,7 @@ def daily_verdict(blocked: float, ok: float, settings: ModelSettings) -> Regiona
     per network: one day of one country is a small cell, and the window verdict is what a
     report leads with.
     """
-    code = verdicts.daily_verdicts(np.array([blocked], float), np.array([ok], float), settings)[0]
+    code = by_column.daily_verdicts(np.array([blocked], float), np.array([ok], float), settings)[0]
     return VERDICTS[code]
 
 

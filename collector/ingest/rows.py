@@ -1,5 +1,5 @@
-"""Turn a validated measurement into the summary row the store queries, and an Analysis into the
-collector's analysis columns.
+"""Storage rows: a validated measurement as the `MeasurementRow` the store queries
+(`measurement_row`), and an Analysis as the collector's `AnalysisRow` (`analysis_row`).
 
 Pure: no I/O, no clock (times arrive as arguments).
 """
@@ -27,7 +27,7 @@ class SourceNetwork:
     asn: int | None = None
     network_name: str | None = None
     uploader_network: str | None = None
-    """The keyed hash of the source /24 or /48 and AS (`collector.uploaders`); None when the
+    """The keyed hash of the source /24 or /48 and AS (`collector.sources.uploaders`); None when the
     source is trusted or not an IP address."""
 
 
@@ -62,7 +62,7 @@ def geo_mismatch(claimed_cc: str, claimed_asn: int, source: SourceNetwork | None
     return bool(source.asn and claimed_asn not in (0, source.asn))
 
 
-def summarise(
+def measurement_row(
     measurement: Measurement,
     raw_zstd: bytes,
     *,

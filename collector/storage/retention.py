@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import trio
 
-from collector.errors import StorageUnavailable
+from collector.core.errors import StorageUnavailable
 from collector.storage import ThreadedStorage
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class RawRetention:
         before = now - timedelta(days=self.days)
         stripped = 0
         for _ in range(MAX_BATCHES):
-            done = await self.storage.write(self.storage.storage.strip_raw, before, BATCH_ROWS)
+            done = await self.storage.write(self.storage.backend.strip_raw, before, BATCH_ROWS)
             stripped += done
             if done < BATCH_ROWS:
                 break

@@ -1,6 +1,6 @@
 """The regional model's arithmetic over whole columns: many networks, many domains at once.
 
-Pure (numpy, no I/O). `collector.regional` calls it for one network or one domain;
+Pure (numpy, no I/O). `collector.regional.model` calls it for one network or one domain;
 reports call it for every network of a country in one go. The model is documented in
 docs/methodology.md ("Regional verdicts"); the thresholds are `regional.ModelSettings`.
 """
@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from collector.incomplete_beta import beta_survival
+from collector.regional.incomplete_beta import beta_survival
 
 if TYPE_CHECKING:
-    from collector.regional import ModelSettings
+    from collector.regional.model import ModelSettings
 
 Z_95 = 1.959964
 

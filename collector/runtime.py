@@ -1,7 +1,8 @@
-"""The running collector: storage, the group-commit writer, the analyser, GeoIP, rate limits,
-metrics and the control helper, opened together and closed in order.
+"""The running collector's parts: storage, the group-commit writer, the analyser, GeoIP, rate
+limits, metrics and the control helper, opened together and closed in order. It knows no HTTP:
+the API's handlers are given a `Runtime`.
 
-`open_collector` is what the app's lifespan enters; the CLI's offline commands use the storage
+`open_runtime` is what the app's lifespan enters; the CLI's offline commands use the storage
 alone. On exit, uploads already queued are committed before the database is closed.
 """
 
@@ -16,22 +17,21 @@ from dataclasses import dataclass
 
 import trio
 
-from collector.api.control import ControlEndpoint
+from collector.analyse.analyser import Analyser, ReferenceSource
 from collector.config import CollectorConfig
 from collector.control.helper import ControlHelper
-from collector.export_slots import ExportSlots
-from collector.geoip import SourceLocator
-from collector.metrics import Metrics
-from collector.quota import DailyQuota
-from collector.ratelimit import RateLimiter
-from collector.reanalyse import Analyser, ReferenceSource
-from collector.regional import ModelSettings
-from collector.report_gauges import ReportGauges
+from collector.core.metrics import Metrics
+from collector.core.ratelimit import RateLimiter
+from collector.ingest.writer import IngestWriter
+from collector.regional.model import ModelSettings
 from collector.reports.cache import ReportCache
-from collector.retention import RawRetention
-from collector.storage import DuckDBStorage, ThreadedStorage, remove_leftovers
-from collector.uploaders import UploaderKeys, load_uploader_secret
-from collector.writer import IngestWriter
+from collector.reports.gauges import ReportGauges
+from collector.sources.export_slots import ExportSlots
+from collector.sources.geoip import SourceLocator
+from collector.sources.quota import DailyQuota
+from collector.sources.uploaders import UploaderKeys, load_uploader_secret
+from collector.storage import ThreadedStorage, database_url, open_backend, remove_leftovers
+from collector.storage.retention import RawRetention
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ SHUTDOWN_GRACE_S = 10.0
 
 
 @dataclass
-class Collector:
+class Runtime:
     """Everything a request handler may use."""
 
     config: CollectorConfig
@@ -50,7 +50,8 @@ class Collector:
     metrics: Metrics
     request_limits: RateLimiter
     upload_limits: RateLimiter
-    control: ControlEndpoint
+    helper: ControlHelper
+    """The control (test helper); the app serves it through `collector.api.control`."""
     reports: ReportCache
     exports: ExportSlots
     quotas: DailyQuota
@@ -70,7 +71,7 @@ def reference_source(config: CollectorConfig) -> ReferenceSource:
 
 
 @asynccontextmanager
-async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
+async def open_runtime(config: CollectorConfig) -> AsyncIterator[Runtime]:
     """Open the store and start the writer and analyser tasks; close everything on exit.
 
     Raises:
@@ -89,8 +90,8 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
         await trio.to_thread.run_sync(remove_leftovers, config.data_dir, config.database_path)
         store = await trio.to_thread.run_sync(
             functools.partial(
-                DuckDBStorage,
-                config.database_path,
+                open_backend,
+                database_url(config.database_path),
                 memory_mb=limits.db_memory_mb,
                 threads=limits.db_threads,
             )
@@ -140,7 +141,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                     retention = RawRetention(storage, config.raw_retention_days)
                     await nursery.start(retention.run)
                     try:
-                        yield Collector(
+                        yield Runtime(
                             config=config,
                             storage=storage,
                             writer=writer,
@@ -164,7 +165,7 @@ async def open_collector(config: CollectorConfig) -> AsyncIterator[Collector]:
                                 measurements_per_day=limits.quota_measurements_per_day,
                                 bytes_per_day=limits.quota_bytes_per_day,
                             ),
-                            control=ControlEndpoint(helper, body_threads=body_threads),
+                            helper=helper,
                             reports=reports,
                             exports=ExportSlots(
                                 per_source=limits.exports_per_source, total=limits.exports_total

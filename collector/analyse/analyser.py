@@ -31,10 +31,10 @@ import trio
 import zstandard
 
 from collector.config import utc_now
-from collector.errors import ConfigInvalid, StorageUnavailable
-from collector.metrics import Metrics
+from collector.core.errors import ConfigInvalid, StorageUnavailable
+from collector.core.metrics import Metrics
+from collector.ingest.rows import analysis_row
 from collector.storage import AnalysisRow, ThreadedStorage
-from collector.summary import analysis_row
 from probe.analysis import RULES_VERSION, ReferenceData, analyse
 from probe.errors import ConfigError
 from probe.model import Analysis, Measurement, Verdict
@@ -217,7 +217,7 @@ class Analyser:
 
     async def _analyse_and_save(self, items: list[tuple[str, bytes]]) -> int:
         rows = await self._analyse(items)
-        await self.storage.write(self.storage.storage.save_analyses, rows)
+        await self.storage.write(self.storage.backend.save_analyses, rows)
         self.metrics.analysed.inc(len(rows))
         return len(rows)
 
@@ -235,18 +235,18 @@ class Analyser:
             return done
         self._read_back = False
         for _ in range(max_batches):
-            items = await self.storage.read(self.storage.storage.pending_analysis, batch_rows)
+            items = await self.storage.read(self.storage.backend.pending_analysis, batch_rows)
             if not items:
                 break
             done += await self._analyse_and_save(items)
-        counts = await self.storage.read(self.storage.storage.counts)
+        counts = await self.storage.read(self.storage.backend.counts)
         self.metrics.analysis_pending.set(counts.pending_analysis)
         return done
 
     async def request(self, *, everything: bool) -> int:
         """Flag rows analysed with other rules or reference data (or all); return how many."""
         flag = partial(
-            self.storage.storage.request_reanalysis,
+            self.storage.backend.request_reanalysis,
             rules_version=self.rules_version,
             reference_digest=self.reference_digest,
             everything=everything,

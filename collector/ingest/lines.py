@@ -9,7 +9,7 @@ line: a run of them is skipped with one strip and counted with one `bytes.count`
 from __future__ import annotations
 
 from collector.config import Limits
-from collector.errors import BadEncoding, PayloadTooLarge
+from collector.core.errors import BadEncoding, PayloadTooLarge
 
 _BLANK = b" \t\r\n"
 

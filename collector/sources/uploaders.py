@@ -19,8 +19,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from collector.errors import ConfigInvalid
-from collector.summary import SourceNetwork
+from collector.core.errors import ConfigInvalid
+from collector.ingest.rows import SourceNetwork
 from probe.model import parse_address
 
 SECRET_FILE = "uploader-key"

@@ -12,9 +12,9 @@ from datetime import datetime
 import trio
 
 from collector.config import utc_now
-from collector.errors import CollectorError
-from collector.metrics import Metrics
-from collector.regional import ModelSettings
+from collector.core.errors import CollectorError
+from collector.core.metrics import Metrics
+from collector.regional.model import ModelSettings
 from collector.reports import build
 from collector.reports.cache import ReportCache
 from collector.storage import ThreadedStorage
@@ -48,7 +48,7 @@ class ReportGauges:
         """Rebuild the overview and set the gauges; return how many countries it covers."""
         now = self._clock()
         since, until = build.default_window(now.date())
-        store = self._storage.storage
+        store = self._storage.backend
         overview = functools.partial(build.countries, report_of=self._cache.country_report)
         reply = await self._storage.read(overview, store, since, until, self._settings, now)
         metrics = self._metrics

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import trio
 
-from collector.errors import CollectorError, Overloaded, StorageUnavailable
-from collector.metrics import Metrics
+from collector.core.errors import CollectorError, Overloaded, StorageUnavailable
+from collector.core.metrics import Metrics
 from collector.storage import MeasurementRow, ThreadedStorage
 
 logger = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ class IngestWriter:
         stored: set[str] = set()
         error: CollectorError | None = None
         try:
-            stored = await self._storage.write(self._storage.storage.insert, list(unique.values()))
+            stored = await self._storage.write(self._storage.backend.insert, list(unique.values()))
         except StorageUnavailable as exc:
             logger.error("commit of %d measurements failed: %s", len(unique), exc)
             error = exc

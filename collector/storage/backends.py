@@ -1,0 +1,40 @@
+"""Open the storage backend a database URL names: the one place that knows the backends.
+
+`duckdb:///path/to/collector.duckdb` is the embedded DuckDB file (`duckdb.DuckDBStorage`). A
+second backend (say `postgresql://...`) is one more module and one more branch here; nothing
+else in the collector names a backend.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from collector.core.errors import ConfigInvalid
+from collector.storage.base import Storage
+
+DUCKDB_SCHEME = "duckdb://"
+
+
+def database_url(path: Path) -> str:
+    """Return the URL of the DuckDB file at `path` (`duckdb:///...`, absolute)."""
+    return DUCKDB_SCHEME + str(path.absolute())
+
+
+def open_backend(url: str, *, memory_mb: int | None = None, threads: int = 0) -> Storage:
+    """Return the open store `url` names; the caller closes it.
+
+    `memory_mb` and `threads` bound the database's own memory and threads (0: its default).
+
+    Raises:
+        ConfigInvalid: the URL names no backend the collector has.
+        DataDirLocked: another process owns the database.
+        StorageUnavailable: the database cannot be opened or migrated.
+    """
+    if url.startswith(DUCKDB_SCHEME):
+        from collector.storage.duckdb import DuckDBStorage
+
+        return DuckDBStorage(
+            Path(url.removeprefix(DUCKDB_SCHEME)), memory_mb=memory_mb, threads=threads
+        )
+    scheme = url.partition(":")[0]
+    raise ConfigInvalid(f"no storage backend for {scheme!r} URLs (known: duckdb)")

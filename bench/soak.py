@@ -13,15 +13,18 @@ off, its default analysis workers). For N minutes, paced trio tasks on loopback 
 - aggregation: `GET /aggregation?axis_x=country&axis_y=day` every 2 s.
 
 The collector's RSS (its process plus its analysis workers) is sampled every few seconds with
-psutil. The slope is a least-squares fit of RSS against time over the samples after the first
-minute (after the first third of runs shorter than 3 minutes): a leak shows as a steady slope,
-caches filling up as a slope that flattens. Latency is per request kind, p50 and p99, measured
-by the client (so it includes the client's own scheduling on a shared machine). It also prints
-why requests failed (status or exception), the RSS curve, the server's and the workers' shares at
-the end, and the machine's load average while it ran: figures are only as quiet as the machine.
+psutil. The slope is a least-squares fit of RSS against time; the headline's is over the second
+half of the run (caches have filled by then, so a leak shows as a steady slope and bounded
+caches as a flat one). It also prints the slope after the first minute (after the first third
+of runs shorter than 3 minutes) and, for runs of 25 minutes or more, over the last 20 minutes.
+Latency is per request kind, p50 and p99, measured by the client (so it includes the client's
+own scheduling on a shared machine). It also prints why requests failed (status or exception),
+the RSS curve, the server's and the workers' shares at the end, and the machine's load average
+while it ran: figures are only as quiet as the machine.
 
 Usage: python bench/soak.py [--quick] [--minutes 30] [--sample-s 5]
-Prints its headline on the last line: `soak: N min, p99 health X ms, RSS slope Y MB/min`.
+Prints its headline on the last line: `soak: N min, p99 health X ms, RSS slope Y MB/min` (the
+slope over the second half of the run).
 """
 
 from __future__ import annotations
@@ -265,6 +268,9 @@ def main() -> int:
     warmup = 1.0 if minutes >= 3 else minutes / 3
     steady = [(t, mb) for t, mb, _, _ in samples if t >= warmup]
     slope = slope_mb_per_min(steady)
+    second_half = [(t, mb) for t, mb, _, _ in samples if t >= minutes / 2]
+    half_slope = slope_mb_per_min(second_half)
+    last_20 = [(t, mb) for t, mb, _, _ in samples if t >= minutes - 20]
     peak = max(mb for _, mb, _, _ in samples)
     step = max(1, len(samples) // 10)
     curve = ", ".join(f"{t:.2f}: {mb:.0f}" for t, mb, _, _ in samples[::step])
@@ -282,6 +288,16 @@ def main() -> int:
     )
     print(f"RSS curve (minute: MB): {curve}", flush=True)
     print(
+        f"RSS slope: {slope:.2f} MB/min after {warmup:.2g} min, {half_slope:.2f} MB/min over the "
+        f"second half ({minutes / 2:g}-{minutes:g} min)"
+        + (
+            f", {slope_mb_per_min(last_20):.2f} MB/min over the last 20 min"
+            if minutes >= 25
+            else ""
+        ),
+        flush=True,
+    )
+    print(
         f"machine load average (1 min) during the run: mean {statistics.mean(loads):.1f}, "
         f"max {max(loads):.1f} on {os.cpu_count()} cores",
         flush=True,
@@ -289,7 +305,7 @@ def main() -> int:
     health = tally.latencies.get("health") or [0.0]
     print(
         f"soak: {minutes:g} min, p99 health {percentile(health, 0.99) * 1000:.0f} ms, "
-        f"RSS slope {slope:.2f} MB/min"
+        f"RSS slope {half_slope:.2f} MB/min"
     )
     return 0
 

@@ -4,6 +4,7 @@ Modules:
 - `base`: the `Storage` protocol and the records that cross it (rows, filters, summaries).
 - `duckdb`: `DuckDBStorage`, one DuckDB file owned by the collector process.
 - `exports`: export files (CLI); `export_pages`: HTTP exports page by page, with no file.
+- `heap_trim`: hands the C heap's free pages back after a checkpoint (glibc `malloc_trim`).
 - `leftovers`: removes what an earlier process left in the data directory.
 - `migrations`: numbered schema migrations recorded in `schema_migrations`.
 - `sql`: pure SQL fragments (filters, axes).

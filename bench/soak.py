@@ -13,21 +13,30 @@ off, its default analysis workers). For N minutes, paced trio tasks on loopback 
 - aggregation: `GET /aggregation?axis_x=country&axis_y=day` every 2 s.
 
 The collector's RSS (its process plus its analysis workers) is sampled every few seconds with
-psutil. The slope is a least-squares fit of RSS against time over the samples after the first
-minute (after the first third of runs shorter than 3 minutes): a leak shows as a steady slope,
-caches filling up as a slope that flattens. Latency is per request kind, p50 and p99, measured
-by the client (so it includes the client's own scheduling on a shared machine). It also prints
-why requests failed (status or exception), the RSS curve, the server's and the workers' shares at
-the end, and the machine's load average while it ran: figures are only as quiet as the machine.
+psutil. The slope is a least-squares fit of RSS against time; the headline's is over the second
+half of the run (caches have filled by then, so a leak shows as a steady slope and bounded
+caches as a flat one). It also prints the slope after the first minute (after the first third
+of runs shorter than 3 minutes) and, for runs of 25 minutes or more, over the last 20 minutes.
+Latency is per request kind, p50 and p99, measured by the client (so it includes the client's
+own scheduling on a shared machine). It also prints why requests failed (status or exception),
+the RSS curve, the server's and the workers' shares at the end, and the machine's load average
+while it ran: figures are only as quiet as the machine.
 
-Usage: python bench/soak.py [--quick] [--minutes 30] [--sample-s 5]
-Prints its headline on the last line: `soak: N min, p99 health X ms, RSS slope Y MB/min`.
+With --internals the server runs through `bench/soak_server.py`, which samples DuckDB's memory
+by tag, the WAL's size, the report cache's bytes and glibc's heap inside it every 10 s; the
+figures are printed after the run (what grows, not only how much).
+
+Usage: python bench/soak.py [--quick] [--minutes 30] [--sample-s 5] [--internals]
+       [--db-memory-mb MIB]
+Prints its headline on the last line: `soak: N min, p99 health X ms, RSS slope Y MB/min` (the
+slope over the second half of the run).
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import json
 import os
 import re
 import statistics
@@ -36,10 +45,11 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -63,15 +73,25 @@ class Tally:
     recent_uids: list[str] = field(default_factory=list)
 
 
-def start_collector(data_dir: Path, log: Path) -> tuple[subprocess.Popen[str], str]:
-    """Start `crenel-collector serve`; return the process and its base URL."""
+def start_collector(
+    data_dir: Path, log: Path, internals: Path | None = None, extra: Sequence[str] = ()
+) -> tuple[subprocess.Popen[str], str]:
+    """Start `crenel-collector serve` (through `soak_server.py` when `internals` names the file
+    its memory internals go to); return the process and its base URL."""
+    sampled = (str(ROOT / "bench" / "soak_server.py"),)
+    program = ("-m", "collector.cli") if internals is None else sampled
+    env = dict(os.environ)
+    if internals is not None:
+        env["CRENEL_SOAK_INTERNALS"] = str(internals)
     with log.open("ab") as stderr:
         process = subprocess.Popen(
             [
-                *(sys.executable, "-m", "collector.cli", "serve"),
+                *(sys.executable, *program, "serve"),
                 *("--data-dir", str(data_dir), "--listen", "127.0.0.1:0", "--rate-limit", "0"),
+                *extra,
             ],
             cwd=ROOT,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
@@ -229,24 +249,70 @@ def pending_analysis(url: str) -> int:
         return int(client.get(f"{url}/api/v1/health").json()["pending_analysis"])
 
 
+def read_internals(path: Path | None) -> list[dict[str, Any]] | None:
+    """Return the records `soak_server.py` wrote (None: not asked for)."""
+    if path is None:
+        return None
+    try:
+        records = [json.loads(line) for line in path.read_text().splitlines()]
+    except FileNotFoundError:
+        return []
+    return [r for r in records if "minute" in r]
+
+
+def print_internals(records: list[dict[str, Any]]) -> None:
+    """Print the server's memory internals, about ten rows of them."""
+    if not records:
+        print("internals: no samples (see the collector's stderr)", flush=True)
+        return
+    print(
+        "internals (minute: server RSS; C heap held / in use; WAL; DuckDB by tag; "
+        "report cache; in MB)",
+        flush=True,
+    )
+    shown = records[:: max(1, len(records) // 10)]
+    for r in shown if shown[-1] is records[-1] else [*shown, records[-1]]:
+        duck = r.get("duckdb_mb", {})
+        tags = ", ".join(f"{tag} {mb:.0f}" for tag, mb in sorted(duck.items()) if mb >= 1)
+        print(
+            f"  {r['minute']:.1f}: {r['rss_mb']:.0f}; {r.get('heap_mb', 0):.0f} / "
+            f"{r.get('heap_in_use_mb', 0):.0f}; WAL {r.get('wal_mb', 0):.0f}; DuckDB "
+            f"{sum(duck.values()):.0f} ({tags}); report cache {r.get('report_cache_mb', 0):.1f}",
+            flush=True,
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="0.5 minutes (< 1 min in all)")
     parser.add_argument("--minutes", type=float, default=30.0)
     parser.add_argument("--sample-s", type=float, default=5.0, help="seconds between RSS samples")
+    parser.add_argument(
+        "--internals",
+        action="store_true",
+        help="also sample the server's DuckDB memory by tag, WAL, report cache and C heap",
+    )
+    parser.add_argument(
+        "--db-memory-mb", type=int, help="the collector's --db-memory-mb (default: its own)"
+    )
     args = parser.parse_args()
     minutes = 0.5 if args.quick else args.minutes
     sample_s = min(args.sample_s, 2.0) if args.quick else args.sample_s
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
-        process, url = start_collector(tmp / "collector", tmp / "collector-stderr.log")
+        internals = tmp / "internals.jsonl" if args.internals else None
+        extra = () if args.db_memory_mb is None else ("--db-memory-mb", str(args.db_memory_mb))
+        process, url = start_collector(
+            tmp / "collector", tmp / "collector-stderr.log", internals, extra
+        )
         try:
             print(f"soak: {minutes:g} min of mixed load against {url}", flush=True)
             tally, samples = trio.run(load, url, process.pid, minutes, sample_s)
             pending = pending_analysis(url)
         finally:
             stop(process)
+        records = read_internals(internals)
     for kind in sorted(tally.latencies.keys() | tally.failures.keys()):
         values = tally.latencies.get(kind, [])
         if values:
@@ -265,6 +331,9 @@ def main() -> int:
     warmup = 1.0 if minutes >= 3 else minutes / 3
     steady = [(t, mb) for t, mb, _, _ in samples if t >= warmup]
     slope = slope_mb_per_min(steady)
+    second_half = [(t, mb) for t, mb, _, _ in samples if t >= minutes / 2]
+    half_slope = slope_mb_per_min(second_half)
+    last_20 = [(t, mb) for t, mb, _, _ in samples if t >= minutes - 20]
     peak = max(mb for _, mb, _, _ in samples)
     step = max(1, len(samples) // 10)
     curve = ", ".join(f"{t:.2f}: {mb:.0f}" for t, mb, _, _ in samples[::step])
@@ -282,14 +351,26 @@ def main() -> int:
     )
     print(f"RSS curve (minute: MB): {curve}", flush=True)
     print(
+        f"RSS slope: {slope:.2f} MB/min after {warmup:.2g} min, {half_slope:.2f} MB/min over the "
+        f"second half ({minutes / 2:g}-{minutes:g} min)"
+        + (
+            f", {slope_mb_per_min(last_20):.2f} MB/min over the last 20 min"
+            if minutes >= 25
+            else ""
+        ),
+        flush=True,
+    )
+    print(
         f"machine load average (1 min) during the run: mean {statistics.mean(loads):.1f}, "
         f"max {max(loads):.1f} on {os.cpu_count()} cores",
         flush=True,
     )
+    if records is not None:
+        print_internals(records)
     health = tally.latencies.get("health") or [0.0]
     print(
         f"soak: {minutes:g} min, p99 health {percentile(health, 0.99) * 1000:.0f} ms, "
-        f"RSS slope {slope:.2f} MB/min"
+        f"RSS slope {half_slope:.2f} MB/min"
     )
     return 0
 

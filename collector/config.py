@@ -76,9 +76,9 @@ class Limits:
     exports_per_source: int = 1
     """HTTP exports one source address may run at once (429 `too_many_exports` beyond)."""
     exports_total: int = 2
-    db_memory_mb: int = 512
-    """DuckDB's memory limit (buffer cache and query memory, MiB). DuckDB's own default is 80 %
-    of the machine's RAM, which a long-running collector slowly fills."""
+    db_memory_mb: int = 256
+    """DuckDB's memory limit (buffer cache, uncheckpointed rows and query memory, MiB). DuckDB's
+    own default is 80 % of the machine's RAM, which a long-running collector slowly fills."""
     db_threads: int = 0
     """DuckDB's worker threads; 0 keeps DuckDB's default (one per core)."""
     """HTTP exports running at once from all sources (503 `exports_busy` beyond); kept below

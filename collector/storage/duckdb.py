@@ -47,12 +47,14 @@ from collector.storage.base import (
     StorageCounts,
     TestListUrl,
 )
+from collector.storage.heap_trim import release_free_heap
 from collector.storage.migrations import MigrationError, migrate
 from collector.storage.sql import HAS_RAW, naive_utc
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_THRESHOLD = "256MB"
+CHECKPOINT_THRESHOLD = "64MB"
+"""WAL size at which DuckDB checkpoints; until then the WAL's rows are also held in memory."""
 
 _INSERT = """
 INSERT OR IGNORE INTO measurements (
@@ -117,7 +119,9 @@ class DuckDBStorage:
             # DuckDB checkpoints when the WAL reaches this size. At the default 16 MiB a busy
             # collector checkpoints every few seconds and rewrites the same row groups again
             # and again (measured: 5,000 rows/s at 100 rows per commit, 7,300 with 1 GB);
-            # a larger WAL means rarer, longer pauses and a longer replay after a crash.
+            # a larger WAL means rarer, longer pauses, a longer replay after a crash and more
+            # memory: the uncheckpointed rows stay in memory (256 MiB grew the soak's RSS by
+            # 12 MB a minute for 22 minutes), see docs/reliability.md.
             self._con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
             # DuckDB draws a progress bar on stdout for long queries, which would corrupt the
             # commands' --json output.
@@ -132,6 +136,7 @@ class DuckDBStorage:
             raise StorageUnavailable(f"cannot prepare {path}: {exc}") from exc
         _fsync_directory(path.parent)
         self._synced_wal: tuple[int, int] | None = None
+        self._wal_size = 0
         self._write_lock = threading.Lock()
         self._rollup_version = 0
         self._pool_lock = threading.Lock()
@@ -166,6 +171,13 @@ class DuckDBStorage:
         try:
             stat = self._wal.stat()
         except FileNotFoundError:
+            stat = None
+        size = 0 if stat is None else stat.st_size
+        if size < self._wal_size:
+            # A checkpoint emptied the WAL and freed its in-memory rows: hand the pages back.
+            release_free_heap()
+        self._wal_size = size
+        if stat is None:
             return
         identity = (stat.st_dev, stat.st_ino)
         if identity != self._synced_wal:

@@ -49,6 +49,7 @@ HANDLERS: dict[str, Handler] = {
     "export_measurements": query.export,
     "check_in": checkin.check_in,
     "geolookup": checkin.geolookup,
+    "fingerprint_set": checkin.fingerprint_set,
     "control": _control,
     "control_info": _control,
     "health": status.health,

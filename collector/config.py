@@ -99,6 +99,9 @@ class CollectorConfig:
     listen: tuple[str, int] = DEFAULT_LISTEN
     geoip_paths: tuple[Path, ...] = ()
     fingerprint_paths: tuple[Path, ...] = ()
+    fingerprint_set_path: Path | None = None
+    """A versioned fingerprint set to analyse with and hand to probes at check-in, instead of
+    the one shipped with Crenel (`fingerprint_paths` are matched too, but never handed over)."""
     public_networks: tuple[str, ...] = ()
     throttle_kbps: float = 256.0
     admin_token: str | None = None
@@ -289,6 +292,7 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
             for p in (_file(v, "--fingerprints") for v in _many(pick("fingerprints")))
             if p is not None
         ),
+        fingerprint_set_path=_file(pick("fingerprint_set"), "--fingerprint-set"),
         public_networks=_networks(_many(pick("public_network")), "--public-network"),
         admin_token=read_admin_token(token_file) if token_file else None,
         control_url=_url(pick("control_url"), "--control-url"),

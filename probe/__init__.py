@@ -5,6 +5,6 @@ Packages: `model` (the measurement format), `net` (network steps), `analysis` (p
 `privacy` (scrubbing the probe's addresses in every spelling), `fingerprints` (the shipped
 fingerprint set: data files and their attribution).
 Modules: `runner` (many URLs), `control` (asking the test helper), `geo`, `references` (the
-reference data: shipped or stored fingerprint set plus local files), `store`, `testlists`,
-`identity`, `errors`.
+reference data: shipped or stored fingerprint set plus local files), `fingerprint_updates` (a
+newer set from the collector), `store`, `testlists`, `identity`, `errors`.
 """

@@ -169,6 +169,24 @@ def _file(value: Any, what: str) -> Path | None:
     return path
 
 
+def _fingerprint_files(
+    set_value: Any, file_values: tuple[str, ...]
+) -> tuple[Path | None, tuple[Path, ...]]:
+    """Return the fingerprint set file and extra fingerprint files, parsed once here so a bad
+    one is a one-line error before the collector starts (not a failed start-up)."""
+    from probe.references import load_fingerprints, read_set_file
+
+    set_path = _file(set_value, "--fingerprint-set")
+    paths = tuple(p for p in (_file(v, "--fingerprints") for v in file_values) if p is not None)
+    try:
+        if set_path is not None:
+            read_set_file(set_path)
+        load_fingerprints(paths)
+    except ConfigError as exc:
+        raise ConfigInvalid(exc.message) from exc
+    return set_path, paths
+
+
 def _endpoint(value: Any, what: str, default_port: int) -> tuple[str, int] | None:
     if value is None:
         return None
@@ -278,6 +296,9 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
             measurements_burst=max(rate * 100, 1.0),
         )
     limits = dataclasses.replace(limits, **_limit_overrides(pick))
+    fingerprint_set, fingerprint_paths = _fingerprint_files(
+        pick("fingerprint_set"), _many(pick("fingerprints"))
+    )
     retention = _number(pick("raw_retention_days"), "--raw-retention-days")
     if retention is not None and retention != int(retention):
         raise ConfigInvalid(f"--raw-retention-days must be a whole number, got {retention:g}")
@@ -287,12 +308,8 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
         geoip_paths=tuple(
             p for p in (_file(v, "--geoip") for v in _many(pick("geoip"))) if p is not None
         ),
-        fingerprint_paths=tuple(
-            p
-            for p in (_file(v, "--fingerprints") for v in _many(pick("fingerprints")))
-            if p is not None
-        ),
-        fingerprint_set_path=_file(pick("fingerprint_set"), "--fingerprint-set"),
+        fingerprint_paths=fingerprint_paths,
+        fingerprint_set_path=fingerprint_set,
         public_networks=_networks(_many(pick("public_network")), "--public-network"),
         admin_token=read_admin_token(token_file) if token_file else None,
         control_url=_url(pick("control_url"), "--control-url"),

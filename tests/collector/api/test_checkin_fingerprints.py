@@ -11,6 +11,7 @@ import httpx
 import pytest
 import trio
 
+from collector.cli import main as collector_main
 from collector.config import load_collector_config
 from collector.errors import ConfigInvalid
 from collector.reanalyse import ReferenceSource
@@ -95,3 +96,32 @@ def test_a_malformed_set_file_stops_the_collector_with_one_line(
     with pytest.raises(ConfigInvalid, match=complaint) as caught:
         ReferenceSource(fingerprint_set_path=path).load()
     assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("flag", "content", "complaint"),
+    [
+        ("--fingerprint-set", '{"format": "crenel-fingerprint-set/1", "version": "x"}', "set.json"),
+        ("--fingerprints", "a,b\n1,2\n", "not an OONI fingerprint CSV"),
+    ],
+    ids=["set", "extra-file"],
+)
+def test_serve_with_a_bad_fingerprint_file_is_one_line_and_exit_2_before_listening(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, content: str, complaint: str
+) -> None:
+    bad = tmp_path / ("set.json" if flag == "--fingerprint-set" else "extra.csv")
+    bad.write_text(content)
+    args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        str(tmp_path / "data"),
+        flag,
+        str(bad),
+    ]
+    assert collector_main(args) == 2
+    captured = capsys.readouterr()
+    (line,) = captured.err.strip().splitlines()
+    assert line.startswith("crenel-collector: error:") and complaint in line
+    assert "serving" not in captured.out + captured.err

@@ -45,6 +45,7 @@ HANDLERS: dict[str, Handler | None] = {
     "export_measurements": query.export,
     "check_in": checkin.check_in,
     "geolookup": checkin.geolookup,
+    "fingerprint_set": checkin.fingerprint_set,
     "control": None,
     "control_info": None,
     "health": status.health,

@@ -99,6 +99,9 @@ class CollectorConfig:
     listen: tuple[str, int] = DEFAULT_LISTEN
     geoip_paths: tuple[Path, ...] = ()
     fingerprint_paths: tuple[Path, ...] = ()
+    fingerprint_set_path: Path | None = None
+    """A versioned fingerprint set to analyse with and hand to probes at check-in, instead of
+    the one shipped with Crenel (`fingerprint_paths` are matched too, but never handed over)."""
     public_networks: tuple[str, ...] = ()
     throttle_kbps: float = 256.0
     admin_token: str | None = None
@@ -164,6 +167,24 @@ def _file(value: Any, what: str) -> Path | None:
     if not path.is_file():
         raise ConfigInvalid(f"{what}: no such file: {path}")
     return path
+
+
+def _fingerprint_files(
+    set_value: Any, file_values: tuple[str, ...]
+) -> tuple[Path | None, tuple[Path, ...]]:
+    """Return the fingerprint set file and extra fingerprint files, parsed once here so a bad
+    one is a one-line error before the collector starts (not a failed start-up)."""
+    from probe.references import load_fingerprints, read_set_file
+
+    set_path = _file(set_value, "--fingerprint-set")
+    paths = tuple(p for p in (_file(v, "--fingerprints") for v in file_values) if p is not None)
+    try:
+        if set_path is not None:
+            read_set_file(set_path)
+        load_fingerprints(paths)
+    except ConfigError as exc:
+        raise ConfigInvalid(exc.message) from exc
+    return set_path, paths
 
 
 def _endpoint(value: Any, what: str, default_port: int) -> tuple[str, int] | None:
@@ -275,6 +296,9 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
             measurements_burst=max(rate * 100, 1.0),
         )
     limits = dataclasses.replace(limits, **_limit_overrides(pick))
+    fingerprint_set, fingerprint_paths = _fingerprint_files(
+        pick("fingerprint_set"), _many(pick("fingerprints"))
+    )
     retention = _number(pick("raw_retention_days"), "--raw-retention-days")
     if retention is not None and retention != int(retention):
         raise ConfigInvalid(f"--raw-retention-days must be a whole number, got {retention:g}")
@@ -284,11 +308,8 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
         geoip_paths=tuple(
             p for p in (_file(v, "--geoip") for v in _many(pick("geoip"))) if p is not None
         ),
-        fingerprint_paths=tuple(
-            p
-            for p in (_file(v, "--fingerprints") for v in _many(pick("fingerprints")))
-            if p is not None
-        ),
+        fingerprint_paths=fingerprint_paths,
+        fingerprint_set_path=fingerprint_set,
         public_networks=_networks(_many(pick("public_network")), "--public-network"),
         admin_token=read_admin_token(token_file) if token_file else None,
         control_url=_url(pick("control_url"), "--control-url"),

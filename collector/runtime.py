@@ -65,6 +65,7 @@ def reference_source(config: CollectorConfig) -> ReferenceSource:
     """Return where the collector's analysis reference data comes from."""
     return ReferenceSource(
         fingerprint_paths=config.fingerprint_paths,
+        fingerprint_set_path=config.fingerprint_set_path,
         public_networks=config.public_networks,
         throttle_kbps=config.throttle_kbps,
     )

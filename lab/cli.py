@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
         "scenarios",
         nargs="*",
         metavar="SCENARIO",
-        help="scenario file, directory, or bundled id (S01..S33)",
+        help="scenario file, directory, or bundled id (S01..S35)",
     )
     run.add_argument("--all", action="store_true", help="run every bundled scenario")
     run.add_argument(

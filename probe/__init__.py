@@ -2,7 +2,9 @@
 
 Packages: `model` (the measurement format), `net` (network steps), `analysis` (pure verdicts),
 `packet` (scapy evidence), `measure` (one URL), `config` (settings), `cli` (the command line),
-`privacy` (scrubbing the probe's addresses in every spelling).
-Modules: `runner` (many URLs), `control` (asking the test helper), `geo`, `references`,
-`store`, `testlists`, `identity`, `errors`.
+`privacy` (scrubbing the probe's addresses in every spelling), `fingerprints` (the shipped
+fingerprint set: data files and their attribution).
+Modules: `runner` (many URLs), `control` (asking the test helper), `geo`, `references` (the
+reference data: shipped or stored fingerprint set plus local files), `fingerprint_updates` (a
+newer set from the collector), `store`, `testlists`, `identity`, `errors`.
 """

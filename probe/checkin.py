@@ -1,5 +1,8 @@
 """Ask the collector what to measure (check-in) and where this probe is (geolookup).
 
+A check-in also announces the collector's fingerprint set (`probe.fingerprint_updates` fetches
+it when it is newer).
+
 The probe never sends its address anywhere: the collector reads it from the connection and
 answers it back so the probe can scrub it from its measurements. Failures to reach the
 collector raise `CollectorUnreachable`.
@@ -37,11 +40,22 @@ class _CheckInUrl(msgspec.Struct):
     category_code: str | None = None
 
 
+class FingerprintOffer(msgspec.Struct, frozen=True):
+    """The collector's fingerprint set as announced at check-in: version, digest, size, where."""
+
+    version: str
+    digest: str
+    size_bytes: int
+    url: str
+    """A path on the collector, e.g. /api/v1/fingerprints."""
+
+
 class _CheckInReply(msgspec.Struct):
     control_url: str
     probe_cc: str = "ZZ"
     probe_asn: str = "AS0"
     urls: list[_CheckInUrl] = []
+    fingerprints: FingerprintOffer | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,7 @@ class CheckIn:
 
     entries: list[ListEntry]
     control_url: str
+    fingerprints: FingerprintOffer | None = None
 
 
 async def _get(
@@ -118,4 +133,4 @@ async def check_in(
     except msgspec.DecodeError as exc:
         raise CollectorUnreachable(f"the collector's check-in answer is unusable: {exc}") from exc
     entries = [ListEntry(url=u.url, category_code=u.category_code) for u in reply.urls]
-    return CheckIn(entries=entries, control_url=reply.control_url)
+    return CheckIn(entries=entries, control_url=reply.control_url, fingerprints=reply.fingerprints)

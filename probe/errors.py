@@ -41,6 +41,10 @@ class CollectorUnreachable(ProbeError):
     exit_code = 3
 
 
+class FingerprintSetRefused(ProbeError):
+    """The collector's fingerprint set was refused; the probe keeps the set it has."""
+
+
 class PrivilegeMissing(ProbeError):
     """A required privilege is missing."""
 

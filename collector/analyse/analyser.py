@@ -38,7 +38,7 @@ from collector.storage import AnalysisRow, ThreadedStorage
 from probe.analysis import RULES_VERSION, ReferenceData, analyse
 from probe.errors import ConfigError
 from probe.model import Analysis, Measurement, Verdict
-from probe.references import load_reference
+from probe.references import load_reference, read_set_file
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class ReferenceSource:
     """Where the collector's reference data comes from (so worker processes can load it too)."""
 
     fingerprint_paths: tuple[Path, ...] = ()
+    fingerprint_set_path: Path | None = None
     public_networks: tuple[str, ...] = ()
     throttle_kbps: float = 256.0
 
@@ -71,7 +72,15 @@ class ReferenceSource:
             ConfigInvalid: a fingerprint file cannot be read or parsed.
         """
         try:
-            return load_reference(self.fingerprint_paths, self.public_networks, self.throttle_kbps)
+            versioned = (
+                read_set_file(self.fingerprint_set_path) if self.fingerprint_set_path else None
+            )
+            return load_reference(
+                self.fingerprint_paths,
+                self.public_networks,
+                self.throttle_kbps,
+                fingerprint_set=versioned,
+            )
         except ConfigError as exc:
             raise ConfigInvalid(str(exc)) from exc
 

@@ -1,4 +1,5 @@
-"""Probe services: `GET /check-in` (what to measure, which control) and `GET /geolookup`.
+"""Probe services: `GET /check-in` (what to measure, which control, which fingerprint set),
+`GET /fingerprints` (that set) and `GET /geolookup`.
 
 The source address is looked up and answered back, never stored. A probe's own cc/asn win over
 GeoIP unless unknown (ZZ / AS0): probes behind VPNs or Tor would otherwise be mislabelled.
@@ -14,9 +15,9 @@ from starlette.responses import Response
 
 from collector.api.ingest import source_address
 from collector.api.params import parse_asn, parse_int
-from collector.api.routes import CONTROL_PATH
-from collector.api.schemas import CheckInReply, GeoLookupReply
-from collector.core.errors import InvalidField
+from collector.api.routes import CONTROL_PATH, FINGERPRINTS_PATH
+from collector.api.schemas import CheckInReply, FingerprintOffer, GeoLookupReply
+from collector.core.errors import InvalidField, NotFound
 from collector.runtime import Runtime
 
 DEFAULT_URLS = 100
@@ -28,6 +29,31 @@ def control_url(collector: Runtime, request: Request) -> str:
     if collector.config.control_url:
         return collector.config.control_url
     return str(request.base_url).rstrip("/") + CONTROL_PATH
+
+
+def fingerprint_offer(collector: Runtime) -> FingerprintOffer | None:
+    """Return the announcement of the set this collector analyses with (None without one)."""
+    served = collector.analyser.reference.fingerprint_set
+    if served is None:
+        return None
+    return FingerprintOffer(
+        version=served.version,
+        digest=served.digest,
+        size_bytes=len(served.data),
+        url=FINGERPRINTS_PATH,
+    )
+
+
+async def fingerprint_set(collector: Runtime, request: Request) -> Response:
+    """Return the collector's fingerprint set as its canonical bytes (404 without one)."""
+    served = collector.analyser.reference.fingerprint_set
+    if served is None:
+        raise NotFound("this collector serves no fingerprint set")
+    return Response(
+        served.data,
+        media_type="application/json",
+        headers={"etag": f'"{served.digest}"', "x-crenel-fingerprint-set": served.version},
+    )
 
 
 async def check_in(collector: Runtime, request: Request) -> Response:
@@ -71,6 +97,7 @@ async def check_in(collector: Runtime, request: Request) -> Response:
         control_url=control_url(collector, request),
         utc_time=now,
         urls=urls,
+        fingerprints=fingerprint_offer(collector),
     )
     return Response(msgspec.json.encode(reply), media_type="application/json")
 

@@ -29,6 +29,7 @@ from probe.model import ControlReply, ControlRequest, Measurement, Method
 
 API = "/api/v1"
 CONTROL_PATH = f"{API}/control"
+FINGERPRINTS_PATH = f"{API}/fingerprints"
 NDJSON = "application/x-ndjson"
 
 
@@ -248,6 +249,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             ),
         ),
         replies=(Reply(200, "The URL list.", CheckInReply), _INVALID, _LIMITED),
+        tag="probes",
+    ),
+    Endpoint(
+        "GET",
+        FINGERPRINTS_PATH,
+        "fingerprint_set",
+        "The collector's versioned fingerprint set (format crenel-fingerprint-set/1), as the "
+        "canonical bytes whose SHA-256 the check-in announces (also the `ETag`).",
+        replies=(Reply(200, "The fingerprint set."), _LIMITED),
         tag="probes",
     ),
     Endpoint(

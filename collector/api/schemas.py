@@ -57,6 +57,18 @@ class AggregationReply(msgspec.Struct, frozen=True, kw_only=True):
     query_ms: Annotated[float, Doc(description="Time the database took.")]
 
 
+class FingerprintOffer(msgspec.Struct, frozen=True, kw_only=True):
+    """The collector's fingerprint set, announced at check-in: a probe with an older one
+    fetches it from `url` and checks it against `digest` before using it."""
+
+    version: Annotated[str, Doc(description="The set's version (dot-separated numbers).")]
+    digest: Annotated[
+        str, Doc(pattern="^[0-9a-f]{64}$", description="SHA-256 of the set's canonical bytes.")
+    ]
+    size_bytes: Annotated[int, Doc(ge=1, description="Length of those bytes.")]
+    url: Annotated[str, Doc(description="Where to GET the set: a path on this collector.")]
+
+
 class CheckInReply(msgspec.Struct, frozen=True, kw_only=True):
     """What a probe should measure next, and with which control."""
 
@@ -66,6 +78,10 @@ class CheckInReply(msgspec.Struct, frozen=True, kw_only=True):
     control_url: Annotated[str, Doc(description="The control (test helper) to use.")]
     utc_time: datetime
     urls: list[CheckInUrl]
+    fingerprints: Annotated[
+        FingerprintOffer | None,
+        Doc(description="The collector's fingerprint set (version, digest, where to fetch it)."),
+    ] = None
 
 
 class GeoLookupReply(msgspec.Struct, frozen=True, kw_only=True):

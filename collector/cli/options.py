@@ -31,6 +31,12 @@ def add_analysis_flags(parser: argparse.ArgumentParser) -> None:
         "Planet .json (repeat)",
     )
     parser.add_argument(
+        "--fingerprint-set",
+        metavar="FILE",
+        help="a newer versioned fingerprint set (crenel-fingerprint-set/1 JSON) to analyse "
+        "with and hand to probes at check-in (default: the one shipped with Crenel)",
+    )
+    parser.add_argument(
         "--public-network",
         action="append",
         default=[],
@@ -63,6 +69,7 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         "listen",
         "geoip",
         "fingerprints",
+        "fingerprint_set",
         "admin_token_file",
         "control_resolver",
         "control_doh",

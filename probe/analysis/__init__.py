@@ -8,6 +8,7 @@ Modules:
 - `packets`: packet-level rules (injected RSTs/FINs and DNS answers, DNS bait, the censor's hop).
 - `compare`: OONI-compatible HTTP comparison with the control.
 - `fingerprints`: blockpage / false-positive signatures (OONI CSV, Censored Planet JSONL).
+- `fingerprint_sets`: versioned fingerprint sets, their canonical bytes and digest.
 - `addresses`: bogons (the shared special-purpose registry) with configurable public exceptions.
 - `reference`: the reference data bundle and its digest.
 - `evidence`: the accumulator rules write to.
@@ -16,10 +17,19 @@ Modules:
 from probe.analysis.addresses import BogonPolicy, is_ip_literal
 from probe.analysis.analyse import analyse
 from probe.analysis.compare import compare_http, is_diff
+from probe.analysis.fingerprint_sets import (
+    MAX_SET_BYTES,
+    VersionedSet,
+    is_newer,
+    make_versioned_set,
+    read_versioned_set,
+    version_key,
+)
 from probe.analysis.fingerprints import (
     Fingerprint,
     FingerprintError,
     FingerprintSet,
+    build_fingerprint,
     parse_censoredplanet_jsonl,
     parse_ooni_csv,
 )
@@ -29,6 +39,7 @@ from probe.analysis.rules import RULES, RULES_VERSION, Rule, method_for_failure
 
 __all__ = [
     "DEFAULT_THROTTLE_KBPS",
+    "MAX_SET_BYTES",
     "PACKET_RULE_IDS",
     "RULES",
     "RULES_VERSION",
@@ -38,13 +49,19 @@ __all__ = [
     "FingerprintSet",
     "ReferenceData",
     "Rule",
+    "VersionedSet",
     "analyse",
+    "build_fingerprint",
     "compare_http",
     "is_diff",
     "is_ip_literal",
+    "is_newer",
     "is_packet_confirmed",
     "judge_flow",
+    "make_versioned_set",
     "method_for_failure",
     "parse_censoredplanet_jsonl",
     "parse_ooni_csv",
+    "read_versioned_set",
+    "version_key",
 ]

@@ -145,4 +145,5 @@ def analyse(measurement: Measurement, reference: ReferenceData) -> Analysis:
         notes=ev.notes,
         rules_version=RULES_VERSION,
         reference_digest=reference.digest,
+        fingerprint_set=reference.fingerprint_set.ref if reference.fingerprint_set else None,
     )

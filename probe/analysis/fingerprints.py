@@ -60,6 +60,37 @@ def _compile(pattern: str, where: str) -> re.Pattern[str]:
         raise FingerprintError(f"{where}: bad regular expression: {exc}") from exc
 
 
+def build_fingerprint(
+    *,
+    name: str,
+    source: str,
+    location: str,
+    pattern_type: str,
+    pattern: str,
+    scope: str | None = None,
+    is_false_positive: bool = False,
+) -> Fingerprint:
+    """Return a checked fingerprint (regular expressions compiled).
+
+    Raises:
+        FingerprintError: unknown pattern type, empty location or pattern, or a bad regex.
+    """
+    if pattern_type not in _PATTERN_TYPES:
+        raise FingerprintError(f"{name}: unknown pattern_type {pattern_type!r}")
+    if not location or not pattern:
+        raise FingerprintError(f"{name}: empty location or pattern")
+    return Fingerprint(
+        name=name,
+        source=source,
+        location=location,
+        pattern_type=pattern_type,
+        pattern=pattern,
+        scope=scope,
+        is_false_positive=is_false_positive,
+        regex=_compile(pattern, name) if pattern_type == "regexp" else None,
+    )
+
+
 def parse_ooni_csv(text: str, source: str) -> tuple[Fingerprint, ...]:
     """Return the fingerprints of an OONI blocking-fingerprints CSV (DNS or HTTP file).
 

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from probe.analysis.addresses import BogonPolicy
+from probe.analysis.fingerprint_sets import VersionedSet
 from probe.analysis.fingerprints import FingerprintSet
 from probe.model import REGISTRY_VERSION
 
@@ -20,9 +21,14 @@ throttling held connections near 128 kbit/s)."""
 
 @dataclass(frozen=True)
 class ReferenceData:
-    """Fingerprints, bogon policy and thresholds used by `analyse`."""
+    """Fingerprints, bogon policy and thresholds used by `analyse`.
+
+    `fingerprints` holds everything matched; `fingerprint_set` names the versioned set among
+    them (recorded in every analysis), when there is one.
+    """
 
     fingerprints: FingerprintSet = field(default_factory=FingerprintSet)
+    fingerprint_set: VersionedSet | None = None
     bogons: BogonPolicy = field(default_factory=BogonPolicy)
     throttle_kbps: float = DEFAULT_THROTTLE_KBPS
 

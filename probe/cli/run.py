@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from probe.cli.options import add_measuring_flags
-from probe.errors import BadInputError
+from probe.errors import BadInputError, FingerprintSetRefused
 
 if TYPE_CHECKING:
     import httpx
 
+    from probe.checkin import FingerprintOffer
     from probe.config import ProbeConfig
     from probe.model import Measurement, ProbeNetwork, Verdict
     from probe.testlists import ListEntry
@@ -119,6 +120,8 @@ async def _entries(
         categories=categories,
         limit=args.limit or DEFAULT_CHECKIN_URLS,
     )
+    if answer.fingerprints is not None:
+        await take_fingerprint_set(client, config, answer.fingerprints)
     if not answer.entries:
         raise BadInputError(
             "the collector's check-in returned no URLs (has it imported test lists?)"
@@ -126,6 +129,33 @@ async def _entries(
     if config.control_url is None:
         config = with_overrides(config, control_url=answer.control_url)
     return answer.entries, config
+
+
+async def take_fingerprint_set(
+    client: httpx.AsyncClient, config: ProbeConfig, offer: FingerprintOffer
+) -> None:
+    """Fetch and keep the collector's fingerprint set when it is newer than the one in use;
+    print one line saying what happened (a refusal is a warning: the old set stays)."""
+    import trio
+
+    from probe.cli import render
+    from probe.fingerprint_updates import update_fingerprint_set
+    from probe.references import active_set
+
+    assert config.collector_url is not None
+    current = await trio.to_thread.run_sync(active_set, config.data_dir)
+    try:
+        used = await update_fingerprint_set(
+            client, config.collector_url, offer, current, config.data_dir
+        )
+    except FingerprintSetRefused as exc:
+        print(render.warning_line(f"{exc.message}; keeping set {current.version}"), file=sys.stderr)
+        return
+    if used is not current:
+        print(
+            f"fingerprint set {used.version} from the collector (was {current.version})",
+            file=sys.stderr,
+        )
 
 
 async def run(args: argparse.Namespace, config: ProbeConfig) -> int:

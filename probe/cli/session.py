@@ -1,7 +1,8 @@
 """Build what measuring needs from the settings: reference data, network identity, the session,
 and the HTTP client for the collector.
 
-Shared by `measure`, `run` and `upload`; reads fingerprint and GeoIP files once per invocation.
+Shared by `measure`, `run` and `upload`; reads fingerprint and GeoIP files once per invocation
+(the fingerprint set is the shipped one, or a newer one the collector handed over).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from probe.measure import MeasureSession
 from probe.model import ProbeNetwork
 from probe.net import make_ssl_context
 from probe.privacy import own_addresses
-from probe.references import load_reference
+from probe.references import active_set, load_reference
 
 COLLECTOR_TIMEOUT_S = 60.0
 
@@ -74,7 +75,10 @@ def open_session(
         PrivilegeMissing: packet evidence is `required` but impossible here.
     """
     reference = load_reference(
-        config.fingerprint_paths, config.public_networks, config.throttle_kbps
+        config.fingerprint_paths,
+        config.public_networks,
+        config.throttle_kbps,
+        fingerprint_set=active_set(config.data_dir),
     )
     mine = own_addresses() | frozenset(extra_addresses)
     found = local_network(config, mine)

@@ -18,7 +18,7 @@ from probe.model.verdict import Analysis
 
 Doc = msgspec.Meta
 
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.3"
 """Major.minor of the measurement format; a new field bumps the minor version."""
 
 UID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"

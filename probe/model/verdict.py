@@ -98,6 +98,25 @@ class FingerprintMatch(Record, frozen=True, kw_only=True, forbid_unknown_fields=
     depth: Annotated[int, Doc(description="Redirect hop of the matching response.")] = 0
 
 
+class FingerprintSetRef(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which versioned fingerprint set an analysis matched responses against."""
+
+    version: Annotated[
+        str,
+        Doc(
+            pattern=r"^[0-9]{1,9}(\.[0-9]{1,9}){0,3}$",
+            description="The set's version, dot-separated numbers (newer is larger).",
+        ),
+    ]
+    digest: Annotated[
+        str,
+        Doc(
+            pattern="^[0-9a-f]{64}$",
+            description="SHA-256 of the set's canonical bytes (as a collector serves them).",
+        ),
+    ]
+
+
 class HttpComparison(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The final HTTP response compared with the control's (OONI's *_match keys)."""
 
@@ -148,3 +167,10 @@ class Analysis(Record, frozen=True, kw_only=True, forbid_unknown_fields=True):
     reference_digest: Annotated[
         str, Doc(description="SHA-256 over the reference data used (fingerprints, bogon ranges).")
     ]
+    fingerprint_set: Annotated[
+        FingerprintSetRef | None,
+        Doc(
+            description="The versioned fingerprint set used (1.3); extra local fingerprint "
+            "files count in reference_digest only. Null when none was used."
+        ),
+    ] = None

@@ -21,7 +21,7 @@ from probe.net.classify import FAILURES_NOT_FROM_EXCEPTIONS, NETWORK_ERRORS, cla
 from probe.net.dns import dns_timed_out, resolve_system, resolve_tcp
 from probe.net.dns_udp import UdpLookup, resolve_udp
 from probe.net.doh import resolve_doh
-from probe.net.http import HttpProgress, fetch_http, make_http_client
+from probe.net.http import HttpProgress, abandon_body, fetch_http, make_http_client
 from probe.net.http_responses import RedirectTarget, extract_title, redirect_target
 from probe.net.names import WebTarget, encode_hostname, parse_web_url
 from probe.net.tcp import connect_tcp, tcp_timed_out
@@ -41,6 +41,7 @@ __all__ = [
     "StepClock",
     "UdpLookup",
     "WebTarget",
+    "abandon_body",
     "certificate_record",
     "classify",
     "connect_tcp",

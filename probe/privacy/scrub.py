@@ -28,7 +28,7 @@ _BASE64_FIELDS = frozenset({"body_prefix_base64"})
 _BODY_FIELDS = ("body_prefix", "body_prefix_base64")
 _IDENTIFIER_FIELDS = frozenset(
     {"uid", "format_version", "cc", "asn", "resolver_asn", "sha256", "body_sha256",
-     "reference_digest", "rules_version", "flags"}
+     "reference_digest", "rules_version", "flags", "digest"}
 )  # fmt: skip
 """Fields the probe makes itself with a fixed shape (ids, digests, AS numbers): never text a
 server chose, and a `[scrubbed]` inside would break their pattern (AS3221225986 is an AS)."""

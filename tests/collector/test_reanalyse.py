@@ -20,14 +20,14 @@ from tests.probe.analysis.build import page_response
 FINGERPRINTS = (
     "name,scope,other_names,location_found,pattern_type,pattern,confidence_no_fp,"
     "expected_countries,source,exp_url,notes\n"
-    "test.fortiguard,prod,,body,contains,FortiGuard Web Filtering,5,,test,,\n"
+    "test.examplewall,prod,,body,contains,Examplewall denied this address,5,,test,,\n"
 )
 TOKEN = "reanalyse-admin-token-000"
 
 
 def blockpage() -> Measurement:
     m = measurement()
-    page = page_response(b"<html><body>FortiGuard Web Filtering</body></html>", title=None)
+    page = page_response(b"<html><body>Examplewall denied this address</body></html>", title=None)
     http = [msgspec.structs.replace(m.http[0], response=page)]
     return msgspec.structs.replace(
         m, http=http, uid=new_uid(int(NOW.timestamp() * 1e9), os.urandom(10))

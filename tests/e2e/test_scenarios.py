@@ -1,4 +1,4 @@
-"""Every catalogue scenario (S01-S33, and P01-P08 with packet evidence) through the real
+"""Every catalogue scenario (S01-S35, and P01-P08 with packet evidence) through the real
 `crenel-lab run`, one test case per scenario file."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ PACKET_SCENARIOS = 8
 def test_the_catalogue_has_every_scenario_once() -> None:
     ids = [p.name.split("-", 1)[0] for p in SCENARIOS]
     packet = [f"P{i:02d}" for i in range(1, PACKET_SCENARIOS + 1)]
-    assert ids == packet + [f"S{i:02d}" for i in range(1, 34)]
+    assert ids == packet + [f"S{i:02d}" for i in range(1, 36)]
 
 
 def _two_injectors_answered(outcome: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import trio
 
 from lab.servers import Route, Site, html_page, serve_web
 from probe.model import Measurement
+from probe.references import BUNDLED_FILES, BUNDLED_VERSION
 
 pytestmark = pytest.mark.slow
 
@@ -141,6 +142,16 @@ def test_the_wheel_ships_the_license(probe_venv: ProbeVenv) -> None:
     assert shipped == (ROOT / "LICENSE").read_bytes()
 
 
+def test_the_wheel_ships_the_fingerprint_set_with_its_attribution(probe_venv: ProbeVenv) -> None:
+    with zipfile.ZipFile(probe_venv.wheel) as wheel:
+        names = set(wheel.namelist())
+        notice = wheel.read("probe/fingerprints/NOTICE").decode()
+    for name in (*(f for f, _ in BUNDLED_FILES), "NOTICE", "LICENSE-Apache-2.0"):
+        assert f"probe/fingerprints/{name}" in names
+    assert "Apache License, Version 2.0" in notice and "censoredplanet-analysis" in notice
+    assert not any("fingerprints_http" in n or "fingerprints_dns" in n for n in names)
+
+
 async def test_the_probe_alone_measures_a_loopback_site_as_json(
     probe_venv: ProbeVenv, nursery: trio.Nursery, tmp_path: Path
 ) -> None:
@@ -166,6 +177,9 @@ async def test_the_probe_alone_measures_a_loopback_site_as_json(
     response = measurement.http[0].response
     assert response is not None and response.status_code == 200
     assert "Packaging check" in (response.body_prefix or "")
+    # The shipped fingerprint set was found and used without any extra file.
+    used = measurement.analysis.fingerprint_set
+    assert used is not None and used.version == BUNDLED_VERSION
 
 
 def assert_names_extra(program: str, extra: str) -> None:

@@ -16,15 +16,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from probe.analysis import (
-    FingerprintSet,
-    ReferenceData,
-    analyse,
-    parse_censoredplanet_jsonl,
-    parse_ooni_csv,
-)
+from probe.analysis import DEFAULT_THROTTLE_KBPS, ReferenceData, analyse
 from probe.model import Blocking, Verdict
 from probe.ooni import measurement_from_ooni
+from probe.references import load_reference
 
 ROOT = Path(__file__).resolve().parents[3]
 PINS = Path(__file__).with_name("ooni_corpus_answers.json")
@@ -79,22 +74,12 @@ def _expected(blocking: object, accessible: object) -> tuple[Verdict, Blocking |
 
 
 def _reference(shared: Path) -> ReferenceData:
+    """The set shipped with Crenel (Censored Planet's and Crenel's CDN challenges) plus OONI's
+    fingerprints, which a user may add with --fingerprints (they are not shipped)."""
     fp = shared / "fingerprints"
-    items = [
-        *parse_ooni_csv((fp / "fingerprints_http.csv").read_text(), "ooni-http"),
-        *parse_ooni_csv((fp / "fingerprints_dns.csv").read_text(), "ooni-dns"),
-        *parse_censoredplanet_jsonl(
-            (fp / "censoredplanet_false_positive_signatures.json").read_text(),
-            "cp-fp",
-            false_positive=True,
-        ),
-        *parse_censoredplanet_jsonl(
-            (fp / "censoredplanet_blockpage_signatures.json").read_text(),
-            "cp-blockpage",
-            false_positive=False,
-        ),
-    ]
-    return ReferenceData(fingerprints=FingerprintSet(items))
+    return load_reference(
+        [fp / "fingerprints_http.csv", fp / "fingerprints_dns.csv"], (), DEFAULT_THROTTLE_KBPS
+    )
 
 
 def _cases(shared: Path) -> list[tuple[str, object, object]]:

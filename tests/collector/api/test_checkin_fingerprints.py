@@ -11,10 +11,10 @@ import httpx
 import pytest
 import trio
 
+from collector.analyse.analyser import ReferenceSource
 from collector.cli import main as collector_main
 from collector.config import load_collector_config
 from collector.core.errors import ConfigInvalid
-from collector.analyse.analyser import ReferenceSource
 from probe.analysis import build_fingerprint, make_versioned_set
 from probe.references import BUNDLED_VERSION, bundled_set
 from tests.collector.running import start_collector

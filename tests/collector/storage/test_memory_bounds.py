@@ -12,10 +12,10 @@ import pytest
 import zstandard
 
 from collector.config import Limits
+from collector.ingest.rows import measurement_row as summarise
 from collector.storage import DuckDBStorage, heap_trim
 from collector.storage import duckdb as duckdb_store
 from collector.storage.base import MeasurementRow
-from collector.ingest.rows import measurement_row as summarise
 from tests.collector.running import NOW, measurement
 
 

@@ -74,8 +74,10 @@ class ReportStore(Protocol):
         """Return one domain's weighted counts per day and network."""
         ...
 
-    def report_countries(self, since: date, until: date) -> list[CountrySummary]:
-        """Return every country with data."""
+    def report_countries(
+        self, since: date, until: date, origin: str | None = None
+    ) -> list[CountrySummary]:
+        """Return every country with data (of one origin, when given)."""
         ...
 
     def report_samples(self, query: ReportQuery, limit: int) -> tuple[list[Sample], Counter[str]]:
@@ -143,6 +145,7 @@ def country_report(
         until=query.until.isoformat(),
         asn=query.asn,
         region=query.region,
+        origin=query.origin,
         category=query.category,
         generated_at=now.astimezone(UTC).replace(microsecond=0).isoformat(),
         measurements=sum(d.measurements for d in reports),
@@ -237,14 +240,14 @@ def countries(
     now: datetime,
     *,
     report_of: CountryReportFunction[S] = country_report,
+    origin: str | None = None,
 ) -> CountriesReply:
-    """Return every country with data, ranked by how many domains it blocks (each country's
-    report from `report_of`)."""
+    """Return every country with data (of one origin, when given), ranked by how many domains it
+    blocks (each country's report from `report_of`)."""
     lines: list[CountrySummaryReport] = []
-    for summary in store.report_countries(since, until):
-        report = report_of(
-            store, ReportQuery(cc=summary.cc, since=since, until=until), settings, now
-        )
+    for summary in store.report_countries(since, until, origin):
+        query = ReportQuery(cc=summary.cc, since=since, until=until, origin=origin)
+        report = report_of(store, query, settings, now)
         verdicts = Counter(d.verdict for d in report.domains)
         lines.append(
             CountrySummaryReport(

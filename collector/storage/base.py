@@ -49,6 +49,8 @@ class MeasurementRow:
     raw_zstd: bytes
     uploader_network: str | None = None
     """Keyed hash of the uploading network (`collector.uploaders`), never the address."""
+    origin: str = "crenel"
+    """Who measured: `crenel`, or the platform an imported measurement comes from (`ooni`)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class Filters:
     confirmed: bool | None = None
     """Only measurements with (or without) a confirmed blockpage or forged-DNS fingerprint."""
     geo_mismatch: bool | None = None
+    origin: str | None = None
+    """Only measurements of this origin (`crenel`, `ooni`); None: all."""
 
 
 @dataclass(frozen=True)

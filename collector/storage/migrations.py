@@ -11,7 +11,12 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from collector.storage.rollups import MIGRATION_3_STATEMENTS, MIGRATION_STATEMENTS, REBUILD_V2
+from collector.storage.rollups import (
+    MIGRATION_3_STATEMENTS,
+    MIGRATION_4_STATEMENTS,
+    MIGRATION_STATEMENTS,
+    REBUILD_V2,
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "rollups for reports", (*MIGRATION_STATEMENTS, *REBUILD_V2)),
     Migration(3, "uploader networks in measurements and rollups", MIGRATION_3_STATEMENTS),
+    Migration(4, "origin of measurements, in measurements and rollups", MIGRATION_4_STATEMENTS),
 )
 """Every migration, in order; the schema version is the last one's number."""
 

@@ -178,3 +178,10 @@ def test_export_on_the_command_line_takes_an_origin(
         collector_main(["export", "--since", "2026-11-01", "--until", "2026-11-02", "--format",
                         "jsonl", "--out", str(tmp_path / "x"), "--origin", "martian"])  # fmt: skip
     assert bad.value.code == 2
+
+
+def test_the_command_line_offers_the_origins_the_api_takes() -> None:
+    from collector.api.params import ORIGINS
+    from collector.cli.options import ORIGINS as CLI_ORIGINS
+
+    assert CLI_ORIGINS == ORIGINS

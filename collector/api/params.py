@@ -31,6 +31,7 @@ FILTER_PARAMS = (
     "software",
     "confirmed",
     "geo_mismatch",
+    "origin",
 )
 _CC = re.compile(r"^[A-Z]{2}$")
 _ASN = re.compile(r"^(?:AS)?([0-9]{1,10})$")
@@ -42,6 +43,8 @@ LATEST_DAY = date(9998, 12, 31)
 """The last day a time parameter may name: a day and any time zone can be added without overflow."""
 VERDICTS = frozenset([v.value for v in Verdict] + ["pending"])
 METHODS = frozenset(m.value for m in Method)
+ORIGINS = ("crenel", "ooni")
+"""Who made a measurement: Crenel's probes, or a platform it was imported from."""
 
 
 def check_known(params: Mapping[str, str], allowed: Collection[str]) -> None:
@@ -163,6 +166,20 @@ def parse_int(
     return value
 
 
+def parse_origin(text: str | None) -> str | None:
+    """Return the origin a query is limited to, or None (all origins) when absent.
+
+    Raises:
+        InvalidField: not one of `ORIGINS`.
+    """
+    if not text:
+        return None
+    origin = text.strip().lower()
+    if origin not in ORIGINS:
+        raise InvalidField(f"origin: {text!r} is not one of {', '.join(ORIGINS)}", field="origin")
+    return origin
+
+
 def parse_filters(params: Mapping[str, str]) -> Filters:
     """Return the filters named by the query parameters.
 
@@ -203,6 +220,7 @@ def parse_filters(params: Mapping[str, str]) -> Filters:
         software_version=software_version,
         confirmed=parse_bool(params.get("confirmed"), "confirmed"),
         geo_mismatch=parse_bool(params.get("geo_mismatch"), "geo_mismatch"),
+        origin=parse_origin(params.get("origin")),
     )
 
 

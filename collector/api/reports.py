@@ -14,7 +14,7 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from collector.api.params import check_day, parse_asn
+from collector.api.params import check_day, parse_asn, parse_origin
 from collector.core.errors import InvalidField, NotFound
 from collector.regional.model import ModelSettings
 from collector.reports import build
@@ -88,6 +88,7 @@ def _query(request: Request, cc: str, today: date, domain: str | None = None) ->
         region=region,
         category=category.upper() if category else None,
         domain=domain,
+        origin=parse_origin(request.query_params.get("origin")),
     )
 
 
@@ -100,7 +101,11 @@ async def countries(collector: Runtime, request: Request) -> Response:
     now = collector.config.clock()
     since, until = parse_window(request, now.date())
     store = collector.storage.backend
-    overview = functools.partial(build.countries, report_of=collector.reports.country_report)
+    overview = functools.partial(
+        build.countries,
+        report_of=collector.reports.country_report,
+        origin=parse_origin(request.query_params.get("origin")),
+    )
     settings = _settings(collector)
     reply = await collector.storage.read(overview, store, since, until, settings, now)
     return _json(reply)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.api.params import FILTER_PARAMS
+from collector.api.params import FILTER_PARAMS, ORIGINS
 from collector.api.schemas import (
     AggregationReply,
     CheckInReply,
@@ -81,6 +81,12 @@ def _list_of(enum_values: list[str]) -> dict[str, Any]:
     return {"type": "string", "description": "Comma-separated; any of: " + ", ".join(enum_values)}
 
 
+ORIGIN = Param(
+    "origin",
+    "Only measurements made by Crenel's probes (crenel) or imported from OONI (ooni); absent: all.",
+    {"type": "string", "enum": list(ORIGINS)},
+)
+
 FILTERS: tuple[Param, ...] = (
     Param("country", "Probe countries, ISO alpha-2, comma-separated (IR,RU)."),
     Param("asn", "Probe networks, comma-separated (AS197207,12389)."),
@@ -108,6 +114,7 @@ FILTERS: tuple[Param, ...] = (
         "Only measurements whose uploader geolocated elsewhere (true) or not (false).",
         {"type": "boolean"},
     ),
+    ORIGIN,
 )
 assert tuple(p.name for p in FILTERS) == FILTER_PARAMS
 
@@ -115,6 +122,7 @@ _AXES = [a.value for a in Axis]
 _WINDOW: tuple[Param, ...] = (
     Param("since", "First day of the window, YYYY-MM-DD (default: 6 days before until)."),
     Param("until", "Last day of the window, YYYY-MM-DD (default: today, UTC)."),
+    ORIGIN,
 )
 _BAD = Reply(400, "Malformed request or body.", ErrorReply)
 _INVALID = Reply(422, "A parameter or field has the wrong type or value.", ErrorReply)

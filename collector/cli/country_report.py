@@ -66,6 +66,8 @@ def _fetch(url: str, query: ReportQuery, args: argparse.Namespace) -> CountryRep
         params["category"] = query.category
     if query.region is not None:
         params["region"] = query.region
+    if query.origin is not None:
+        params["origin"] = query.origin
     target = f"{url.rstrip('/')}/api/v1/reports/{query.cc}?{urlencode(params)}"
     try:
         response = httpx.get(target, timeout=FETCH_TIMEOUT_S, trust_env=False)
@@ -95,6 +97,7 @@ def print_report(args: argparse.Namespace, open_storage: Callable[[], Storage]) 
         asn=_asn(args.asn),
         region=args.region or None,
         category=args.category.upper() if args.category else None,
+        origin=getattr(args, "origin", None),
     )
     if args.url:
         report = _fetch(args.url, query, args)

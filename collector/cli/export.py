@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from collector.cli.errors import CliError
-from collector.cli.options import add_json_flag, add_storage_flags, collector_config
+from collector.cli.options import ORIGINS, add_json_flag, add_storage_flags, collector_config
 
 EXPORT_FORMATS = ("parquet", "jsonl", "csv", "ooni")
 """The values of `collector.storage.ExportFormat`, spelled here so `--help` imports no storage."""
@@ -38,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="directory (parquet) or file (jsonl, csv, ooni)",
     )
     export.add_argument("--country", metavar="CC", help="only these countries (comma-separated)")
+    export.add_argument(
+        "--origin",
+        choices=ORIGINS,
+        help="only Crenel's own measurements (crenel) or those imported from OONI (ooni)",
+    )
     add_storage_flags(export)
     add_json_flag(export, "the count and the path")
     export.set_defaults(handler=run_export)
@@ -83,6 +88,8 @@ def run_export(args: argparse.Namespace) -> None:
     params = {"since": args.since, "until": args.until}
     if args.country:
         params["country"] = args.country
+    if args.origin:
+        params["origin"] = args.origin
     try:
         filters = parse_filters(params)
     except InvalidField as exc:

@@ -11,6 +11,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collector.config import CollectorConfig
 
+ORIGINS = ("crenel", "ooni")
+"""The values of `--origin` (`collector.api.params.ORIGINS`), spelled here so `--help` stays
+light."""
+
 
 def add_storage_flags(parser: argparse.ArgumentParser) -> None:
     """Add --data-dir and --debug to `parser`; return nothing."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from collector.cli.options import add_storage_flags, collector_config
+from collector.cli.options import ORIGINS, add_storage_flags, collector_config
 
 REPORT_FORMATS = ("table", "json", "csv", "md", "html")
 """The values of `collector.reports.render.ReportFormat`, spelled here so `--help` stays light."""
@@ -21,6 +21,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--asn", metavar="AS", help="only this network (AS12389 or 12389)")
     p.add_argument("--region", metavar="NAME", help="only this sub-national region")
     p.add_argument("--category", metavar="CODE", help="only this test-list category")
+    p.add_argument(
+        "--origin",
+        choices=ORIGINS,
+        help="only Crenel's own measurements (crenel) or those imported from OONI (ooni)",
+    )
     p.add_argument("--since", metavar="YYYY-MM-DD", help="first day (default: 6 days before)")
     p.add_argument("--until", metavar="YYYY-MM-DD", help="last day (default: today, UTC)")
     p.add_argument("--format", dest="fmt", default="table", choices=REPORT_FORMATS)

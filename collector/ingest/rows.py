@@ -101,6 +101,7 @@ def measurement_row(
         source_asn=source.asn if source else None,
         geo_mismatch=geo_mismatch(probe.cc, asn, source),
         uploader_network=source.uploader_network if source else None,
+        origin=measurement.origin.platform if measurement.origin else "crenel",
         raw_zstd=raw_zstd,
     )
 

@@ -102,6 +102,7 @@ def country_report(
         until=query.until.isoformat(),
         asn=query.asn,
         region=query.region,
+        origin=query.origin,
         category=query.category,
         generated_at=now.astimezone(UTC).replace(microsecond=0).isoformat(),
         measurements=sum(d.measurements for d in reports),
@@ -196,14 +197,14 @@ def countries(
     now: datetime,
     *,
     report_of: CountryReportFunction[S] = country_report,
+    origin: str | None = None,
 ) -> CountriesReply:
-    """Return every country with data, ranked by how many domains it blocks (each country's
-    report from `report_of`)."""
+    """Return every country with data (of one origin, when given), ranked by how many domains it
+    blocks (each country's report from `report_of`)."""
     lines: list[CountrySummaryReport] = []
-    for summary in store.report_countries(since, until):
-        report = report_of(
-            store, ReportQuery(cc=summary.cc, since=since, until=until), settings, now
-        )
+    for summary in store.report_countries(since, until, origin):
+        query = ReportQuery(cc=summary.cc, since=since, until=until, origin=origin)
+        report = report_of(store, query, settings, now)
         verdicts = Counter(d.verdict for d in report.domains)
         lines.append(
             CountrySummaryReport(

@@ -80,6 +80,10 @@ class CountryReport(_Record, frozen=True, kw_only=True, gc=False):
     asn: int | None = None
     region: Annotated[str | None, Doc(description="Sub-national region, where asked for.")] = None
     category: str | None = None
+    origin: Annotated[
+        str | None,
+        Doc(description="Whose measurements are counted (`crenel`, `ooni`); null: all."),
+    ] = None
     generated_at: str
     measurements: int
     networks: list[CountryNetwork]

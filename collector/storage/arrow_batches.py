@@ -41,6 +41,7 @@ def measurements_table(rows: Sequence[MeasurementRow]) -> pa.Table:
             "geo_mismatch": pa.array([r.geo_mismatch for r in rows], pa.bool_()),
             "raw": pa.array([r.raw_zstd for r in rows], pa.binary()),
             "uploader_network": pa.array([r.uploader_network for r in rows], pa.string()),
+            "origin": pa.array([r.origin for r in rows], pa.string()),
         }
     )
 

@@ -63,6 +63,8 @@ class MeasurementRow:
     raw_zstd: bytes
     uploader_network: str | None = None
     """Keyed hash of the uploading network (`collector.sources.uploaders`), never the address."""
+    origin: str = "crenel"
+    """Who measured: `crenel`, or the platform an imported measurement comes from (`ooni`)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,8 @@ class Filters:
     confirmed: bool | None = None
     """Only measurements with (or without) a confirmed blockpage or forged-DNS fingerprint."""
     geo_mismatch: bool | None = None
+    origin: str | None = None
+    """Only measurements of this origin (`crenel`, `ooni`); None: all."""
 
 
 @dataclass(frozen=True)
@@ -285,8 +289,10 @@ class ReportStore(Protocol):
         """Return one domain's weighted counts per day and network."""
         ...
 
-    def report_countries(self, since: date, until: date) -> list[CountrySummary]:
-        """Return every country with data."""
+    def report_countries(
+        self, since: date, until: date, origin: str | None = None
+    ) -> list[CountrySummary]:
+        """Return every country with data (of one origin, when given)."""
         ...
 
     def report_samples(self, query: ReportQuery, limit: int) -> tuple[list[Sample], Counter[str]]:

@@ -61,11 +61,11 @@ INSERT OR IGNORE INTO measurements (
     uid, received_at, start_time, day, probe_cc, probe_asn, probe_network_name, probe_id, region,
     input, domain, category_code, software_name, software_version, format_version,
     probe_verdict, probe_methods, probe_confidence, needs_analysis, control_failed,
-    source_cc, source_asn, geo_mismatch, raw, uploader_network)
+    source_cc, source_asn, geo_mismatch, raw, uploader_network, origin)
 SELECT uid::UUID, received_at, start_time, CAST(start_time AS DATE), probe_cc, probe_asn,
     probe_network_name, probe_id, region, input, domain, category_code, software_name,
     software_version, format_version, probe_verdict, probe_methods, probe_confidence, true,
-    control_failed, source_cc, source_asn, geo_mismatch, raw, uploader_network
+    control_failed, source_cc, source_asn, geo_mismatch, raw, uploader_network, origin
 FROM ingest_batch
 RETURNING uid::VARCHAR
 """
@@ -451,10 +451,12 @@ class DuckDBStorage:
         with self._reader() as con:
             return reports.daily_networks(con, query, settings)
 
-    def report_countries(self, since: date, until: date) -> list[report_records.CountrySummary]:
-        """Return every country with measurements in the window."""
+    def report_countries(
+        self, since: date, until: date, origin: str | None = None
+    ) -> list[report_records.CountrySummary]:
+        """Return every country with measurements in the window (of one origin, when given)."""
         with self._reader() as con:
-            return reports.countries(con, since, until)
+            return reports.countries(con, since, until, origin)
 
     def report_samples(
         self, query: report_records.ReportQuery, limit: int

@@ -11,7 +11,74 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from collector.storage.rollups import MIGRATION_3_STATEMENTS, MIGRATION_STATEMENTS, REBUILD_V2
+from collector.storage.rollups import (
+    FILLS,
+    MIGRATION_3_STATEMENTS,
+    MIGRATION_STATEMENTS,
+    REBUILD_V2,
+)
+
+MIGRATION_4_STATEMENTS: tuple[str, ...] = (
+    "ALTER TABLE measurements ADD COLUMN origin VARCHAR",
+    # Before format 1.2's `origin` reached the store, imported OONI measurements were told apart
+    # only by the probe id the importer gives them (`ooni-report:<report_id>`).
+    "UPDATE measurements SET origin = CASE WHEN probe_id LIKE 'ooni-report:%' THEN 'ooni' "
+    "ELSE 'crenel' END",
+    "DROP TABLE rollup_probe_day",
+    "DROP TABLE rollup_methods",
+    "DROP TABLE rollup_domain_day",
+    """
+    CREATE TABLE rollup_probe_day (
+        day DATE NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn UINTEGER NOT NULL,
+        region VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        uploader VARCHAR NOT NULL,
+        probe_key VARCHAR NOT NULL,
+        contradicted BOOLEAN NOT NULL,
+        category_code VARCHAR,
+        network_name VARCHAR,
+        blocked BIGINT NOT NULL,
+        blocked_no_control BIGINT NOT NULL,
+        ok BIGINT NOT NULL,
+        down BIGINT NOT NULL,
+        inconclusive BIGINT NOT NULL,
+        confirmed BIGINT NOT NULL,
+        packet_confirmed BIGINT NOT NULL,
+        origin VARCHAR NOT NULL,
+        PRIMARY KEY (day, probe_cc, probe_asn, region, domain, uploader, probe_key, contradicted,
+                     origin)
+    )
+    """,
+    """
+    CREATE TABLE rollup_methods (
+        day DATE NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        probe_asn UINTEGER NOT NULL,
+        region VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        count BIGINT NOT NULL,
+        origin VARCHAR NOT NULL,
+        PRIMARY KEY (day, probe_cc, probe_asn, region, domain, method, origin)
+    )
+    """,
+    """
+    CREATE TABLE rollup_domain_day (
+        day DATE NOT NULL,
+        probe_cc VARCHAR NOT NULL,
+        domain VARCHAR NOT NULL,
+        blocked BIGINT NOT NULL,
+        ok BIGINT NOT NULL,
+        origin VARCHAR NOT NULL,
+        PRIMARY KEY (day, probe_cc, domain, origin)
+    )
+    """,
+    *FILLS,
+)
+"""Migration 4: where each measurement comes from (`crenel`, or the platform it was imported
+from, such as `ooni`), and every rollup keyed by it too, so reports can be filtered by origin."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +154,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(2, "rollups for reports", (*MIGRATION_STATEMENTS, *REBUILD_V2)),
     Migration(3, "uploader networks in measurements and rollups", MIGRATION_3_STATEMENTS),
+    Migration(4, "origin of measurements, in measurements and rollups", MIGRATION_4_STATEMENTS),
 )
 """Every migration, in order; the schema version is the last one's number."""
 

@@ -28,6 +28,8 @@ class ReportQuery:
     region: str | None = None
     category: str | None = None
     domain: str | None = None
+    origin: str | None = None
+    """Only rollups of this origin (`crenel`, `ooni`); None: all."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,9 @@ def _filters(
     if query.domain is not None:
         parts.append("domain = ?")
         params.append(query.domain)
+    if query.origin is not None:
+        parts.append("origin = ?")
+        params.append(query.origin)
     return " AND ".join(parts)
 
 
@@ -275,6 +278,9 @@ def baselines(
     if query.domain is not None:
         where += " AND domain = ?"
         params.append(query.domain)
+    if query.origin is not None:
+        where += " AND origin = ?"
+        params.append(query.origin)
     group = "domain, probe_cc"
     pooled = _PER_UPLOADER.format(group=group, where=where)
     rows: list[Any] = con.execute(
@@ -349,13 +355,17 @@ def daily_networks(
     return dict(sorted(out.items()))
 
 
-def countries(con: duckdb.DuckDBPyConnection, since: date, until: date) -> list[CountrySummary]:
-    """Return every country with measurements in the window."""
+def countries(
+    con: duckdb.DuckDBPyConnection, since: date, until: date, origin: str | None = None
+) -> list[CountrySummary]:
+    """Return every country with measurements in the window (of one origin, when given)."""
+    by_origin = "" if origin is None else " AND origin = ?"
     rows = con.execute(
         "SELECT probe_cc, count(DISTINCT domain), count(DISTINCT probe_asn), "
         "sum(blocked + blocked_no_control + ok + down + inconclusive)::BIGINT, max(day) "
-        "FROM rollup_probe_day WHERE day >= ? AND day <= ? GROUP BY probe_cc ORDER BY probe_cc",
-        [since, until],
+        f"FROM rollup_probe_day WHERE day >= ? AND day <= ?{by_origin} "
+        "GROUP BY probe_cc ORDER BY probe_cc",
+        [since, until] + ([] if origin is None else [origin]),
     ).fetchall()
     return [
         CountrySummary(
@@ -380,6 +390,9 @@ def samples(
     if query.region is not None:
         extra += " AND region = ?"
         params.append(query.region)
+    if query.origin is not None:
+        extra += " AND coalesce(origin, 'crenel') = ?"
+        params.append(query.origin)
     rows = con.execute(
         "SELECT uid::VARCHAR, start_time, probe_asn, verdict, methods FROM measurements "
         f"WHERE probe_cc = ? AND domain = ? AND start_time >= ? AND start_time < ?{extra} "

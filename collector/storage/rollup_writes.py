@@ -39,6 +39,7 @@ def state_pairs(
         methods,
         confirmed,
         packet_confirmed,
+        origin,
     ) in old:
         before = rollups.RowState(
             day=day,
@@ -56,6 +57,7 @@ def state_pairs(
             methods=list(methods or []),
             confirmed=bool(confirmed),
             packet_confirmed=bool(packet_confirmed),
+            origin=origin,
         )
         analysis = new[str(uid)]
         after = dataclasses.replace(
@@ -94,6 +96,7 @@ def apply_deltas(con: duckdb.DuckDBPyConnection, deltas: rollups.Deltas) -> None
         columns["network_name"] = pa.array([lab[1] for lab in labels], pa.string())
         for i, name in enumerate(rollups.COUNTS):
             columns[name] = pa.array([deltas.probe_day[k][i] for k in keys], pa.int64())
+        columns["origin"] = pa.array([k[8] for k in keys], pa.string())
         probe_day_delta = pa.table(columns)  # noqa: F841 - read by the SQL below
         con.execute(rollups.UPSERT_PROBE_DAY)
     if deltas.methods:
@@ -101,6 +104,7 @@ def apply_deltas(con: duckdb.DuckDBPyConnection, deltas: rollups.Deltas) -> None
         method_columns = _key_columns(method_keys)
         method_columns["method"] = pa.array([k[5] for k in method_keys], pa.string())
         method_columns["count"] = pa.array([deltas.methods[k] for k in method_keys], pa.int64())
+        method_columns["origin"] = pa.array([k[6] for k in method_keys], pa.string())
         methods_delta = pa.table(method_columns)  # noqa: F841 - read by the SQL below
         con.execute(rollups.UPSERT_METHODS)
     if deltas.domain_day:
@@ -111,6 +115,7 @@ def apply_deltas(con: duckdb.DuckDBPyConnection, deltas: rollups.Deltas) -> None
             "domain": pa.array([k[2] for k in domain_keys], pa.string()),
             "blocked": pa.array([deltas.domain_day[k][0] for k in domain_keys], pa.int64()),
             "ok": pa.array([deltas.domain_day[k][1] for k in domain_keys], pa.int64()),
+            "origin": pa.array([k[3] for k in domain_keys], pa.string()),
         }
         domain_day_delta = pa.table(domain_columns)  # noqa: F841 - read by the SQL below
         con.execute(rollups.UPSERT_DOMAIN_DAY)

@@ -1,5 +1,5 @@
 """Rollups: counts per (day, country, AS, region, domain, uploader network, probe, whether the
-claimed network contradicts the source), kept current as analyses are saved.
+claimed network contradicts the source, origin), kept current as analyses are saved.
 
 Pure: builds the deltas a batch of analyses makes (the old verdict's counts leave, the new
 one's arrive) and holds the SQL; `duckdb.DuckDBStorage` runs it inside the transaction that
@@ -146,7 +146,7 @@ PROBE_DAY_TABLE_V3 = """
 """Migration 3's per-probe rollup: keyed also by uploader network ('' when trusted or unknown)
 and by whether the measurement's claimed network contradicts its source (`geo_mismatch`)."""
 
-_FILL_PROBE_DAY = f"""
+_FILL_PROBE_DAY_V3 = f"""
     INSERT INTO rollup_probe_day
     SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
            coalesce(uploader_network, '') AS uploader, coalesce(probe_id, '') AS probe_key,
@@ -162,17 +162,53 @@ MIGRATION_3_STATEMENTS: tuple[str, ...] = (
     "ALTER TABLE measurements ADD COLUMN uploader_network VARCHAR",
     "DROP TABLE rollup_probe_day",
     PROBE_DAY_TABLE_V3,
-    _FILL_PROBE_DAY,
+    _FILL_PROBE_DAY_V3,
 )
 """Migration 3: the uploader network column and the per-probe rollup keyed by it."""
+
+
+ORIGIN = "coalesce(origin, 'crenel')"
+"""A measurement's origin as the rollups key it: the importing platform, or `crenel`."""
+
+_FILL_PROBE_DAY = f"""
+    INSERT INTO rollup_probe_day
+    SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
+           coalesce(uploader_network, '') AS uploader, coalesce(probe_id, '') AS probe_key,
+           coalesce(geo_mismatch, false) AS contradicted,
+           any_value(category_code), any_value(probe_network_name),
+           {_VERDICT_COUNTS}, {ORIGIN} AS origin_key
+    FROM measurements WHERE verdict IS NOT NULL
+    GROUP BY day, probe_cc, probe_asn, region_key, domain, uploader, probe_key, contradicted,
+             origin_key
+    ORDER BY day, probe_cc
+"""
+_FILL_METHODS_V4 = f"""
+    INSERT INTO rollup_methods
+    SELECT day, probe_cc, probe_asn, region_key, domain, method, count(*), origin_key
+    FROM (SELECT day, probe_cc, probe_asn, coalesce(region, '') AS region_key, domain,
+                 unnest(methods) AS method, {ORIGIN} AS origin_key
+          FROM measurements WHERE verdict = 'blocked')
+    GROUP BY day, probe_cc, probe_asn, region_key, domain, method, origin_key
+    ORDER BY day, probe_cc
+"""
+_FILL_DOMAIN_DAY_V4 = f"""
+    INSERT INTO rollup_domain_day
+    SELECT day, probe_cc, domain,
+           count(*) FILTER (WHERE verdict = 'blocked' AND NOT control_failed),
+           count(*) FILTER (WHERE verdict = 'ok'), {ORIGIN} AS origin_key
+    FROM measurements WHERE verdict IS NOT NULL
+    GROUP BY day, probe_cc, domain, origin_key
+    ORDER BY day, probe_cc
+"""
+
+FILLS: tuple[str, ...] = (_FILL_PROBE_DAY, _FILL_METHODS_V4, _FILL_DOMAIN_DAY_V4)
+"""Fill the three (empty) rollup tables from the analysed measurements (migration 4, rebuilds)."""
 
 REBUILD: tuple[str, ...] = (
     "DELETE FROM rollup_probe_day",
     "DELETE FROM rollup_methods",
     "DELETE FROM rollup_domain_day",
-    _FILL_PROBE_DAY,
-    _FILL_METHODS,
-    _FILL_DOMAIN_DAY,
+    *FILLS,
 )
 """Recompute every rollup from the analysed measurements (migration, repair, benchmarks).
 
@@ -184,14 +220,14 @@ SELECT m.uid::VARCHAR, m.day, m.probe_cc, m.probe_asn, m.domain, coalesce(m.prob
        coalesce(m.uploader_network, ''), coalesce(m.geo_mismatch, false),
        m.region, m.category_code, m.probe_network_name, m.control_failed,
        m.verdict, m.methods, coalesce(m.fingerprint_confirmed, false),
-       coalesce(m.packet_confirmed, false)
+       coalesce(m.packet_confirmed, false), coalesce(m.origin, 'crenel')
 FROM measurements m JOIN analysis_batch a ON m.uid = a.uid::UUID
 """
 """Each analysed row's key and its current (old) verdict, read before the analyses are saved."""
 
 UPSERT_PROBE_DAY = """
 INSERT INTO rollup_probe_day SELECT * FROM probe_day_delta
-ON CONFLICT (day, probe_cc, probe_asn, region, domain, uploader, probe_key, contradicted)
+ON CONFLICT (day, probe_cc, probe_asn, region, domain, uploader, probe_key, contradicted, origin)
 DO UPDATE SET
     category_code = coalesce(excluded.category_code, category_code),
     network_name = coalesce(excluded.network_name, network_name),
@@ -206,13 +242,13 @@ DO UPDATE SET
 
 UPSERT_METHODS = """
 INSERT INTO rollup_methods SELECT * FROM methods_delta
-ON CONFLICT (day, probe_cc, probe_asn, region, domain, method) DO UPDATE SET
+ON CONFLICT (day, probe_cc, probe_asn, region, domain, method, origin) DO UPDATE SET
     count = count + excluded.count
 """
 
 UPSERT_DOMAIN_DAY = """
 INSERT INTO rollup_domain_day SELECT * FROM domain_day_delta
-ON CONFLICT (day, probe_cc, domain) DO UPDATE SET
+ON CONFLICT (day, probe_cc, domain, origin) DO UPDATE SET
     blocked = blocked + excluded.blocked, ok = ok + excluded.ok
 """
 
@@ -236,13 +272,17 @@ class RowState:
     methods: Sequence[str]
     confirmed: bool
     packet_confirmed: bool
+    origin: str = "crenel"
 
 
-ProbeDayKey = tuple[date, str, int, str, str, str, str, bool]
-"""(day, country, AS, region or '', domain, uploader or '', probe key, contradicted)."""
+ProbeDayKey = tuple[date, str, int, str, str, str, str, bool, str]
+"""(day, country, AS, region or '', domain, uploader or '', probe key, contradicted, origin)."""
 
-MethodKey = tuple[date, str, int, str, str, str]
-"""(day, country, AS, region or '', domain, method)."""
+MethodKey = tuple[date, str, int, str, str, str, str]
+"""(day, country, AS, region or '', domain, method, origin)."""
+
+DomainDayKey = tuple[date, str, str, str]
+"""(day, country, domain, origin)."""
 
 
 @dataclass
@@ -252,7 +292,7 @@ class Deltas:
     probe_day: dict[ProbeDayKey, list[int]]
     labels: dict[ProbeDayKey, tuple[str | None, str | None]]
     methods: dict[MethodKey, int]
-    domain_day: dict[tuple[date, str, str], list[int]]
+    domain_day: dict[DomainDayKey, list[int]]
 
     def is_empty(self) -> bool:
         """Return whether the batch changes nothing."""
@@ -277,7 +317,7 @@ def compute_deltas(changes: Iterable[tuple[RowState, RowState]]) -> Deltas:
     probe_day: defaultdict[ProbeDayKey, list[int]] = defaultdict(lambda: [0] * len(COUNTS))
     labels: dict[ProbeDayKey, tuple[str | None, str | None]] = {}
     methods: defaultdict[MethodKey, int] = defaultdict(int)
-    domain_day: defaultdict[tuple[date, str, str], list[int]] = defaultdict(lambda: [0, 0])
+    domain_day: defaultdict[DomainDayKey, list[int]] = defaultdict(lambda: [0, 0])
     for old, new in changes:
         for state, sign in ((old, -1), (new, 1)):
             if state.verdict is None:
@@ -292,6 +332,7 @@ def compute_deltas(changes: Iterable[tuple[RowState, RowState]]) -> Deltas:
                 state.uploader,
                 state.probe_key,
                 state.contradicted,
+                state.origin,
             )
             row = probe_day[key]
             for i, value in enumerate(_counts(state)):
@@ -299,8 +340,17 @@ def compute_deltas(changes: Iterable[tuple[RowState, RowState]]) -> Deltas:
             labels[key] = (state.category_code, state.network_name)
             if state.verdict == "blocked":
                 for method in state.methods:
-                    methods[(state.day, state.cc, state.asn, region, state.domain, method)] += sign
-            domain = domain_day[(state.day, state.cc, state.domain)]
+                    key_m = (
+                        state.day,
+                        state.cc,
+                        state.asn,
+                        region,
+                        state.domain,
+                        method,
+                        state.origin,
+                    )
+                    methods[key_m] += sign
+            domain = domain_day[(state.day, state.cc, state.domain, state.origin)]
             domain[0] += sign * int(state.verdict == "blocked" and not state.control_failed)
             domain[1] += sign * int(state.verdict == "ok")
     return Deltas(

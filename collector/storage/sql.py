@@ -69,6 +69,9 @@ def where(filters: Filters, cursor: Cursor | None = None) -> tuple[str, list[obj
     if filters.geo_mismatch is not None:
         parts.append("coalesce(geo_mismatch, false) = ?")
         params.append(filters.geo_mismatch)
+    if filters.origin is not None:
+        parts.append("coalesce(origin, 'crenel') = ?")
+        params.append(filters.origin)
     if cursor is not None:
         parts.append("(start_time < ? OR (start_time = ? AND uid < ?::UUID))")
         moment = naive_utc(cursor.start_time)

@@ -98,7 +98,8 @@ def _answer(answer: DnsAnswer) -> dict[str, Any]:
 
 def _query(q: DnsQuery) -> dict[str, Any]:
     return {
-        "answers": [_answer(a) for a in q.answers] or None,
+        # df-002: `answers` is a list of Answer objects, empty when there are none.
+        "answers": [_answer(a) for a in q.answers],
         "engine": _ENGINES[q.resolver_kind],
         "failure": q.failure,
         "hostname": q.hostname,
@@ -115,7 +116,7 @@ def _duplicates(queries: list[DnsQuery]) -> list[dict[str, Any]]:
     """Return the UDP responses after the first of each query (OONI's late duplicates)."""
     return [
         {
-            "answers": [_answer(a) for a in response.answers] or None,
+            "answers": [_answer(a) for a in response.answers],
             "engine": "udp",
             "failure": None,
             "hostname": q.hostname,
@@ -171,8 +172,9 @@ def _handshake(h: TlsHandshake) -> dict[str, Any]:
 
 
 def _request(t: HttpTransaction) -> dict[str, Any]:
+    # df-001: a body is a string or BinaryData, never null; code 0 says there was no response.
     response: dict[str, Any] = {
-        "body": None,
+        "body": "",
         "body_is_truncated": False,
         "code": 0,
         "headers_list": [],

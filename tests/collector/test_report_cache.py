@@ -73,7 +73,9 @@ class CountingStore:
     ) -> dict[date, list[NetworkCounts]]:
         return {}
 
-    def report_countries(self, since: date, until: date) -> list[CountrySummary]:
+    def report_countries(
+        self, since: date, until: date, origin: str | None = None
+    ) -> list[CountrySummary]:
         return [CountrySummary(cc, 0, 0, 0, None) for cc in self.countries]
 
     def report_samples(self, query: ReportQuery, limit: int) -> tuple[list[Sample], Counter[str]]:

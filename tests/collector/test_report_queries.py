@@ -47,7 +47,7 @@ def _probe_day(
 ) -> None:
     store._con.execute(
         "INSERT INTO rollup_probe_day VALUES (?, 'CN', ?, ?, ?, ?, ?, ?, 'NEWS', 'Net', ?, ?, ?, "
-        "0, 0, 0, 0)",
+        "0, 0, 0, 0, 'crenel')",
         [DAY, asn, region, domain, uploader, probe, contradicted, blocked, no_control, ok],
     )
 
@@ -152,7 +152,7 @@ def _country_day(
 ) -> None:
     store._con.execute(
         "INSERT INTO rollup_probe_day VALUES (?, ?, 1, '', 'd.example', ?, ?, false, NULL, NULL, "
-        "?, 0, ?, 0, 0, 0, 0)",
+        "?, 0, ?, 0, 0, 0, 0, 'crenel')",
         [DAY, cc, uploader, probe, blocked, ok],
     )
 

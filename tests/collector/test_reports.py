@@ -234,16 +234,32 @@ def test_deltas_move_counts_from_the_old_verdict_to_the_new() -> None:
     )
     ok = RowState(**{**base.__dict__, "verdict": "ok"})
     first = compute_deltas([(base, blocked)])
-    assert first.probe_day[(base.day, "CN", 1, "", "d", "", "p", False)] == [1, 0, 0, 0, 0, 1, 0]
-    assert first.methods == {(base.day, "CN", 1, "", "d", "tls.reset"): 1}
+    assert first.probe_day[(base.day, "CN", 1, "", "d", "", "p", False, "crenel")] == [
+        1,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+    ]
+    assert first.methods == {(base.day, "CN", 1, "", "d", "tls.reset", "crenel"): 1}
     again = compute_deltas([(blocked, ok)])
-    assert again.probe_day[(base.day, "CN", 1, "", "d", "", "p", False)] == [-1, 0, 1, 0, 0, -1, 0]
-    assert again.methods == {(base.day, "CN", 1, "", "d", "tls.reset"): -1}
+    assert again.probe_day[(base.day, "CN", 1, "", "d", "", "p", False, "crenel")] == [
+        -1,
+        0,
+        1,
+        0,
+        0,
+        -1,
+        0,
+    ]
+    assert again.methods == {(base.day, "CN", 1, "", "d", "tls.reset", "crenel"): -1}
     assert compute_deltas([(ok, ok)]).is_empty()
     moved = RowState(**{**ok.__dict__, "region": "Tehran"})
     assert compute_deltas([(ok, moved)]).probe_day == {
-        (base.day, "CN", 1, "", "d", "", "p", False): [0, 0, -1, 0, 0, 0, 0],
-        (base.day, "CN", 1, "Tehran", "d", "", "p", False): [0, 0, 1, 0, 0, 0, 0],
+        (base.day, "CN", 1, "", "d", "", "p", False, "crenel"): [0, 0, -1, 0, 0, 0, 0],
+        (base.day, "CN", 1, "Tehran", "d", "", "p", False, "crenel"): [0, 0, 1, 0, 0, 0, 0],
     }
 
 

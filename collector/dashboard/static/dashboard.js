@@ -5,6 +5,24 @@
 
 const app = document.getElementById("app");
 const crumbs = document.getElementById("crumbs");
+const originSelect = document.getElementById("origin");
+// Whose measurements the reports count (the API's `origin`): kept in the page's query string so
+// links and reloads keep it. Only the select's own values are used, never the raw parameter.
+const ORIGINS = ["crenel", "ooni"];
+const requested = new URLSearchParams(location.search).get("origin");
+const origin = ORIGINS.includes(requested) ? requested : "";
+originSelect.value = origin;
+originSelect.addEventListener("change", () => {
+  const params = new URLSearchParams(location.search);
+  if (originSelect.value) params.set("origin", originSelect.value);
+  else params.delete("origin");
+  const query = params.toString();
+  location.assign(location.pathname + (query ? "?" + query : ""));
+});
+
+function withOrigin(path) {
+  return origin ? path + (path.includes("?") ? "&" : "?") + "origin=" + origin : path;
+}
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -33,7 +51,7 @@ function methodsText(methods) {
 }
 
 async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" } });
+  const response = await fetch(withOrigin(path), { headers: { Accept: "application/json" } });
   if (!response.ok) throw new Error(path + " answered " + response.status);
   return response.json();
 }
@@ -52,9 +70,9 @@ function table(headers, rows, id) {
   return el("div", { class: "scroll" }, el("table", id ? { id } : {}, el("thead", {}, head), body));
 }
 
-function countryHref(cc) { return "/dashboard/country/" + encodeURIComponent(cc); }
+function countryHref(cc) { return withOrigin("/dashboard/country/" + encodeURIComponent(cc)); }
 function domainHref(cc, domain) {
-  return countryHref(cc) + "/domain/" + encodeURIComponent(domain);
+  return withOrigin("/dashboard/country/" + encodeURIComponent(cc) + "/domain/" + encodeURIComponent(domain));
 }
 
 async function overview() {
@@ -78,7 +96,7 @@ async function overview() {
 }
 
 async function country(cc) {
-  setCrumbs([["Countries", "/dashboard/"], [cc, null]]);
+  setCrumbs([["Countries", withOrigin("/dashboard/")], [cc, null]]);
   const [report, changes] = await Promise.all([
     getJson("/api/v1/reports/" + encodeURIComponent(cc)),
     getJson("/api/v1/changes?cc=" + encodeURIComponent(cc)),
@@ -130,7 +148,7 @@ function card(label, value, id) {
 }
 
 async function domain(cc, name) {
-  setCrumbs([["Countries", "/dashboard/"], [cc, countryHref(cc)], [name, null]]);
+  setCrumbs([["Countries", withOrigin("/dashboard/")], [cc, countryHref(cc)], [name, null]]);
   const data = await getJson("/api/v1/reports/" + encodeURIComponent(cc) + "/domains/" + encodeURIComponent(name));
   const summary = data.summary;
   const chartBox = el("div", { class: "chart", id: "timeline" });

@@ -11,6 +11,7 @@ from collector.core.errors import StorageUnavailable
 from collector.storage import MIGRATIONS, SCHEMA_VERSION, Migration, migrate
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import MigrationError, applied_versions
+from collector.storage.rollups import REBUILD
 
 
 def test_migration_numbers_are_consecutive_from_one() -> None:
@@ -70,9 +71,54 @@ def test_migration_3_keys_rollups_by_uploader_and_keeps_the_counts(tmp_path: Pat
             "INSERT INTO rollup_probe_day VALUES ('2026-11-01', 'CN', 1, '', 'd', 'p', NULL, "
             "NULL, 2, 0, 3, 0, 0, 0, 0)"
         )
-        assert migrate(con) == [3]
+        assert migrate(con, MIGRATIONS[:3]) == [3]
         columns = [r[0] for r in con.execute("DESCRIBE rollup_probe_day").fetchall()]
         assert columns[5:8] == ["uploader", "probe_key", "contradicted"]
         assert "uploader_network" in [r[0] for r in con.execute("DESCRIBE measurements").fetchall()]
         # Rebuilt from the (here empty) analysed measurements, as `rebuild_rollups` would.
         assert con.execute("SELECT count(*) FROM rollup_probe_day").fetchone() == (0,)
+
+
+_V3_ROW = (
+    "INSERT INTO measurements (uid, received_at, start_time, day, probe_cc, probe_asn, "
+    "probe_network_name, probe_id, input, domain, software_name, software_version, "
+    "format_version, probe_verdict, probe_methods, probe_confidence, verdict, methods, "
+    "needs_analysis, control_failed, raw) VALUES (?::UUID, TIMESTAMP '2026-11-01 10:00:00', "
+    "TIMESTAMP '2026-11-01 09:00:00', DATE '2026-11-01', 'IR', 64496, 'Net', ?, "
+    "'https://d.example/', 'd.example', ?, '1', '1.2', 'blocked', ['dns.forged'], 0.9, "
+    "'blocked', ['dns.forged'], false, false, ''::BLOB)"
+)
+
+
+def test_migration_4_gives_a_version_3_store_an_origin_and_keys_rollups_by_it(
+    tmp_path: Path,
+) -> None:
+    with duckdb.connect(str(tmp_path / "c.duckdb")) as con:
+        migrate(con, MIGRATIONS[:3])
+        con.execute(_V3_ROW, ["0190a5a4-3c1e-7abc-8def-000000000001", "p1", "crenel-probe"])
+        con.execute(
+            _V3_ROW, ["0190a5a4-3c1e-7abc-8def-000000000002", "ooni-report:r1", "ooniprobe-cli"]
+        )
+        con.execute(
+            _V3_ROW, ["0190a5a4-3c1e-7abc-8def-000000000003", "ooni-report:r1", "ooniprobe-cli"]
+        )
+        assert migrate(con) == [4]
+        origins = con.execute(
+            "SELECT origin, count(*) FROM measurements GROUP BY origin ORDER BY origin"
+        ).fetchall()
+        assert origins == [("crenel", 1), ("ooni", 2)]
+        tables = ("rollup_probe_day", "rollup_methods", "rollup_domain_day")
+        per_origin = {
+            t: con.execute(
+                f"SELECT origin, sum({'count' if t == 'rollup_methods' else 'blocked'}) "
+                f"FROM {t} GROUP BY origin ORDER BY origin"
+            ).fetchall()
+            for t in tables
+        }
+        assert all(rows == [("crenel", 1), ("ooni", 2)] for rows in per_origin.values()), per_origin
+        migrated = {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+        for statement in REBUILD:
+            con.execute(statement)
+        assert {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables} == (
+            migrated
+        )

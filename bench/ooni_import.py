@@ -2,76 +2,101 @@
 
 Repeats the 56 measurements of OONI's Web Connectivity corpus (../shared/data/ooni-corpus,
 GPL, read in place and never copied into the product) to N measurements, each with its own
-`measurement_uid`, in one gzip'd JSONL can, then runs the real command on a fresh data directory
-as a subprocess: parsed, converted, analysed (one analysis worker), stored and rolled up, end
-to end. Prints the rate and the importer's peak RSS; run with two sizes to see that memory does
-not grow with the file.
+`measurement_uid`, and streams them as JSON lines through a named pipe into the real command,
+run as a subprocess on a fresh data directory: parsed, converted, analysed, stored and rolled
+up, end to end. Nothing lands on disk but the store (1 M measurements would be 45 GB of JSON).
+Prints the rate and the importer's peak RSS (the largest of its processes); run with two sizes
+to see that memory does not grow with the file.
 
-Usage: python bench/ooni_import.py [--quick] [--count N ...]
+Usage: python bench/ooni_import.py [--quick] [--count N ...] [--workers N]
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ooni-corpus"
+_UID = "@@UID@@"
 
 
-def write_can(path: Path, count: int) -> int:
-    """Write `count` corpus measurements, uniquely named, to a gzip'd JSONL can; return bytes."""
-    docs = [json.loads(p.read_text()) for p in sorted(CORPUS.glob("*/*/measurement.json"))]
-    with gzip.open(path, "wt", compresslevel=1) as out:
+def corpus_lines() -> list[tuple[bytes, bytes]]:
+    """Return each corpus document as one JSON line, split where its `measurement_uid` goes."""
+    lines = []
+    for path in sorted(CORPUS.glob("*/*/measurement.json")):
+        doc = json.loads(path.read_text())
+        doc["measurement_uid"] = _UID
+        before, after = json.dumps(doc).encode().split(_UID.encode())
+        lines.append((before, after + b"\n"))
+    return lines
+
+
+def write_lines(fifo: Path, count: int, done: list[int]) -> None:
+    """Write `count` corpus lines, uniquely named, into the pipe; record the bytes written."""
+    lines = corpus_lines()
+    written = 0
+    with fifo.open("wb", buffering=1 << 20) as out:
         for i in range(count):
-            doc = docs[i % len(docs)]
-            doc["measurement_uid"] = f"20231130000000.{i:06d}_IT_webconnectivity_bench"
-            out.write(json.dumps(doc) + "\n")
-    return path.stat().st_size
+            before, after = lines[i % len(lines)]
+            uid = f"20231130000000.{i:07d}_IT_webconnectivity_bench".encode()
+            out.write(before)
+            out.write(uid)
+            out.write(after)
+            written += len(before) + len(uid) + len(after)
+    done.append(written)
 
 
-def run_import(can: Path, data_dir: Path) -> tuple[float, int, float]:
-    """Return (seconds, measurements stored, peak RSS MiB) of one import into a new data dir."""
+def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, int]:
+    """Return (seconds, measurements stored, peak RSS MiB so far, bytes read) of one import."""
+    fifo = tmp / f"can-{count}.jsonl"
+    os.mkfifo(fifo)
     command = [
-        sys.executable, "-m", "collector.cli", "import-ooni", str(can),
-        "--data-dir", str(data_dir), "--analysis-workers", "1", "--json",
+        sys.executable, "-m", "collector.cli", "import-ooni", str(fifo),
+        "--data-dir", str(tmp / f"data-{count}"), "--analysis-workers", str(workers), "--json",
     ]  # fmt: skip
+    written: list[int] = []
+    writer = threading.Thread(target=write_lines, args=(fifo, count, written), daemon=True)
     started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer.start()
+    out, err = child.communicate(timeout=4 * 3600)
     elapsed = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"import failed ({done.returncode}): {done.stderr.strip()[-500:]}")
-    stored = int(json.loads(done.stdout.strip().splitlines()[-1])["stored"])
+    writer.join(timeout=10)
+    fifo.unlink()
+    if child.returncode != 0:
+        raise SystemExit(f"import failed ({child.returncode}): {err.strip()[-500:]}")
+    stored = int(json.loads(out.strip().splitlines()[-1])["stored"])
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return elapsed, stored, peak_mib
+    return elapsed, stored, peak_mib, written[0] if written else 0
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2,000 measurements")
+    parser.add_argument("--quick", action="store_true", help="10,000 measurements")
     parser.add_argument("--count", type=int, action="append", help="measurements (repeat)")
+    parser.add_argument("--workers", type=int, default=2, help="importer worker processes")
     args = parser.parse_args()
     if not CORPUS.is_dir():
         raise SystemExit(f"needs OONI's corpus at {CORPUS} (../shared/data)")
-    counts = args.count or ([2_000] if args.quick else [10_000, 100_000])
+    counts = args.count or ([10_000] if args.quick else [100_000, 1_000_000])
     rate = 0.0
     with tempfile.TemporaryDirectory(prefix="crenel-ooni-bench-") as tmp:
         for count in counts:
-            can = Path(tmp) / f"can-{count}.jsonl.gz"
-            size = write_can(can, count)
-            elapsed, stored, peak = run_import(can, Path(tmp) / f"data-{count}")
+            elapsed, stored, peak, size = run_import(count, Path(tmp), args.workers)
             rate = stored / elapsed
             print(
-                f"{count:>9,} measurements ({size / 2**20:,.0f} MiB gzip'd): stored {stored:,} "
-                f"in {elapsed:.1f} s, {rate:,.0f}/s, peak RSS so far {peak:,.0f} MiB"
+                f"{count:>9,} measurements ({size / 2**20:,.0f} MiB of JSON lines): stored "
+                f"{stored:,} in {elapsed:.1f} s, {rate:,.0f}/s, peak RSS so far {peak:,.0f} MiB",
+                flush=True,
             )
-            can.unlink()
     print(f"ooni import: {rate:,.0f} measurements/s")
 
 

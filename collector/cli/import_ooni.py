@@ -14,7 +14,7 @@ from collector.cli.errors import CliError
 from collector.cli.options import add_analysis_flags, add_storage_flags, collector_config
 
 if TYPE_CHECKING:
-    from collector.ooni_import import Destination
+    from collector.ooni_import import Destination, PreparationPool
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -41,12 +41,13 @@ async def run_import_ooni(args: argparse.Namespace) -> None:
     from collector.ooni_import.pipeline import import_files, render_summary
 
     paths = [Path(p) for p in args.paths]
-    missing = [str(p) for p in paths if not p.is_file()]
+    # A named pipe is read like a file (a can streamed from elsewhere); a directory is not.
+    missing = [str(p) for p in paths if not p.exists() or p.is_dir()]
     if missing:
         raise CliError(f"no such file: {', '.join(missing)}")
     summary = ImportSummary()
-    async with _destination(args) as destination:
-        await import_files(paths, destination, summary, show_progress=not args.json)
+    async with _destination(args) as (destination, pool):
+        await import_files(paths, destination, pool, summary, show_progress=not args.json)
     if args.json:
         sys.stdout.write(msgspec.json.encode(summary).decode() + "\n")
     else:
@@ -54,28 +55,35 @@ async def run_import_ooni(args: argparse.Namespace) -> None:
 
 
 @asynccontextmanager
-async def _destination(args: argparse.Namespace) -> AsyncIterator[Destination]:
+async def _destination(
+    args: argparse.Namespace,
+) -> AsyncIterator[tuple[Destination, PreparationPool]]:
     import httpx
 
     from collector.analyse.analyser import Analyser
     from collector.cli.datadir import open_storage
     from collector.core.metrics import Metrics
-    from collector.ooni_import import LocalDestination, RemoteDestination
+    from collector.ooni_import import LocalDestination, PreparationPool, RemoteDestination
     from collector.runtime import reference_source
     from collector.storage import ThreadedStorage
 
+    config = collector_config(args)
+    workers = config.analysis_workers
     if args.url:
         async with httpx.AsyncClient(timeout=60.0, trust_env=False) as client:
-            yield RemoteDestination(args.url, client)
+            with PreparationPool(None, workers=workers, clock=config.clock) as pool:
+                yield RemoteDestination(args.url, client), pool
         return
-    config = collector_config(args)
     store = open_storage(config, remedy="or import into it with --url URL")
     try:
         storage = ThreadedStorage(store)
         source = reference_source(config)
-        with Analyser(
-            storage, source, Metrics(), workers=config.analysis_workers, clock=config.clock
-        ) as analyser:
-            yield LocalDestination(storage, analyser, config.clock)
+        # The workers convert and analyse each measurement once; the analyser only picks up
+        # rows an earlier run left waiting for analysis.
+        with (
+            Analyser(storage, source, Metrics(), workers=0, clock=config.clock) as analyser,
+            PreparationPool(source, workers=workers, clock=config.clock) as pool,
+        ):
+            yield LocalDestination(storage, analyser), pool
     finally:
         store.close()

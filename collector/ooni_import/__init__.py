@@ -1,8 +1,9 @@
 """Import OONI's published measurements into the collector.
 
 Its job: read OONI files as published (`documents`), convert each Web Connectivity measurement
-with `probe.ooni` and count what is skipped (`convert`), and hand the results to a store or a
-running collector (`destinations`), which analyse and roll them up like Crenel's own uploads.
+with `probe.ooni` and count what is skipped (`convert`), compress, summarise and analyse it once
+(`prepared`, in worker processes: `pool`), and hand the results to a store or a running
+collector (`destinations`), rolled up like Crenel's own uploads.
 It must not decide verdicts (the analysis does) or parse command lines (`collector.cli` does).
 """
 
@@ -13,7 +14,9 @@ from collector.ooni_import.destinations import (
     LocalDestination,
     RemoteDestination,
 )
-from collector.ooni_import.documents import Document, FileReader, Unreadable
+from collector.ooni_import.documents import Document, FileReader, RawLine, Unreadable
+from collector.ooni_import.pool import PreparationPool
+from collector.ooni_import.prepared import Prepared, PreparedChunk, prepare_chunk
 
 __all__ = [
     "Converted",
@@ -23,8 +26,13 @@ __all__ = [
     "ImportRefused",
     "ImportSummary",
     "LocalDestination",
+    "PreparationPool",
+    "Prepared",
+    "PreparedChunk",
     "Problem",
+    "RawLine",
     "RemoteDestination",
     "Unreadable",
     "convert",
+    "prepare_chunk",
 ]

@@ -55,6 +55,22 @@ class ImportSummary(msgspec.Struct, kw_only=True):
         if len(self.problems) < MAX_LISTED_PROBLEMS:
             self.problems.append(Problem(file=path, line=line, reason=reason, detail=detail[:300]))
 
+    def add(self, part: ImportSummary) -> None:
+        """Count what a later part of the import (a chunk of lines) counted; return nothing."""
+        self.files += part.files
+        self.documents += part.documents
+        self.converted += part.converted
+        self.stored += part.stored
+        self.duplicates += part.duplicates
+        self.analysed += part.analysed
+        for name, n in part.other_tests.items():
+            self.other_tests[name] = self.other_tests.get(name, 0) + n
+        for reason, n in part.skipped.items():
+            self.skipped[reason] = self.skipped.get(reason, 0) + n
+        room = MAX_LISTED_PROBLEMS - len(self.problems)
+        if room > 0:
+            self.problems.extend(part.problems[:room])
+
 
 @dataclass(frozen=True)
 class Converted:

@@ -4,22 +4,19 @@ or a running collector over its upload API (which stores and analyses them itsel
 from __future__ import annotations
 
 import gzip
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Protocol
 
 import httpx
 import msgspec
 import trio
-import zstandard
 
 from collector.analyse.analyser import Analyser
 from collector.api.schemas import IngestReply
 from collector.core.errors import CollectorError, CollectorUnreachable
-from collector.ingest.prepare import ZSTD_LEVEL
-from collector.ingest.rows import measurement_row
-from collector.ooni_import.convert import Converted, ImportSummary
-from collector.storage import MeasurementRow, ThreadedStorage
+from collector.ooni_import.convert import ImportSummary
+from collector.ooni_import.prepared import Prepared
+from collector.storage import ThreadedStorage
 
 UPLOAD_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 20
@@ -32,43 +29,40 @@ class ImportRefused(CollectorError):
 
 
 class Destination(Protocol):
-    """Takes converted measurements in batches and counts what was stored."""
+    """Takes prepared measurements in batches and counts what was stored."""
 
-    async def store(self, batch: Sequence[Converted], summary: ImportSummary) -> None:
-        """Store the batch (and analyse it where that happens here); return nothing."""
+    async def store(self, batch: Sequence[Prepared], summary: ImportSummary) -> None:
+        """Store the batch (with its analyses where that happens here); return nothing."""
+
+    async def finish(self, summary: ImportSummary) -> None:
+        """Finish the work the stored batches left behind; return nothing."""
 
 
 class LocalDestination:
-    """A stopped collector's store: rows stored like uploads, then analysed like uploads."""
+    """A stopped collector's store: rows stored like uploads, with the analyses the workers made
+    (each measurement analysed once, before it is stored), and the rollups updated with them."""
 
-    def __init__(
-        self, storage: ThreadedStorage, analyser: Analyser, clock: Callable[[], datetime]
-    ) -> None:
+    def __init__(self, storage: ThreadedStorage, analyser: Analyser) -> None:
         self._storage = storage
         self._analyser = analyser
-        self._clock = clock
-        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
 
-    async def store(self, batch: Sequence[Converted], summary: ImportSummary) -> None:
-        """Store the batch in one transaction and analyse its new rows; return nothing."""
-        now = self._clock()
-        rows: list[MeasurementRow] = []
-        for item in batch:
-            try:
-                row = measurement_row(
-                    item.measurement,
-                    self._compressor.compress(item.data),
-                    received_at=now,
-                    source=None,
-                )
-            except ValueError as exc:
-                summary.skip(item.path, item.line, "unexpected_shape", str(exc))
-                continue
-            rows.append(row)
+    async def store(self, batch: Sequence[Prepared], summary: ImportSummary) -> None:
+        """Store the batch in one transaction, then the analyses of its new rows and their
+        rollups in another; return nothing."""
+        rows = [item.row for item in batch if item.row is not None]
+        if not rows:
+            return
         new = await self._storage.write(self._storage.backend.insert, rows)
         summary.stored += len(new)
         summary.duplicates += len(rows) - len(new)
-        self._analyser.offer([(r.uid, r.raw_zstd) for r in rows if r.uid in new])
+        analyses = [i.analysis for i in batch if i.analysis is not None and i.uid in new]
+        # A uid twice in one batch is stored once (its first row): so is its analysis.
+        unique = list({a.uid: a for a in reversed(analyses)}.values())
+        await self._storage.write(self._storage.backend.save_analyses, unique)
+        summary.analysed += len(unique)
+
+    async def finish(self, summary: ImportSummary) -> None:
+        """Analyse rows an earlier run left waiting for analysis; return nothing."""
         summary.analysed += await self._analyser.drain()
 
 
@@ -79,7 +73,7 @@ class RemoteDestination:
         self._url = f"{base_url.rstrip('/')}/api/v1/measurements"
         self._client = client
 
-    async def store(self, batch: Sequence[Converted], summary: ImportSummary) -> None:
+    async def store(self, batch: Sequence[Prepared], summary: ImportSummary) -> None:
         """Upload the batch until the collector acknowledges it; return nothing.
 
         Raises:
@@ -109,6 +103,9 @@ class RemoteDestination:
                 )
             await trio.sleep(_retry_after(response))
         raise ImportRefused(f"the collector stayed busy after {MAX_ATTEMPTS} tries; try later")
+
+    async def finish(self, summary: ImportSummary) -> None:
+        """Nothing is left: the running collector analyses what it stored; return nothing."""
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -1,34 +1,46 @@
-"""Run an import: stream every file through conversion into a destination, with progress, and
-render the summary."""
+"""Run an import: stream every file's lines through a preparation pool into a destination, with
+progress, and render the summary.
+
+Three things overlap: this task reads lines and hands chunks to the pool, the workers prepare
+them, and a second task writes batches to the destination. Each hand-over is bounded (chunks in
+flight, batches queued), so memory stays the same however large the files are.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
+import trio
 from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
 
-from collector.ooni_import.convert import Converted, ImportSummary, convert
+from collector.ooni_import.convert import ImportSummary
 from collector.ooni_import.destinations import Destination, RemoteDestination
-from collector.ooni_import.documents import FileReader
+from collector.ooni_import.documents import Document, FileReader, RawLine, Unreadable
+from collector.ooni_import.pool import CHUNK_LINES, PreparationPool
+from collector.ooni_import.prepared import Prepared, PreparedChunk
 
 BATCH = 2_000
 """Measurements stored per transaction (local imports)."""
 UPLOAD_BATCH = 500
 """Measurements per upload (imports into a running collector)."""
+QUEUED_BATCHES = 1
+"""Full batches waiting for the destination while it stores the one before."""
 
 
 async def import_files(
     paths: Sequence[Path],
     destination: Destination,
+    pool: PreparationPool,
     summary: ImportSummary,
     *,
     show_progress: bool,
@@ -48,26 +60,81 @@ async def import_files(
         disable=not (show_progress and console.is_terminal),
         transient=True,
     )
+    send, receive = trio.open_memory_channel[list[Prepared]](QUEUED_BATCHES)
     with progress:
         task = progress.add_task("importing", total=total, count=0)
-        done_bytes = 0
-        for path in paths:
-            summary.files += 1
-            reader = FileReader(path)
-            batch: list[Converted] = []
-            for item in reader.documents():
-                converted = convert(item, summary)
-                if converted is not None:
-                    batch.append(converted)
-                if len(batch) >= batch_size:
-                    await destination.store(batch, summary)
-                    batch = []
-                    progress.update(
-                        task, completed=done_bytes + reader.position, count=summary.converted
-                    )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_store_batches, receive, destination, summary)
+            async with send:
+                batcher = _Batcher(send, summary, batch_size)
+                await _read_files(paths, pool, batcher, summary, progress=progress, task=task)
+                await batcher.add(await pool.finish())
+                await batcher.flush()
+        await destination.finish(summary)
+        progress.update(task, completed=total, count=summary.converted)
+
+
+class _Batcher:
+    """Counts prepared chunks into the summary and sends full batches to the store's task."""
+
+    def __init__(
+        self, send: trio.MemorySendChannel[list[Prepared]], summary: ImportSummary, size: int
+    ) -> None:
+        self._send = send
+        self._summary = summary
+        self._size = size
+        self._batch: list[Prepared] = []
+
+    async def add(self, chunks: list[PreparedChunk]) -> None:
+        """Count the chunks and send every batch they fill; return nothing."""
+        for chunk in chunks:
+            self._summary.add(chunk.summary)
+            self._batch.extend(chunk.measurements)
+            if len(self._batch) >= self._size:
+                await self.flush()
+
+    async def flush(self) -> None:
+        """Send the batch so far, however small; return nothing."""
+        if self._batch:
+            await self._send.send(self._batch)
+            self._batch = []
+
+
+async def _read_files(
+    paths: Sequence[Path],
+    pool: PreparationPool,
+    batcher: _Batcher,
+    summary: ImportSummary,
+    *,
+    progress: Progress,
+    task: TaskID,
+) -> None:
+    done_bytes = 0
+    for path in paths:
+        summary.files += 1
+        reader = FileReader(path)
+        chunk: list[RawLine | Document | Unreadable] = []
+        for item in reader.lines():
+            chunk.append(item)
+            if len(chunk) >= CHUNK_LINES:
+                await batcher.add(await pool.submit(chunk))
+                chunk = []
+                progress.update(
+                    task, completed=done_bytes + reader.position, count=summary.converted
+                )
+        if chunk:
+            await batcher.add(await pool.submit(chunk))
+        done_bytes += path.stat().st_size
+
+
+async def _store_batches(
+    receive: trio.MemoryReceiveChannel[list[Prepared]],
+    destination: Destination,
+    summary: ImportSummary,
+) -> None:
+    async with receive:
+        async for batch in receive:
             await destination.store(batch, summary)
-            done_bytes += path.stat().st_size
-            progress.update(task, completed=done_bytes, count=summary.converted)
 
 
 def render_summary(summary: ImportSummary) -> str:

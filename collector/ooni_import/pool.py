@@ -1,0 +1,124 @@
+"""Prepare chunks of an OONI file in worker processes, in file order, a bounded number at once.
+
+Decoding, converting and analysing a measurement is CPU work in Python; worker processes let
+it use every core while the importing process reads the file and writes the store. With no
+workers the chunks are prepared in the importing process itself.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+import trio
+
+from collector.analyse.analyser import ReferenceSource
+from collector.ooni_import.documents import Document, RawLine, Unreadable
+from collector.ooni_import.prepared import PreparedChunk, prepare_chunk
+from probe.analysis import ReferenceData
+
+CHUNK_LINES = 100
+"""Lines handed to a worker at once: large enough that handing over costs little."""
+CHUNKS_PER_WORKER = 3
+"""Chunks in flight per worker: enough to keep it busy, few enough that memory stays flat."""
+COLLECT_EVERY_CHUNKS = 200
+"""A worker runs without the cyclic garbage collector (its objects hold no cycles), and collects
+once per this many chunks in case something did."""
+PARENT_CHECK_S = 1.0
+
+_worker_reference: ReferenceData | None = None
+_worker_chunks = 0
+
+
+def _init_worker(source: ReferenceSource | None, parent: int) -> None:
+    global _worker_reference  # noqa: PLW0603 - one reference per worker process, loaded once
+    _worker_reference = source.load() if source is not None else None
+    gc.disable()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker when the importer is gone (killed with -9, the pool never shuts it)."""
+    while os.getppid() == parent:  # a plain thread, bounded by the worker's lifetime
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
+
+
+def _prepare_in_worker(
+    items: Sequence[RawLine | Document | Unreadable], now: datetime
+) -> PreparedChunk:
+    global _worker_chunks  # noqa: PLW0603 - a per-process counter
+    _worker_chunks += 1
+    if _worker_chunks % COLLECT_EVERY_CHUNKS == 0:
+        gc.collect()
+    return prepare_chunk(items, reference=_worker_reference, now=now)
+
+
+class PreparationPool:
+    """Prepares chunks in order with at most `CHUNKS_PER_WORKER` per worker in flight; a context
+    manager owning its worker processes."""
+
+    def __init__(
+        self,
+        source: ReferenceSource | None,
+        *,
+        workers: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._source = source
+        self._reference = source.load() if source is not None and workers <= 0 else None
+        self._workers = workers
+        self._clock = clock
+        self._pool: ProcessPoolExecutor | None = None
+        self._pending: deque[Future[PreparedChunk]] = deque()
+
+    def __enter__(self) -> Self:
+        if self._workers > 0:
+            self._pool = ProcessPoolExecutor(
+                max_workers=self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(self._source, os.getpid()),
+            )
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def submit(self, items: Sequence[RawLine | Document | Unreadable]) -> list[PreparedChunk]:
+        """Start preparing a chunk; return the chunks finished meanwhile that must be taken now
+        (in file order) so that no more than the bound are in flight."""
+        if self._pool is None:
+            await trio.lowlevel.checkpoint()  # let the store's task run between chunks
+            return [prepare_chunk(items, reference=self._reference, now=self._clock())]
+        self._pending.append(self._pool.submit(_prepare_in_worker, items, self._clock()))
+        done = []
+        while len(self._pending) > CHUNKS_PER_WORKER * self._workers:
+            done.append(await self._next())
+        return done
+
+    async def finish(self) -> list[PreparedChunk]:
+        """Return every chunk still in flight, in file order."""
+        return [await self._next() for _ in range(len(self._pending))]
+
+    async def _next(self) -> PreparedChunk:
+        future = self._pending.popleft()
+        if future.done():
+            return future.result()
+        return await trio.to_thread.run_sync(future.result)

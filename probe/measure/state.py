@@ -1,7 +1,7 @@
-"""The state one measurement's tasks share: the target, its clock and transaction ids, and the
-records observed so far (`Records`), in the order they happened.
+"""The state one measurement's tasks share: the target, its clock and transaction ids, the
+addresses its packets are captured for, and the records observed so far (`Records`).
 
-No I/O: the steps append records here and `assemble` reads them.
+No I/O of its own: the steps append records here and `assemble` reads them.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class Records:
 
 
 @dataclass
-class Run:
+class MeasurementState:
     """The state of one `MeasureSession.measure` call shared by its tasks."""
 
     target: WebTarget
@@ -61,12 +61,19 @@ class Run:
     ids: itertools.count[int]
     records: Records
     background: trio.Nursery
+    packets: PacketSession | None = None
     control_done: trio.Event = field(default_factory=trio.Event)
     watched: list[str] = field(default_factory=list)
 
     def next_id(self) -> int:
         """Return the next transaction id of this measurement."""
         return next(self.ids)
+
+    def watch(self, address: str) -> None:
+        """Capture this measurement's traffic with `address` (with packet evidence on)."""
+        if self.packets is not None and address not in self.watched:
+            self.packets.watch(address)
+            self.watched.append(address)
 
 
 def lookup_result(lookup: UdpLookup, packets: PacketSession | None) -> DnsQuery:

@@ -20,6 +20,7 @@ import trio
 
 from collector.control.guard import AddressGuard
 from collector.errors import InvalidField, TargetRefused
+from probe.config import DEFAULT_USER_AGENT
 from probe.model import (
     ControlAddressInfo,
     ControlDns,
@@ -34,7 +35,6 @@ from probe.model import (
     unknown_failure,
 )
 from probe.net import (
-    DEFAULT_USER_AGENT,
     Fetcher,
     FetchRules,
     HopAddresses,

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from probe.net.fetch_rules import DEFAULT_USER_AGENT
-
 DEFAULT_DOH_URL = "https://dns.google/dns-query"
+DEFAULT_USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
 PacketMode = Literal["off", "on", "required"]
 """Packet evidence and localisation: off, on where privileges allow, or required (exit 4)."""
 PACKET_MODES: tuple[PacketMode, ...] = ("off", "on", "required")

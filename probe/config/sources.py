@@ -15,7 +15,7 @@ from typing import Any
 import platformdirs
 import tomli_w
 
-from probe.config.settings import DEFAULT_DOH_URL, Budgets, ProbeConfig
+from probe.config.settings import DEFAULT_DOH_URL, DEFAULT_USER_AGENT, Budgets, ProbeConfig
 from probe.config.values import (
     check_networks,
     check_url,
@@ -29,7 +29,6 @@ from probe.config.values import (
     typed_value,
 )
 from probe.errors import ConfigError
-from probe.net.fetch_rules import DEFAULT_USER_AGENT
 
 APP_NAME = "crenel"
 RESOLV_CONF = Path("/etc/resolv.conf")

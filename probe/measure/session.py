@@ -33,7 +33,7 @@ from probe.measure.resolve import resolve_host
 from probe.measure.state import MeasurementState, Records
 from probe.model import AddressPolicy, Measurement, MeasurementOptions, ProbeNetwork
 from probe.net import FetchRules, StepClock, make_http_client, make_ssl_context, parse_web_url
-from probe.packet import CaptureError, PacketSession
+from probe.packet import CaptureError, PacketRecorder
 from probe.privacy import scrub_measurement
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class MeasureSession:
         network: ProbeNetwork | None = None,
         probe_id: str | None = None,
         own_addresses: Iterable[str] = (),
-        packets: PacketSession | None = None,
+        packets: PacketRecorder | None = None,
     ) -> None:
         self.config = config
         self.packets = packets

@@ -13,7 +13,7 @@ import trio
 
 from probe.model import ControlExchange, DnsQuery, HttpTransaction, TcpConnect, TlsHandshake
 from probe.net import StepClock, UdpLookup, WebTarget
-from probe.packet import FailedFlow, PacketSession
+from probe.packet import FailedFlow, PacketRecorder
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Records:
     control: ControlExchange | None = None
     tested: set[tuple[str, int]] = field(default_factory=set)
 
-    def all_dns(self, packets: PacketSession | None = None) -> list[DnsQuery]:
+    def all_dns(self, packets: PacketRecorder | None = None) -> list[DnsQuery]:
         """Return every DNS query so far, UDP lookups included, ordered by depth and id."""
         merged = self.dns + [lookup_result(lookup, packets) for lookup in self.udp]
         return sorted(merged, key=lambda q: (q.depth, q.id))
@@ -61,7 +61,7 @@ class MeasurementState:
     ids: itertools.count[int]
     records: Records
     background: trio.Nursery
-    packets: PacketSession | None = None
+    packets: PacketRecorder | None = None
     control_done: trio.Event = field(default_factory=trio.Event)
     watched: list[str] = field(default_factory=list)
 
@@ -76,7 +76,7 @@ class MeasurementState:
             self.watched.append(address)
 
 
-def lookup_result(lookup: UdpLookup, packets: PacketSession | None) -> DnsQuery:
+def lookup_result(lookup: UdpLookup, packets: PacketRecorder | None) -> DnsQuery:
     """Return a UDP lookup's record, with its responses' IP traits when packets were captured."""
     result = lookup.result()
     if packets is None or lookup.local_port is None or not result.responses:

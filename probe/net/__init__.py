@@ -24,7 +24,6 @@ from probe.net.dns import dns_timed_out, resolve_system, resolve_tcp
 from probe.net.dns_udp import UdpLookup, resolve_udp
 from probe.net.doh import resolve_doh
 from probe.net.fetch_rules import (
-    DEFAULT_USER_AGENT,
     FetchRules,
     NextHop,
     endpoint_ports,
@@ -50,7 +49,6 @@ from probe.net.tls import (
 )
 
 __all__ = [
-    "DEFAULT_USER_AGENT",
     "FAILURES_NOT_FROM_EXCEPTIONS",
     "NETWORK_ERRORS",
     "FetchRules",

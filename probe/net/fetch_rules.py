@@ -14,10 +14,6 @@ from probe.model.observations import HttpTransaction
 from probe.net.http_responses import redirect_target
 from probe.net.names import WebTarget
 
-DEFAULT_USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
 ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 ACCEPT_LANGUAGE = "en-US,en;q=0.9"
 TLS_CHECK_PORT = 443
@@ -42,7 +38,9 @@ class NextHop:
 class FetchRules:
     """How a URL is fetched: headers, the redirect limit, addresses tried per hop."""
 
-    user_agent: str = DEFAULT_USER_AGENT
+    user_agent: str
+    """The probe's `user_agent` setting (the control: the one the probe sent, else the
+    probe's default)."""
     max_redirects: int = 10
     max_addresses_per_hop: int = MAX_ADDRESSES_PER_HOP
 

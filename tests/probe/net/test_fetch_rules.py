@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from probe.config import DEFAULT_USER_AGENT
 from probe.model import Failure, HttpResponse, HttpTransaction
 from probe.net import FetchRules, NextHop, endpoint_ports, needs_tls, parse_web_url
 
@@ -53,7 +54,9 @@ def _tx(
          "404-with-location"],
 )  # fmt: skip
 def test_next_hop(tx: HttpTransaction, depth: int, expected: NextHop) -> None:
-    assert FetchRules(max_redirects=10).next_hop(tx, depth) == expected
+    assert (
+        FetchRules(user_agent=DEFAULT_USER_AGENT, max_redirects=10).next_hop(tx, depth) == expected
+    )
 
 
 def test_every_request_names_the_user_agent_and_accepts_html() -> None:

@@ -1,6 +1,7 @@
 """The control's measurement: repeat the probe's DNS, TCP, TLS and HTTP steps from here.
 
-Reuses `probe.net`. Resolves through the helper's own trusted resolver, tests the union of the
+Reuses `probe.net`, and fetches by the probe's own rules (`FetchRules`: headers, ports, the
+redirect loop). Resolves through the helper's own trusted resolver, tests the union of the
 probe's addresses and its own (only those the guard allows), and fetches the URL following
 redirects with a bounded body. Returns a compact `ControlReply`.
 """
@@ -13,13 +14,13 @@ from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Self
-from urllib.parse import urlsplit
 
 import httpx
 import trio
 
 from collector.control.guard import AddressGuard
 from collector.core.errors import InvalidField, TargetRefused
+from probe.config import DEFAULT_USER_AGENT
 from probe.model import (
     ControlAddressInfo,
     ControlDns,
@@ -30,23 +31,25 @@ from probe.model import (
     ControlTls,
     DnsQuery,
     Failure,
-    HttpTransaction,
     ResolverKind,
     unknown_failure,
 )
 from probe.net import (
-    HttpProgress,
+    Fetcher,
+    FetchRules,
+    HopAddresses,
     StepClock,
     UdpLookup,
     WebTarget,
     connect_tcp,
     dns_timed_out,
-    fetch_http,
+    endpoint_ports,
+    follow_redirects,
     handshake_tls,
     make_http_client,
     make_ssl_context,
+    needs_tls,
     parse_web_url,
-    redirect_target,
     resolve_doh,
 )
 
@@ -56,10 +59,6 @@ MAX_PORTS = 3
 MAX_REDIRECTS = 10
 BODY_PREFIX_BYTES = 64 * 1024
 MAX_BODY_BYTES = 64 << 20
-DEFAULT_USER_AGENT = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
 
 
 @dataclass(frozen=True)
@@ -147,7 +146,7 @@ class ControlHelper:
             else:
                 dns = ControlDns(addresses=own, failure=dns.failure)
         addresses = self.guard.filter(own + list(request.addresses))
-        ports = list(request.ports) or _default_ports(target)
+        ports = list(request.ports) or endpoint_ports(target)
         tcp: list[ControlTcp] = []
         tls: list[ControlTls] = []
         http = ControlHttp(failure=dns.failure or Failure.DNS_NO_ANSWER.value)
@@ -238,9 +237,7 @@ class ControlHelper:
                     await connect_tcp(address, port, clock=work.clock, txid=next(work.ids))
                 ).failure
             tcp.append(ControlTcp(address=address, port=port, failure=failure))
-            if failure is not None or target.is_host_ip:
-                continue
-            if target.scheme != "https" and port != 443:
+            if failure is not None or not needs_tls(target, port):
                 continue
             result = ControlTls(
                 address=address,
@@ -277,102 +274,51 @@ class ControlHelper:
         request: ControlRequest,
         out: list[ControlHttp],
     ) -> None:
-        url = target.url
-        redirects: list[str] = []
-        headers = [
-            ("User-Agent", request.user_agent or DEFAULT_USER_AGENT),
-            ("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
-            ("Accept-Language", "en-US,en;q=0.9"),
-        ]
-        if_none = Failure.REFUSED_ADDRESS.value
-        for hop in range(MAX_REDIRECTS + 1):
-            if not addresses:
-                out.append(ControlHttp(redirects=redirects, final_url=url, failure=if_none))
-                return
-            tx = await self._fetch_one(work, url, addresses, headers)
-            if tx.failure is not None or tx.response is None:
-                out.append(
-                    ControlHttp(
-                        redirects=redirects,
-                        final_url=url,
-                        failure=tx.failure or unknown_failure("no response"),
-                    )
+        """Fetch the URL by the probe's own rules (`probe.net.follow_redirects`)."""
+
+        async def resolve(hop: WebTarget, depth: int) -> HopAddresses:
+            if hop.is_host_ip:
+                return HopAddresses(self.guard.filter([hop.host]), Failure.REFUSED_ADDRESS.value)
+            found, hop_dns = await self._resolve(work, hop.host)
+            why = Failure.REFUSED_ADDRESS.value if found else hop_dns.failure
+            return HopAddresses(self.guard.filter(found), why)
+
+        rules = FetchRules(
+            user_agent=request.user_agent or DEFAULT_USER_AGENT, max_redirects=MAX_REDIRECTS
+        )
+        fetcher = Fetcher(
+            client=self.fetch_client,
+            clock=work.clock,
+            next_id=partial(next, work.ids),
+            body_cap_bytes=BODY_PREFIX_BYTES,
+            max_body_bytes=MAX_BODY_BYTES,
+            budget_s=self.config.http_s,
+        )
+        chain = await follow_redirects(
+            target.url,
+            HopAddresses(addresses, Failure.REFUSED_ADDRESS.value),
+            rules=rules,
+            fetcher=fetcher,
+            resolve=resolve,
+        )
+        response = chain.final.response if chain.final is not None else None
+        if response is None:
+            out.append(
+                ControlHttp(
+                    redirects=chain.redirects,
+                    final_url=chain.final_url,
+                    failure=chain.failure or unknown_failure("no response"),
                 )
-                return
-            nxt = redirect_target(tx)
-            if nxt is None:
-                response = tx.response
-                out.append(
-                    ControlHttp(
-                        status_code=response.status_code,
-                        body_length=response.body_length,
-                        body_is_complete=response.body_is_complete,
-                        title=response.title,
-                        headers=response.headers,
-                        final_url=url,
-                        redirects=redirects,
-                    )
-                )
-                return
-            if nxt.failure is not None or nxt.url is None:
-                out.append(
-                    ControlHttp(
-                        redirects=redirects,
-                        final_url=url,
-                        failure=Failure.HTTP_INVALID_REDIRECT_LOCATION.value,
-                    )
-                )
-                return
-            if hop == MAX_REDIRECTS:
-                break
-            redirects.append(url)
-            url = nxt.url
-            hop_target = parse_web_url(url)
-            if hop_target.is_host_ip:
-                addresses = self.guard.filter([hop_target.host])
-                if_none = Failure.REFUSED_ADDRESS.value
-            else:
-                found, hop_dns = await self._resolve(work, hop_target.host)
-                addresses = self.guard.filter(found)
-                if_none = (
-                    Failure.REFUSED_ADDRESS.value
-                    if found
-                    else hop_dns.failure or Failure.DNS_NO_ANSWER.value
-                )
+            )
+            return
         out.append(
             ControlHttp(
-                redirects=redirects, final_url=url, failure=Failure.HTTP_TOO_MANY_REDIRECTS.value
+                status_code=response.status_code,
+                body_length=response.body_length,
+                body_is_complete=response.body_is_complete,
+                title=response.title,
+                headers=response.headers,
+                final_url=chain.final_url,
+                redirects=chain.redirects,
             )
         )
-
-    async def _fetch_one(
-        self, work: _Work, url: str, addresses: list[str], headers: list[tuple[str, str]]
-    ) -> HttpTransaction:
-        deadline = trio.current_time() + self.config.http_s
-        tx: HttpTransaction | None = None
-        for address in addresses[:4]:
-            progress = HttpProgress()
-            attempt: HttpTransaction | None = None
-            with trio.move_on_at(deadline):
-                attempt = await fetch_http(
-                    url,
-                    address,
-                    client=self.fetch_client,
-                    clock=work.clock,
-                    txid=next(work.ids),
-                    headers=headers,
-                    body_cap_bytes=BODY_PREFIX_BYTES,
-                    max_body_bytes=MAX_BODY_BYTES,
-                    progress=progress,
-                )
-            tx = attempt if attempt is not None else progress.timed_out(work.clock)
-            if tx.connect_ms is not None or trio.current_time() >= deadline:
-                break
-        assert tx is not None
-        return tx
-
-
-def _default_ports(target: WebTarget) -> list[int]:
-    if target.scheme == "http" and urlsplit(target.url).port is None:
-        return [80, 443]
-    return [target.port]

@@ -7,7 +7,6 @@ they can be served back byte for byte; only the uploader's own address is scrubb
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +23,7 @@ from collector.core.errors import (
 from collector.ingest.body import field_of
 from collector.ingest.rows import SourceNetwork, as_utc, measurement_row
 from collector.storage import MeasurementRow
-from probe.model import Measurement
+from probe.model import Measurement, identifies_host, parse_address
 from probe.privacy import scrub_measurement
 
 JSON_TYPES = frozenset({"application/json"})
@@ -67,13 +66,10 @@ def media_type(header: str | None) -> str:
 
 
 def _scrubbable(address: str | None) -> str | None:
-    if address is None:
+    """Return the uploader's address if it could identify someone (`identifies_host`)."""
+    if address is None or not identifies_host(address):
         return None
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return None
-    return None if ip.is_loopback else str(ip)
+    return str(parse_address(address))
 
 
 def _decode(line: bytes, number: int) -> Measurement:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -97,7 +96,8 @@ def parse_ooni_csv(text: str, source: str) -> tuple[Fingerprint, ...]:
     Raises:
         FingerprintError: a row lacks a column or has an unknown pattern type or bad regex.
     """
-    reader = csv.DictReader(io.StringIO(text))
+    # Lines split at \n only, ends kept: what csv reads from a file opened with newline="".
+    reader = csv.DictReader(line + "\n" for line in text.split("\n"))
     needed = {"name", "scope", "location_found", "pattern_type", "pattern"}
     if reader.fieldnames is None or not needed <= set(reader.fieldnames):
         raise FingerprintError(f"{source}: not an OONI fingerprint CSV (needs {sorted(needed)})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from probe.cli.options import add_measuring_flags
@@ -18,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser = subparsers.add_parser("measure", help="measure one or more URLs now")
     parser.add_argument("urls", nargs="+", metavar="URL")
     add_measuring_flags(parser)
-    parser.set_defaults(handler=run, is_async=True, needs_consent=True)
+    parser.set_defaults(handler=handle_measure, is_async=True, needs_consent=True)
 
 
 def validate(urls: list[str]) -> list[ListEntry]:
@@ -39,20 +40,26 @@ def validate(urls: list[str]) -> list[ListEntry]:
     return [ListEntry(url=u) for u in urls]
 
 
-async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
+async def handle_measure(args: argparse.Namespace, config: ProbeConfig) -> int:
     """Measure the URLs and return the exit code."""
     import trio
 
+    from probe.batch import measure_batch
     from probe.cli import render
-    from probe.cli.session import collector_client, locate, open_session
-    from probe.runner import run_urls
     from probe.store import AsyncStore, Store
+    from probe.volunteer import collector_client, locate, open_session
+
+    def warn(line: str) -> None:
+        print(render.warning_line(line), file=sys.stderr)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     entries = validate(args.urls)
     client = collector_client(config) if config.collector_url else None
     try:
         # The public address (behind NAT it is no interface's) is scrubbed too.
-        located = await locate(client, config, needed=False)
+        located = await locate(client, config, needed=False, warn=warn)
     finally:
         if client is not None:
             with trio.move_on_after(5, shield=True):
@@ -70,7 +77,7 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
             if args.json:
                 print(render.json_line(measurement), flush=True)
 
-        async with open_session(config, network=network, extra_addresses=extra) as session:
+        async with open_session(config, say=say, network=network, extra_addresses=extra) as session:
             if not args.json and config.control_url is None:
                 out.print(
                     "[dim]No control configured (--control URL): verdicts rest on this "
@@ -78,7 +85,7 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
                     highlight=False,
                 )
             with trio.CancelScope():
-                await run_urls(
+                await measure_batch(
                     session,
                     entries,
                     concurrency=config.concurrency,

@@ -31,10 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_collector_flag(parser)
     add_common_flags(parser)
     add_json_flag(parser, "the counts and refusals")
-    parser.set_defaults(handler=run, is_async=True, needs_consent=False)
+    parser.set_defaults(handler=handle_upload, is_async=True, needs_consent=False)
 
 
-async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
+async def handle_upload(args: argparse.Namespace, config: ProbeConfig) -> int:
     """Upload the pending measurements and return the exit code.
 
     Raises:
@@ -44,10 +44,10 @@ async def run(args: argparse.Namespace, config: ProbeConfig) -> int:
     import trio
 
     from probe.cli import render
-    from probe.cli.session import collector_client
     from probe.errors import BadInputError
     from probe.store import Store
     from probe.upload import Uploader
+    from probe.volunteer import collector_client
 
     if config.collector_url is None:
         raise BadInputError(

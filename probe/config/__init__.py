@@ -9,11 +9,18 @@ Modules:
 - `sources`: `ConfigFile`, the environment and resolv.conf; `load_config` resolves them in order.
 """
 
-from probe.config.settings import Budgets, PacketMode, ProbeConfig, with_overrides
+from probe.config.settings import (
+    DEFAULT_USER_AGENT,
+    Budgets,
+    PacketMode,
+    ProbeConfig,
+    with_overrides,
+)
 from probe.config.sources import ConfigFile, environment, load_config, read_resolv_conf
 from probe.config.values import parse_endpoint, system_nameserver
 
 __all__ = [
+    "DEFAULT_USER_AGENT",
     "Budgets",
     "ConfigFile",
     "PacketMode",

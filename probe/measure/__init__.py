@@ -2,7 +2,8 @@
 
 Modules:
 - `session`: `MeasureSession`, what measuring needs across many URLs; runs the steps of one URL.
-- `run`: `Run` and `Records`, the state one measurement's tasks share and what they observed.
+- `context`: `StepContext`, what the steps need from the session (settings, clients, policies).
+- `state`: `MeasurementState` and `Records`, what one measurement's tasks share and observed.
 - `resolve`: the DNS step: every configured resolver (and the DNS bait) -> addresses to dial.
 - `control_exchange`: asking the control (test helper); checking the addresses it adds.
 - `endpoints`: TCP connects and TLS handshakes to each address.

@@ -4,59 +4,53 @@ for http URLs), then a TLS handshake with the URL's host as SNI, each under its 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import trio
 
-from probe.measure.run import Run
-from probe.net import WebTarget, connect_tcp, handshake_tls, tcp_timed_out, tls_timed_out
-
-if TYPE_CHECKING:
-    from probe.measure.session import MeasureSession
-
-TLS_CHECK_PORT = 443
-
-
-def _ports(target: WebTarget) -> list[int]:
-    if target.scheme == "http" and target.port == 80:
-        return [80, TLS_CHECK_PORT]
-    return [target.port]
+from probe.measure.context import StepContext
+from probe.measure.state import MeasurementState
+from probe.net import (
+    connect_tcp,
+    endpoint_ports,
+    handshake_tls,
+    needs_tls,
+    tcp_timed_out,
+    tls_timed_out,
+)
 
 
-async def check_endpoints(session: MeasureSession, run: Run, address: str) -> None:
+async def check_endpoints(ctx: StepContext, state: MeasurementState, address: str) -> None:
     """Connect to `address` on the URL's port (and 443 for http URLs), then try TLS."""
-    target = run.target
-    for port in _ports(target):
-        if (address, port) in run.records.tested:
+    target = state.target
+    for port in endpoint_ports(target):
+        if (address, port) in state.records.tested:
             continue
-        run.records.tested.add((address, port))
-        session.watch(run, address)
-        txid = run.next_id()
+        state.records.tested.add((address, port))
+        state.watch(address)
+        txid = state.next_id()
         tcp = tcp_timed_out(
-            address, port, clock=run.clock, txid=txid, budget_s=session.config.budgets.tcp_s
+            address, port, clock=state.clock, txid=txid, budget_s=ctx.config.budgets.tcp_s
         )
-        with trio.move_on_after(session.config.budgets.tcp_s):
-            tcp = await connect_tcp(address, port, clock=run.clock, txid=txid)
-        run.records.tcp.append(tcp)
-        needs_tls = target.scheme == "https" or port == TLS_CHECK_PORT
-        if tcp.failure is not None or not needs_tls or target.is_host_ip:
+        with trio.move_on_after(ctx.config.budgets.tcp_s):
+            tcp = await connect_tcp(address, port, clock=state.clock, txid=txid)
+        state.records.tcp.append(tcp)
+        if tcp.failure is not None or not needs_tls(target, port):
             continue
-        txid = run.next_id()
+        txid = state.next_id()
         tls = tls_timed_out(
             address,
             port,
             target.host,
-            clock=run.clock,
+            clock=state.clock,
             txid=txid,
-            budget_s=session.config.budgets.tls_s,
+            budget_s=ctx.config.budgets.tls_s,
         )
-        with trio.move_on_after(session.config.budgets.tls_s):
+        with trio.move_on_after(ctx.config.budgets.tls_s):
             tls = await handshake_tls(
                 address,
                 port,
                 target.host,
-                context=session.tls_context,
-                clock=run.clock,
+                context=ctx.tls_context,
+                clock=state.clock,
                 txid=txid,
             )
-        run.records.tls.append(tls)
+        state.records.tls.append(tls)

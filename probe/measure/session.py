@@ -1,7 +1,8 @@
 """`MeasureSession`: what measuring needs across many URLs, and the measurement of one URL.
 
 It decides what to run, in which order, with which budget; the steps live in `resolve`,
-`endpoints`, `control_exchange` and `fetch`, and `assemble` builds the record. Everything runs
+`endpoints`, `control_exchange` and `fetch` (each takes a `StepContext` and the measurement's
+`MeasurementState`), and `assemble` builds the record. Everything runs
 concurrently where it can: resolvers in parallel, then the control, per-address TCP/TLS checks
 and the HTTP fetch side by side, while UDP sockets keep listening for late (injected) answers
 in the background.
@@ -9,7 +10,6 @@ in the background.
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import logging
 from collections.abc import Iterable
@@ -23,35 +23,20 @@ import trio
 
 from probe.analysis import ReferenceData
 from probe.config import ProbeConfig
-from probe.measure.assemble import assemble
+from probe.measure.assemble import Provenance, assemble
 from probe.measure.budget import fit_budget
+from probe.measure.context import StepContext
 from probe.measure.control_exchange import exchange_with_control
 from probe.measure.endpoints import check_endpoints
 from probe.measure.fetch import fetch_chain
 from probe.measure.resolve import resolve_host
-from probe.measure.run import Records, Run
-from probe.model import (
-    AddressScope,
-    Measurement,
-    MeasurementOptions,
-    ProbeNetwork,
-    embedded_ipv4,
-    parse_address,
-    scope_of,
-)
-from probe.net import StepClock, make_http_client, make_ssl_context, parse_web_url
-from probe.packet import CaptureError, PacketSession
+from probe.measure.state import MeasurementState, Records
+from probe.model import AddressPolicy, Measurement, MeasurementOptions, ProbeNetwork
+from probe.net import FetchRules, StepClock, make_http_client, make_ssl_context, parse_web_url
+from probe.packet import CaptureError, PacketRecorder
 from probe.privacy import scrub_measurement
 
 logger = logging.getLogger(__name__)
-
-_NEVER_DIALLED = frozenset(
-    {AddressScope.LOOPBACK, AddressScope.UNSPECIFIED, AddressScope.MULTICAST}
-)
-"""Scopes the probe dials only inside a network declared public (a lab on loopback).
-
-Censors answer with private addresses (blockpage servers at 10.x): the probe dials those, since
-the answer is the evidence; it never dials its own host or a group address."""
 
 
 class MeasureSession:
@@ -69,7 +54,7 @@ class MeasureSession:
         network: ProbeNetwork | None = None,
         probe_id: str | None = None,
         own_addresses: Iterable[str] = (),
-        packets: PacketSession | None = None,
+        packets: PacketRecorder | None = None,
     ) -> None:
         self.config = config
         self.packets = packets
@@ -79,14 +64,22 @@ class MeasureSession:
         self.own_addresses = frozenset(own_addresses)
         self._finishing = trio.CapacityLimiter(1)
         """One measurement scrubbed and cut at a time (CPU-bound, and bounds the copies held)."""
-        self._public = tuple(ipaddress.ip_network(n, strict=False) for n in config.public_networks)
-        self.tls_context = make_ssl_context(config.ca_bundle)
         self.fetch_client = make_http_client(make_ssl_context(config.ca_bundle))
         self.service_client = httpx.AsyncClient(
             verify=make_ssl_context(config.ca_bundle),
             trust_env=False,
             timeout=None,
             follow_redirects=False,
+        )
+        self.steps = StepContext(
+            config=config,
+            addresses=AddressPolicy(config.public_networks),
+            fetch_rules=FetchRules(
+                user_agent=config.user_agent, max_redirects=config.max_redirects
+            ),
+            fetch_client=self.fetch_client,
+            service_client=self.service_client,
+            tls_context=make_ssl_context(config.ca_bundle),
         )
         self.options = MeasurementOptions(
             system_resolver=config.system_resolver,
@@ -139,22 +132,6 @@ class MeasureSession:
         found = [self.config.udp_resolver[0]] if self.config.udp_resolver is not None else []
         return found + ([self.config.dns_bait] if self.config.dns_bait else [])
 
-    def watch(self, run: Run, address: str) -> None:
-        """Capture this measurement's traffic with `address` (with packet evidence on)."""
-        if self.packets is not None and address not in run.watched:
-            self.packets.watch(address)
-            run.watched.append(address)
-
-    def may_dial(self, address: str) -> bool:
-        """Return whether the probe may connect to `address` (loopback only if declared public)."""
-        ip = parse_address(address)
-        if ip is None:
-            return False
-        if scope_of(ip) not in _NEVER_DIALLED:
-            return True
-        ip = embedded_ipv4(ip) or ip
-        return any(ip in net for net in self._public if net.version == ip.version)
-
     async def measure(self, url: str, *, category_code: str | None = None) -> Measurement:
         """Return the analysed, scrubbed measurement of one URL.
 
@@ -165,15 +142,18 @@ class MeasureSession:
         started = datetime.now(UTC)
         clock = StepClock.starting_now()
         records = Records()
-        run: Run | None = None
+        state: MeasurementState | None = None
         try:
             async with trio.open_nursery() as background:
-                run = Run(target, clock, itertools.count(1), records, background)
-                await self._measure(run)
-            measurement = await assemble(self, run, url, category_code, started)
+                state = MeasurementState(
+                    target, clock, itertools.count(1), records, background, self.packets
+                )
+                await self._measure(state)
+            provenance = Provenance(self.network, self.probe_id, self.options, self.reference)
+            measurement = await assemble(provenance, state, url, category_code, started)
         finally:
-            if self.packets is not None and run is not None:
-                for address in run.watched:
+            if self.packets is not None and state is not None:
+                for address in state.watched:
                     self.packets.unwatch(address)
         return await trio.to_thread.run_sync(self._finish, measurement, limiter=self._finishing)
 
@@ -181,20 +161,20 @@ class MeasureSession:
         """Return the measurement scrubbed, then cut to the size budget (CPU-bound: a thread)."""
         return fit_budget(scrub_measurement(measurement, self.own_addresses))
 
-    async def _measure(self, run: Run) -> None:
-        host = run.target.host
-        if run.target.is_host_ip:
+    async def _measure(self, state: MeasurementState) -> None:
+        ctx, host = self.steps, state.target.host
+        if state.target.is_host_ip:
             addresses = [host]
         else:
-            addresses = await resolve_host(self, run, host, depth=0)
+            addresses = await resolve_host(ctx, state, host, depth=0)
         async with trio.open_nursery() as steps:
             if self.config.control_url is not None:
-                steps.start_soon(exchange_with_control, self, run, addresses, steps)
+                steps.start_soon(exchange_with_control, ctx, state, addresses, steps)
             else:
-                run.control_done.set()
+                state.control_done.set()
             for address in addresses:
-                steps.start_soon(check_endpoints, self, run, address)
-            steps.start_soon(fetch_chain, self, run, addresses)
+                steps.start_soon(check_endpoints, ctx, state, address)
+            steps.start_soon(fetch_chain, ctx, state, addresses)
 
 
 def _endpoint(address: str, port: int) -> str:

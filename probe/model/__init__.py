@@ -2,7 +2,8 @@
 
 Modules:
 - `failures`: the closed set of failure strings.
-- `addresses`: the special-purpose address registry (which addresses are globally reachable).
+- `addresses`: the special-purpose address registry and `AddressPolicy`, every address decision
+  (public, dialled, scrubbed) of the probe, the control, the collector and the analysis.
 - `base`: the record base class and shared field types.
 - `observations`: DNS / TCP / TLS / HTTP records (facts, never verdicts).
 - `packets`: packet-level evidence: TCP flows, DNS bait queries, censor localisation (1.1).
@@ -15,9 +16,11 @@ Pure: validation only, no I/O.
 
 from probe.model.addresses import (
     REGISTRY_VERSION,
+    AddressPolicy,
     AddressScope,
     address_scope,
     embedded_ipv4,
+    identifies_host,
     is_globally_reachable,
     parse_address,
     scope_of,
@@ -81,6 +84,7 @@ __all__ = [
     "MAX_FLOW_PACKETS",
     "REGISTRY_VERSION",
     "UNKNOWN_PREFIX",
+    "AddressPolicy",
     "AddressScope",
     "Analysis",
     "Blocking",
@@ -125,6 +129,7 @@ __all__ = [
     "Verdict",
     "address_scope",
     "embedded_ipv4",
+    "identifies_host",
     "is_failure_string",
     "is_globally_reachable",
     "parse_address",

@@ -19,6 +19,8 @@ Sources, in order:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import netaddr
@@ -109,3 +111,69 @@ def address_scope(address: str) -> AddressScope:
 def is_globally_reachable(address: str) -> bool:
     """Return whether `address` is a globally reachable unicast address."""
     return address_scope(address) is AddressScope.GLOBAL
+
+
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_NEVER_DIALLED = frozenset(
+    {AddressScope.LOOPBACK, AddressScope.UNSPECIFIED, AddressScope.MULTICAST}
+)
+"""Scopes the probe dials only inside a network declared public (a lab on loopback).
+
+Censors answer with private addresses (blockpage servers at 10.x): the probe dials those, since
+the answer is the evidence; it never dials its own host or a group address."""
+_NOT_IDENTIFYING = frozenset({AddressScope.LOOPBACK, AddressScope.UNSPECIFIED})
+"""Scopes that identify nobody (and the lab and tests use them): never scrubbed."""
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Every address decision of Crenel: the registry above, plus networks declared public.
+
+    `declared_public` holds the networks a lab (or a test on loopback) treats as the public
+    internet: the probe's `public_networks`, the control's `allowed_networks`.
+    """
+
+    declared_public: tuple[str, ...] = ()
+    _declared: tuple[IpNetwork, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        parsed = tuple(ipaddress.ip_network(n, strict=False) for n in self.declared_public)
+        object.__setattr__(self, "_declared", parsed)
+
+    def _is_declared(self, ip: IpAddress) -> bool:
+        ip = embedded_ipv4(ip) or ip
+        return any(ip in net for net in self._declared if net.version == ip.version)
+
+    def is_public(self, address: str) -> bool:
+        """Return whether `address` is globally reachable or in a network declared public.
+
+        The control connects only to public addresses; any other answer is a bogon.
+        """
+        ip = parse_address(address)
+        if ip is None:
+            return False
+        return self._is_declared(ip) or scope_of(ip) is AddressScope.GLOBAL
+
+    def may_dial(self, address: str) -> bool:
+        """Return whether the probe may connect to `address`: any unicast address but its own
+        host (loopback, unspecified) unless declared public."""
+        ip = parse_address(address)
+        if ip is None:
+            return False
+        return scope_of(ip) not in _NEVER_DIALLED or self._is_declared(ip)
+
+    def public_only(self, addresses: Iterable[str]) -> list[str]:
+        """Return the public addresses among `addresses`, deduplicated, in order."""
+        out: list[str] = []
+        for address in addresses:
+            if address not in out and self.is_public(address):
+                out.append(address)
+        return out
+
+
+def identifies_host(address: str) -> bool:
+    """Return whether `address` could identify a host, so is scrubbed: a valid address that is
+    not loopback or unspecified."""
+    scope = address_scope(address)
+    return scope is not AddressScope.INVALID and scope not in _NOT_IDENTIFYING

@@ -13,6 +13,8 @@ Modules:
 - `tls`: a TLS handshake with a chosen SNI; the presented chain as `Certificate` records.
 - `http`: one GET pinned to an address, with body limits, byte samples and `HttpProgress`.
 - `http_responses`: pure readers of HTTP results: page title, redirect target.
+- `fetch_rules`: pure rules shared with the control: headers, ports, the next redirect hop.
+- `redirects`: the one redirect loop (hop by hop, per-hop address fallback), by those rules.
 The caller owns every deadline: build `*_timed_out(...)` (or keep the `HttpProgress` /
 `UdpLookup`) before the step, run the step under `trio.move_on_after`.
 """
@@ -21,9 +23,22 @@ from probe.net.classify import FAILURES_NOT_FROM_EXCEPTIONS, NETWORK_ERRORS, cla
 from probe.net.dns import dns_timed_out, resolve_system, resolve_tcp
 from probe.net.dns_udp import UdpLookup, resolve_udp
 from probe.net.doh import resolve_doh
+from probe.net.fetch_rules import (
+    FetchRules,
+    NextHop,
+    endpoint_ports,
+    needs_tls,
+)
 from probe.net.http import HttpProgress, abandon_body, fetch_http, make_http_client
 from probe.net.http_responses import RedirectTarget, extract_title, redirect_target
 from probe.net.names import WebTarget, encode_hostname, parse_web_url
+from probe.net.redirects import (
+    Fetcher,
+    HopAddresses,
+    HopResolver,
+    RedirectChain,
+    follow_redirects,
+)
 from probe.net.tcp import connect_tcp, tcp_timed_out
 from probe.net.timing import StepClock
 from probe.net.tls import (
@@ -36,7 +51,13 @@ from probe.net.tls import (
 __all__ = [
     "FAILURES_NOT_FROM_EXCEPTIONS",
     "NETWORK_ERRORS",
+    "FetchRules",
+    "Fetcher",
+    "HopAddresses",
+    "HopResolver",
     "HttpProgress",
+    "NextHop",
+    "RedirectChain",
     "RedirectTarget",
     "StepClock",
     "UdpLookup",
@@ -47,11 +68,14 @@ __all__ = [
     "connect_tcp",
     "dns_timed_out",
     "encode_hostname",
+    "endpoint_ports",
     "extract_title",
     "fetch_http",
+    "follow_redirects",
     "handshake_tls",
     "make_http_client",
     "make_ssl_context",
+    "needs_tls",
     "parse_web_url",
     "redirect_target",
     "resolve_doh",

@@ -12,19 +12,19 @@ Modules:
 - `votes`: pure: one TTL-limited probe's outcome, majority votes, the censor's hop.
 - `guard`: the temporary nftables rule dropping the kernel's RSTs on raw flows.
 - `locate`: localisation itself: raw handshakes, payloads with growing TTL (scapy).
-- `session`: `PacketSession`, what `probe.measure` uses.
+- `recorder`: `PacketRecorder`, what `probe.measure` uses.
 """
 
 from probe.packet.capability import PacketCapability, packet_capability
 from probe.packet.capture import CaptureError
 from probe.packet.locate import LocateLimits
-from probe.packet.session import FailedFlow, PacketSession
+from probe.packet.recorder import FailedFlow, PacketRecorder
 
 __all__ = [
     "CaptureError",
     "FailedFlow",
     "LocateLimits",
     "PacketCapability",
-    "PacketSession",
+    "PacketRecorder",
     "packet_capability",
 ]

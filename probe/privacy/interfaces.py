@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 
 import psutil
+
+from probe.model import AddressScope, address_scope, identifies_host, parse_address
 
 
 def own_addresses() -> frozenset[str]:
@@ -16,10 +17,6 @@ def own_addresses() -> frozenset[str]:
             if addr.family not in (socket.AF_INET, socket.AF_INET6):
                 continue
             text = addr.address.split("%", 1)[0]
-            try:
-                ip = ipaddress.ip_address(text)
-            except ValueError:
-                continue
-            if not (ip.is_loopback or ip.is_link_local or ip.is_unspecified):
-                found.add(str(ip))
+            if identifies_host(text) and address_scope(text) is not AddressScope.LINK_LOCAL:
+                found.add(str(parse_address(text)))
     return frozenset(found)

@@ -9,14 +9,13 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
-import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
-from probe.model import Measurement
+from probe.model import Measurement, identifies_host, parse_address
 from probe.privacy.spellings import IpAddress, spelling_pattern
 
 SCRUBBED = "[scrubbed]"
@@ -38,15 +37,12 @@ _NUL = "\x00"
 def scrubbable(addresses: Iterable[str]) -> frozenset[IpAddress]:
     """Return the addresses worth scrubbing: valid ones, scope ids dropped, loopback excepted.
 
-    Loopback identifies nobody (and the lab and tests use it).
+    Loopback identifies nobody (and the lab and tests use it): `probe.model.identifies_host`.
     """
     found: set[IpAddress] = set()
     for address in addresses:
-        try:
-            ip = ipaddress.ip_address(address.split("%", 1)[0].strip("[]"))
-        except ValueError:
-            continue
-        if not (ip.is_loopback or ip.is_unspecified):
+        ip = parse_address(address)
+        if ip is not None and identifies_host(address):
             found.add(ip)
     return frozenset(found)
 

@@ -76,8 +76,13 @@ def leaks(data: bytes) -> list[str]:
     """Return the spellings found in `data`: raw, and in every decoded string of its JSON lines."""
     texts = [data.decode("latin-1")]
     for line in data.splitlines():
-        if line.strip().startswith(b"{"):
-            texts += list(_texts(json.loads(line)))
+        if not line.strip().startswith(b"{"):
+            continue
+        try:
+            decoded = json.loads(line)
+        except ValueError:  # a database page that happens to start with "{": searched raw above
+            continue
+        texts += list(_texts(decoded))
     found = set()
     for text in texts:
         lowered = text.lower()

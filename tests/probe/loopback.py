@@ -38,6 +38,8 @@ DEFAULT_NAMES = (
     "news.example.test",
     "redirect.example.test",
     "loop.example.test",
+    "hops.example.test",
+    "bad-redirect.example.test",
     "files.example.test",
     "яндекс.example.test",
 )
@@ -52,6 +54,17 @@ def default_sites(http_port: int, https_port: int) -> list[Site]:
             routes={"/": Route(redirect_to=f"https://news.example.test:{https_port}/")},
         ),
         Site(host="loop.example.test", routes={"/": Route(redirect_to="/")}),
+        Site(
+            host="hops.example.test",
+            routes={
+                "/": Route(redirect_to="/second", status=301),
+                "/second": Route(redirect_to=f"http://www.example.test:{http_port}/", status=307),
+            },
+        ),
+        Site(
+            host="bad-redirect.example.test",
+            routes={"/": Route(redirect_to="ftp://files.example.test/")},
+        ),
         Site(
             host="files.example.test",
             routes={

@@ -5,6 +5,7 @@ set in use stays. Against a collector on loopback, in-process."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import httpx
@@ -16,12 +17,13 @@ from collector.storage import TestListUrl
 from probe.analysis import MAX_SET_BYTES, VersionedSet, build_fingerprint, make_versioned_set
 from probe.checkin import FingerprintOffer, check_in
 from probe.cli.main import main
-from probe.cli.run import take_fingerprint_set
+from probe.cli.render import warning_line
 from probe.config import ProbeConfig
 from probe.errors import FingerprintSetRefused
 from probe.fingerprint_updates import update_fingerprint_set
 from probe.model import Measurement, ProbeNetwork
 from probe.references import STORED_SET_NAME, active_set, bundled_set
+from probe.volunteer.campaign import take_fingerprint_set
 from tests.collector.running import RunningCollector, start_collector
 
 OFFLINE = ["--no-system-resolver", "--resolver", "off", "--doh", "off"]
@@ -133,7 +135,13 @@ async def test_a_refusal_is_one_warning_line_naming_the_set_kept(
         data_dir=tmp_path / "probe", config_path=tmp_path / "p.toml", collector_url=running.url
     )
     async with httpx.AsyncClient() as client:
-        await take_fingerprint_set(client, config, offer)
+        await take_fingerprint_set(
+            client,
+            config,
+            offer,
+            warn=lambda line: print(warning_line(line), file=sys.stderr),
+            say=lambda line: print(line, file=sys.stderr),
+        )
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("crenel-probe: warning: refused the collector's fingerprint set")

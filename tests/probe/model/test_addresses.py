@@ -15,7 +15,14 @@ import pytest
 
 from collector.control.guard import AddressGuard
 from probe.analysis import BogonPolicy
-from probe.model import AddressScope, address_scope, is_globally_reachable
+from probe.model import (
+    AddressPolicy,
+    AddressScope,
+    address_scope,
+    identifies_host,
+    is_globally_reachable,
+)
+from probe.privacy.scrub import scrubbable
 
 NOT_GLOBALLY_REACHABLE = (
     "0.0.0.0/8",
@@ -138,3 +145,56 @@ def test_a_lab_allows_its_documentation_ranges_in_the_guard_and_the_analysis() -
         assert guard.allows(address) and not bogons.is_bogon(address)
     for address in ("203.0.113.7", "10.0.0.1", "127.0.0.1"):
         assert not guard.allows(address) and bogons.is_bogon(address)
+
+
+DECLARED = ("127.0.0.0/8", "198.51.100.0/24")
+"""Networks a lab declares public: the probe's public_networks, the guard's allowed_networks."""
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["127.0.0.1", "::ffff:127.0.0.1", "198.51.100.7", "10.0.0.1", "8.8.8.8", "::1", "fe80::1",
+     "0.0.0.0", "224.0.0.1", "[2001:db8::1]", "not an address", "192.0.2.1"],
+)  # fmt: skip
+def test_guard_analysis_and_policy_agree_on_what_is_public(address: str) -> None:
+    policy = AddressPolicy(DECLARED)
+    public = policy.is_public(address)
+    assert AddressGuard(DECLARED).allows(address) is public
+    assert BogonPolicy(DECLARED).is_bogon(address) is not public
+
+
+@pytest.mark.parametrize(
+    ("address", "may_dial"),
+    [
+        ("10.0.0.1", True),  # a censor's blockpage server: the evidence, so dialled
+        ("192.0.2.1", True),
+        ("8.8.8.8", True),
+        ("127.0.0.1", False),
+        ("::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("0.0.0.0", False),
+        ("224.0.0.1", False),
+        ("ff02::1", False),
+        ("not an address", False),
+    ],
+)
+def test_the_probe_dials_any_unicast_address_but_its_own_host(address: str, may_dial: bool) -> None:
+    assert AddressPolicy().may_dial(address) is may_dial
+
+
+def test_loopback_is_dialled_only_when_declared_public() -> None:
+    assert AddressPolicy(("127.0.0.0/8",)).may_dial("127.0.0.1")
+    assert AddressPolicy(("127.0.0.0/8",)).may_dial("::ffff:127.0.0.1")
+    assert not AddressPolicy(("127.0.0.0/8",)).may_dial("::1")
+
+
+@pytest.mark.parametrize(
+    ("address", "identifies"),
+    [("203.0.113.9", True), ("10.1.2.3", True), ("fe80::1%eth0", True), ("2001:db8::5", True),
+     ("127.0.0.1", False), ("::1", False), ("0.0.0.0", False), ("::", False), ("x", False)],
+)  # fmt: skip
+def test_only_addresses_that_could_identify_a_host_are_scrubbed(
+    address: str, identifies: bool
+) -> None:
+    assert identifies_host(address) is identifies
+    assert bool(scrubbable([address])) is identifies

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from probe.cli.evidence import off_line, packet_session
 from probe.config import load_config
+from probe.volunteer.evidence import off_line, packet_recorder
 
 
 def test_packet_evidence_is_off_unless_asked(tmp_path: Path) -> None:
     said: list[str] = []
     config = load_config({}, {}, table_override={}, config_path=tmp_path / "p.toml")
-    assert packet_session(config, say=said.append) is None
+    assert packet_recorder(config, say=said.append) is None
     assert said == []
 
 
@@ -24,8 +24,8 @@ def test_asked_as_root_it_runs_and_says_nothing(tmp_path: Path) -> None:
     said: list[str] = []
     table = {"packet_evidence": "on", "locate_censor": "on"}
     config = load_config({}, {}, table_override=table, config_path=tmp_path / "p.toml")
-    session = packet_session(config, say=said.append)
-    assert session is not None and session.locate and said == []
+    recorder = packet_recorder(config, say=said.append)
+    assert recorder is not None and recorder.locate and said == []
 
 
 def test_the_off_line_names_what_and_why() -> None:

@@ -25,7 +25,7 @@ SkipCallback = Callable[[ListEntry, str], Awaitable[None]]
 
 
 @dataclass
-class RunSummary:
+class BatchSummary:
     """How a run went."""
 
     measured: int = 0
@@ -33,7 +33,7 @@ class RunSummary:
     not_started: int = 0
 
 
-async def run_urls(
+async def measure_batch(
     session: MeasureSession,
     entries: Sequence[ListEntry],
     *,
@@ -42,12 +42,12 @@ async def run_urls(
     max_runtime_s: float | None,
     on_result: ResultCallback,
     on_skip: SkipCallback | None = None,
-) -> RunSummary:
+) -> BatchSummary:
     """Measure every entry and return a summary; `on_result` receives each measurement.
 
     No new URL starts after `max_runtime_s`; those already started finish within their budgets.
     """
-    summary = RunSummary()
+    summary = BatchSummary()
     deadline = trio.current_time() + max_runtime_s if max_runtime_s else float("inf")
     host_limits: defaultdict[str, trio.CapacityLimiter] = defaultdict(
         lambda: trio.CapacityLimiter(per_host)

@@ -1,7 +1,7 @@
 """Packet evidence for one probe run: the capture, what a measurement's failed flows looked like,
 DNS responses with their IP traits, and (when allowed) censor localisation.
 
-`probe.measure` owns one `PacketSession` per `MeasureSession`; it watches the addresses each
+`probe.measure` owns one `PacketRecorder` per `MeasureSession`; it watches the addresses each
 measurement talks to, and asks for the records once the measurement's steps are done.
 """
 
@@ -43,7 +43,7 @@ class FailedFlow:
     failed_ms: float
 
 
-class PacketSession:
+class PacketRecorder:
     """The capture for a run, and localisation when `locate` is set.
 
     `start` and `close` run in trio; `start` raises `CaptureError` when capture is impossible.

@@ -1,21 +1,19 @@
-"""Build what measuring needs from the settings: reference data, network identity, the session,
-and the HTTP client for the collector.
+"""Build what measuring needs from the settings: reference data, network identity, the
+measuring session, the HTTP client for the collector, and where the collector says we are.
 
-Shared by `measure`, `run` and `upload`; reads fingerprint and GeoIP files once per invocation
-(the fingerprint set is the shipped one, or a newer one the collector handed over).
+Shared by the `measure`, `run` and `upload` subcommands; reads fingerprint and GeoIP files once
+per invocation (the fingerprint set is the shipped one, or a newer one the collector
+handed over). Prints nothing: what the user should hear goes to the caller's `say`.
 """
 
 from __future__ import annotations
 
 import logging
-import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import httpx
 
 from probe.checkin import NetworkInfo, geolookup
-from probe.cli import render
-from probe.cli.evidence import packet_session
 from probe.config import ConfigFile, ProbeConfig
 from probe.errors import CollectorUnreachable
 from probe.geo import GeoDatabases, probe_network
@@ -25,6 +23,7 @@ from probe.model import ProbeNetwork
 from probe.net import make_ssl_context
 from probe.privacy import own_addresses
 from probe.references import active_set, load_reference
+from probe.volunteer.evidence import packet_recorder
 
 COLLECTOR_TIMEOUT_S = 60.0
 
@@ -58,6 +57,7 @@ def local_network(config: ProbeConfig, mine: Iterable[str]) -> ProbeNetwork | No
 def open_session(
     config: ProbeConfig,
     *,
+    say: Callable[[str], None],
     network: ProbeNetwork | None = None,
     extra_addresses: Iterable[str] = (),
 ) -> MeasureSession:
@@ -68,7 +68,7 @@ def open_session(
     saw) are scrubbed from every measurement besides the interfaces' own.
 
     Packet evidence and localisation are on when the settings ask and the privileges allow
-    (see `probe.cli.evidence`).
+    (see `probe.volunteer.evidence`; `say` gets the line saying why one is off).
 
     Raises:
         ConfigError: a fingerprint or GeoIP file cannot be read.
@@ -88,7 +88,7 @@ def open_session(
         network=found or network or ProbeNetwork(),
         probe_id=probe_id(ConfigFile(config.config_path)),
         own_addresses=mine,
-        packets=packet_session(config),
+        packets=packet_recorder(config, say=say),
     )
 
 
@@ -103,12 +103,16 @@ def collector_client(config: ProbeConfig) -> httpx.AsyncClient:
 
 
 async def locate(
-    client: httpx.AsyncClient | None, config: ProbeConfig, *, needed: bool
+    client: httpx.AsyncClient | None,
+    config: ProbeConfig,
+    *,
+    needed: bool,
+    warn: Callable[[str], None],
 ) -> NetworkInfo | None:
     """Return the collector's view of this probe's network and public address.
 
-    None without a collector, or when it does not answer and `needed` is false (a warning
-    line is printed: only the interfaces' own addresses will be scrubbed).
+    None without a collector, or when it does not answer and `needed` is false (then `warn`
+    gets one line: only the interfaces' own addresses will be scrubbed).
 
     Raises:
         CollectorUnreachable: the collector does not answer and `needed` is true.
@@ -120,5 +124,5 @@ async def locate(
     except CollectorUnreachable as exc:
         if needed:
             raise
-        print(render.warning_line(f"{exc.message}; measuring anyway"), file=sys.stderr)
+        warn(f"{exc.message}; measuring anyway")
         return None

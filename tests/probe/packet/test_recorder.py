@@ -13,7 +13,7 @@ from probe.analysis import BogonPolicy, ReferenceData
 from probe.config import Budgets, ProbeConfig
 from probe.measure import MeasureSession
 from probe.model import ResolverKind
-from probe.packet import PacketSession
+from probe.packet import PacketRecorder
 
 SERVER = "127.0.0.2"  # the probe's end is 127.0.0.1: a flow's two ends must differ
 RESOLVER = "127.0.0.3"
@@ -38,7 +38,7 @@ async def test_a_server_reset_is_captured_and_attributed_to_the_server(
         capture_window_s=0.1,
     )
     reference = ReferenceData(bogons=BogonPolicy(public_networks=("127.0.0.0/8",)))
-    async with MeasureSession(config, reference, packets=PacketSession()) as session:
+    async with MeasureSession(config, reference, packets=PacketRecorder()) as session:
         m = await session.measure(f"http://reset.example.test:{web}/")
     assert m.options.packet_evidence and not m.options.locate_censor
     udp = [q for q in m.dns if q.resolver_kind is ResolverKind.UDP and q.responses]

@@ -1,4 +1,5 @@
-"""Whether packet evidence and censor localisation run in this invocation, said once on stderr.
+"""Whether packet evidence and censor localisation run in this invocation, said once (the
+caller's `say` prints it).
 
 Without the privilege the probe says so in one line and measures as before (exit 0); only
 `--packet-evidence=required` (or `--locate-censor=required`) turns a missing privilege into
@@ -7,12 +8,11 @@ exit code 4.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 from probe.config import ProbeConfig
 from probe.errors import PrivilegeMissing
-from probe.packet import PacketSession, packet_capability
+from probe.packet import PacketRecorder, packet_capability
 
 
 def off_line(what: str, problem: str) -> str:
@@ -20,14 +20,8 @@ def off_line(what: str, problem: str) -> str:
     return f"crenel-probe: {what} is off: {problem}"
 
 
-def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
-def packet_session(
-    config: ProbeConfig, *, say: Callable[[str], None] = _say
-) -> PacketSession | None:
-    """Return the packet session the settings ask for and the privileges allow, or None.
+def packet_recorder(config: ProbeConfig, *, say: Callable[[str], None]) -> PacketRecorder | None:
+    """Return the packet recorder the settings ask for and the privileges allow, or None.
 
     `--locate-censor` implies packet capture. When a wanted part is impossible, `say` gets one
     line naming the missing privilege, and measuring goes on without it.
@@ -51,4 +45,4 @@ def packet_session(
             )
         say(off_line("censor localisation", capability.locate_problem))
         locate = False
-    return PacketSession(locate=locate, user_agent=config.user_agent)
+    return PacketRecorder(locate=locate, user_agent=config.user_agent)

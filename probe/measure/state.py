@@ -1,7 +1,7 @@
-"""The state one measurement's tasks share: the target, its clock and transaction ids, and the
-records observed so far (`Records`), in the order they happened.
+"""The state one measurement's tasks share: the target, its clock and transaction ids, the
+addresses its packets are captured for, and the records observed so far (`Records`).
 
-No I/O: the steps append records here and `assemble` reads them.
+No I/O of its own: the steps append records here and `assemble` reads them.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import trio
 
 from probe.model import ControlExchange, DnsQuery, HttpTransaction, TcpConnect, TlsHandshake
 from probe.net import StepClock, UdpLookup, WebTarget
-from probe.packet import FailedFlow, PacketSession
+from probe.packet import FailedFlow, PacketRecorder
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Records:
     control: ControlExchange | None = None
     tested: set[tuple[str, int]] = field(default_factory=set)
 
-    def all_dns(self, packets: PacketSession | None = None) -> list[DnsQuery]:
+    def all_dns(self, packets: PacketRecorder | None = None) -> list[DnsQuery]:
         """Return every DNS query so far, UDP lookups included, ordered by depth and id."""
         merged = self.dns + [lookup_result(lookup, packets) for lookup in self.udp]
         return sorted(merged, key=lambda q: (q.depth, q.id))
@@ -53,7 +53,7 @@ class Records:
 
 
 @dataclass
-class Run:
+class MeasurementState:
     """The state of one `MeasureSession.measure` call shared by its tasks."""
 
     target: WebTarget
@@ -61,6 +61,7 @@ class Run:
     ids: itertools.count[int]
     records: Records
     background: trio.Nursery
+    packets: PacketRecorder | None = None
     control_done: trio.Event = field(default_factory=trio.Event)
     watched: list[str] = field(default_factory=list)
 
@@ -68,8 +69,14 @@ class Run:
         """Return the next transaction id of this measurement."""
         return next(self.ids)
 
+    def watch(self, address: str) -> None:
+        """Capture this measurement's traffic with `address` (with packet evidence on)."""
+        if self.packets is not None and address not in self.watched:
+            self.packets.watch(address)
+            self.watched.append(address)
 
-def lookup_result(lookup: UdpLookup, packets: PacketSession | None) -> DnsQuery:
+
+def lookup_result(lookup: UdpLookup, packets: PacketRecorder | None) -> DnsQuery:
     """Return a UDP lookup's record, with its responses' IP traits when packets were captured."""
     result = lookup.result()
     if packets is None or lookup.local_port is None or not result.responses:

@@ -13,7 +13,8 @@ import pytest
 
 from collector.cli import main as collector_main
 from collector.ooni_import import Document, FileReader, ImportSummary, Unreadable
-from collector.storage import DuckDBStorage, Filters
+from collector.storage import Filters
+from collector.storage.duckdb import DuckDBStorage
 from tests.collector.ooni_docs import ooni_doc
 
 

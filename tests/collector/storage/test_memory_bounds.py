@@ -13,9 +13,10 @@ import zstandard
 
 from collector.config import Limits
 from collector.ingest.rows import measurement_row as summarise
-from collector.storage import DuckDBStorage, heap_trim
 from collector.storage import duckdb as duckdb_store
+from collector.storage import heap_trim
 from collector.storage.base import MeasurementRow
+from collector.storage.duckdb import DuckDBStorage
 from tests.collector.running import NOW, measurement
 
 

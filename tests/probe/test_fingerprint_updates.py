@@ -48,7 +48,7 @@ async def collector_with(
     running = await start_collector(nursery, tmp_path, fingerprint_set_path=path)
     store = running.collector.storage
     urls = [TestListUrl(url="http://127.0.0.1:9/", category_code="NEWS")]
-    await store.write(store.storage.replace_test_lists, urls, "test")
+    await store.write(store.backend.replace_test_lists, urls, "test")
     return running
 
 

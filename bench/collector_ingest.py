@@ -5,15 +5,19 @@ its default analysis workers). Concurrent uploaders on loopback POST pre-built g
 batches of realistic ~5 KB measurements for a fixed time over keep-alive connections (a
 minimal HTTP/1.1 client, so the load generator does not eat the two cores it measures); the
 rate counts only acknowledged (durably committed) measurements. Afterwards the collector's own
-analysis is timed until it has caught up.
+analysis is timed until it has caught up. The collector's process tree is sampled throughout:
+CPU per acknowledged measurement (its main process and its analysis workers), RSS peak and slope.
+Then the storage engine alone (`ingest_engine.py`) inserts the same rows at the collector's mean
+commit size, with the same durability, and the collector's rate is given as a share of it.
 
 Aggregation: 10 million summary rows are generated with SQL straight into a DuckDB store with
 the collector's schema, then the per-country aggregation the API runs (counts per verdict, per
 method and distinct probes) is timed: first run after opening, then the median of 5.
 
 Usage: python bench/collector_ingest.py [--quick] [--seconds 30] [--uploaders 16] [--batch 10]
-       [--rows 10000000] [--skip-ingest] [--skip-aggregation]
-Prints its headline on the last line: `ingest: N measurements/s`.
+       [--rows 10000000] [--skip-ingest] [--skip-aggregation] [--skip-engine]
+Prints its headline on the last line:
+`ingest: N measurements/s, P % of the engine (E rows/s at C rows a commit)`.
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import msgspec
 import trio
+from ingest_engine import engine_rate, engine_rows
+from process_usage import ProcessUsage
 
-from collector.storage import AggregationQuery, Axis, Filters
+from collector.config import Limits
+from collector.storage import AggregationQuery, Axis, Filters, database_url
 from collector.storage.duckdb import DuckDBStorage
 from probe.identity import new_uid
 from probe.model import (
@@ -344,15 +352,42 @@ def wait_analysed(url: str, timeout_s: float) -> tuple[int, float]:
     return pending, time.perf_counter() - started
 
 
-def bench_ingest(args: argparse.Namespace, tmp: Path) -> float:
+@dataclass(frozen=True)
+class IngestRun:
+    """What one timed ingest run measured."""
+
+    rate: float
+    bodies: list[bytes]
+    acked: int
+    commit_rows: float
+
+
+def mean_commit_rows(url: str) -> float:
+    """Return the collector's mean measurements per commit so far (from its /metrics)."""
+    with httpx.Client(trust_env=False, timeout=30.0) as client:
+        text = client.get(f"{url}/api/v1/metrics").text
+    total = re.search(r"^crenel_ingest_commit_rows_sum (\S+)$", text, re.M)
+    count = re.search(r"^crenel_ingest_commit_rows_count (\S+)$", text, re.M)
+    if total is None or count is None or float(count.group(1)) == 0:
+        return 0.0
+    return float(total.group(1)) / float(count.group(1))
+
+
+def bench_ingest(args: argparse.Namespace, tmp: Path) -> IngestRun:
     seconds = 8.0 if args.quick else args.seconds
-    expected = int(seconds * 6000)
+    expected = int(seconds * args.build_rate)
     print(f"building {expected} measurements in batches of {args.batch}...", flush=True)
     bodies, mean_size = build_batches(expected, args.batch)
     extra = [f"--fingerprints={f}" for f in args.fingerprints]
     process, url = start_collector(tmp / "ingest", extra)
     try:
-        acked, latencies, elapsed = trio.run(upload_for, url, bodies, args.uploaders, seconds)
+        with ProcessUsage(process.pid) as usage:
+            before = usage.cpu_split()
+            acked, latencies, elapsed = trio.run(upload_for, url, bodies, args.uploaders, seconds)
+            during = usage.cpu_split()
+            pending, waited = wait_analysed(url, 30.0 if args.quick else 600.0)
+            after = usage.cpu_split()
+        commit_rows = mean_commit_rows(url)
         rate = acked / elapsed
         ordered = sorted(latencies)
         p50 = ordered[len(ordered) // 2] * 1000
@@ -360,15 +395,50 @@ def bench_ingest(args: argparse.Namespace, tmp: Path) -> float:
         print(
             f"ingest: {acked} measurements (mean {mean_size} B, batches of {args.batch}, "
             f"{args.uploaders} uploaders) in {elapsed:.1f} s; request latency p50 {p50:.1f} ms, "
-            f"p99 {p99:.1f} ms",
+            f"p99 {p99:.1f} ms; {commit_rows:.0f} measurements a commit",
             flush=True,
         )
-        pending, waited = wait_analysed(url, 30.0 if args.quick else 600.0)
         state = "caught up" if pending == 0 else f"{pending} still pending"
         print(f"analysis: {state} {waited:.1f} s after the uploads ended", flush=True)
+        per = 1e6 / max(acked, 1)
+        main_up, workers_up = during[0] - before[0], during[1] - before[1]
+        main_all, workers_all = after[0] - before[0], after[1] - before[1]
+        print(
+            f"collector CPU per measurement: {(main_up + workers_up) * per:.0f} µs while "
+            f"uploading (main process {main_up * per:.0f}, analysis workers "
+            f"{workers_up * per:.0f}); {(main_all + workers_all) * per:.0f} µs until analysis "
+            f"caught up (main {main_all * per:.0f}, workers {workers_all * per:.0f})",
+            flush=True,
+        )
+        warm = min(60.0, elapsed / 2)
+        print(
+            f"collector RSS (main + workers): peak {usage.rss_peak():.0f} MB; slope "
+            f"{usage.rss_slope(warm):+.1f} MB/min after the first {warm:.0f} s",
+            flush=True,
+        )
     finally:
         process.terminate()
         process.wait(timeout=30)
+    return IngestRun(rate=rate, bodies=bodies, acked=acked, commit_rows=commit_rows)
+
+
+def engine_url(args: argparse.Namespace, tmp: Path) -> str:
+    """Return the URL of the fresh store the engine-alone run writes to."""
+    return database_url(tmp / "engine" / "collector.duckdb")
+
+
+def bench_engine(args: argparse.Namespace, tmp: Path, run: IngestRun) -> float:
+    """Return the engine's rows/s inserting the collector's rows at its mean commit size."""
+    count = min(run.acked, 20_000 if args.quick else 100_000)
+    bodies = run.bodies[: max(1, -(-count // args.batch))]
+    rows = engine_rows(bodies)
+    commit = max(1, round(run.commit_rows))
+    rate = engine_rate(engine_url(args, tmp), rows, commit, Limits().db_memory_mb)
+    print(
+        f"engine alone: {rate:.0f} rows/s ({len(rows)} of the same rows, {commit} a commit, "
+        "one durable transaction each, one thread)",
+        flush=True,
+    )
     return rate
 
 
@@ -468,14 +538,29 @@ def main() -> int:
     parser.add_argument("--fingerprints", action="append", default=[], metavar="FILE")
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-aggregation", action="store_true")
+    parser.add_argument("--skip-engine", action="store_true", help="no engine-alone comparison")
+    parser.add_argument(
+        "--build-rate",
+        type=int,
+        default=12_000,
+        help="measurements built per second of upload (more than the collector can take)",
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}", flush=True)
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if not args.skip_aggregation:
             bench_aggregation(args, tmp)
-        rate = 0.0 if args.skip_ingest else bench_ingest(args, tmp)
-    print(f"ingest: {rate:.0f} measurements/s")
+        if args.skip_ingest:
+            print("ingest: skipped")
+            return 0
+        run = bench_ingest(args, tmp)
+        engine = 0.0 if args.skip_engine else bench_engine(args, tmp, run)
+    share = f"{100 * run.rate / engine:.0f} %" if engine else "n/a"
+    print(
+        f"ingest: {run.rate:.0f} measurements/s, {share} of the engine "
+        f"({engine:.0f} rows/s at {max(1, round(run.commit_rows))} rows a commit)"
+    )
     return 0
 
 

@@ -15,7 +15,8 @@ the collector's schema, then the per-country aggregation the API runs (counts pe
 method and distinct probes) is timed: first run after opening, then the median of 5.
 
 Usage: python bench/collector_ingest.py [--quick] [--seconds 30] [--uploaders 16] [--batch 10]
-       [--rows 10000000] [--skip-ingest] [--skip-aggregation] [--skip-engine]
+       [--rows 10000000] [--skip-ingest] [--skip-aggregation] [--skip-engine] [--code DIR]
+       [--build-rate 12000] [--pool 150000]
 Prints its headline on the last line:
 `ingest: N measurements/s, P % of the engine (E rows/s at C rows a commit)`.
 """
@@ -296,6 +297,17 @@ class _Connection:
         return status, rest[:length]
 
 
+_UID = re.compile(rb'"uid":"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-)[0-9a-f]{4}')
+
+
+def recycled(body: bytes, turn: int) -> bytes:
+    """Return a gzip NDJSON body again with new uids (4 of their random hex digits replaced by
+    `turn`), so a long run can reuse the measurements it built without sending duplicates."""
+    mark = b"%04x" % (turn % 0x10000)
+    lines = _UID.sub(lambda m: b'"uid":"' + m.group(1) + mark, gzip.decompress(body))
+    return gzip.compress(lines, 1)
+
+
 def upload_request(host: str, body: bytes) -> bytes:
     """Return the bytes of one upload request."""
     head = (
@@ -324,9 +336,13 @@ async def upload_for(
         stream = await trio.open_tcp_stream(host, int(port))
         async with stream:
             connection = _Connection(stream)
-            while trio.current_time() < deadline and next_body < len(requests):
-                request = requests[next_body]
+            while trio.current_time() < deadline:
+                turn, index = divmod(next_body, len(requests))
                 next_body += 1
+                if turn == 0:
+                    request = requests[index]
+                else:
+                    request = upload_request(host_port, recycled(bodies[index], turn))
                 t0 = time.perf_counter()
                 status, answer = await connection.exchange(request)
                 latencies.append(time.perf_counter() - t0)
@@ -375,11 +391,11 @@ def mean_commit_rows(url: str) -> float:
 
 def bench_ingest(args: argparse.Namespace, tmp: Path) -> IngestRun:
     seconds = 8.0 if args.quick else args.seconds
-    expected = int(seconds * args.build_rate)
+    expected = min(int(seconds * args.build_rate), args.pool)
     print(f"building {expected} measurements in batches of {args.batch}...", flush=True)
     bodies, mean_size = build_batches(expected, args.batch)
     extra = [f"--fingerprints={f}" for f in args.fingerprints]
-    process, url = start_collector(tmp / "ingest", extra)
+    process, url = start_collector(tmp / "ingest", extra, cwd=args.code)
     try:
         with ProcessUsage(process.pid) as usage:
             before = usage.cpu_split()
@@ -540,10 +556,22 @@ def main() -> int:
     parser.add_argument("--skip-aggregation", action="store_true")
     parser.add_argument("--skip-engine", action="store_true", help="no engine-alone comparison")
     parser.add_argument(
+        "--code",
+        type=Path,
+        default=ROOT,
+        help="run the collector from this checkout (before/after comparisons on one machine)",
+    )
+    parser.add_argument(
         "--build-rate",
         type=int,
         default=12_000,
         help="measurements built per second of upload (more than the collector can take)",
+    )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=150_000,
+        help="most measurements built; a longer run sends them again with new uids",
     )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}", flush=True)

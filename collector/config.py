@@ -56,6 +56,8 @@ class Limits:
     """Measurements waiting for the writer before uploads are told to retry later."""
     commit_rows: int = 2_000
     """Most measurements committed in one transaction."""
+    commit_window_ms: float = 20.0
+    """Longest a commit waits for uploads already being read and validated (group commit)."""
     queue_wait_s: float = 10.0
     """How long an upload may wait for room in the writer's queue."""
     read_threads: int = 4

@@ -111,6 +111,7 @@ async def open_runtime(config: CollectorConfig) -> AsyncIterator[Runtime]:
                     metrics,
                     queue_rows=limits.queue_rows,
                     commit_rows=limits.commit_rows,
+                    commit_window_s=limits.commit_window_ms / 1000,
                     queue_wait_s=limits.queue_wait_s,
                     on_commit=analyser.offer,
                 )

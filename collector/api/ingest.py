@@ -17,6 +17,7 @@ from collector.core.errors import CollectorError, RateLimited
 from collector.ingest.body import receive_body
 from collector.ingest.lines import LineSplitter
 from collector.ingest.prepare import media_type, prepare
+from collector.ingest.writer import Arrival
 from collector.runtime import Runtime
 from collector.sources import quota
 
@@ -52,10 +53,22 @@ async def upload(collector: Runtime, request: Request) -> Response:
     once the upload is valid), the body's size as sent and decoded, the number of measurements
     and the size of each. Nothing of a refused upload is stored.
     """
-    limits = collector.config.limits
     kind = media_type(request.headers.get("content-type"))
-    address = source_address(request)
-    splitter = LineSplitter(kind, limits)
+    splitter = LineSplitter(kind, collector.config.limits)
+    with collector.writer.arrival() as arrival:
+        return await _store(collector, request, source_address(request), splitter, arrival)
+
+
+async def _store(
+    collector: Runtime,
+    request: Request,
+    address: str | None,
+    splitter: LineSplitter,
+    arrival: Arrival,
+) -> Response:
+    """Return the acknowledgement of an upload, counted as arriving at the writer until its
+    rows are queued (`upload` says what is checked)."""
+    limits = collector.config.limits
     try:
         _refuse_if_limited(collector, address, 1)
         source = collector.uploaders.tag(collector.locator.locate(address), address)
@@ -88,7 +101,7 @@ async def upload(collector: Runtime, request: Request) -> Response:
         collector.quotas, collector.upload_limits, address, prepared.rows, now
     )
     try:
-        stored = await collector.writer.submit(prepared.rows)
+        stored = await collector.writer.submit(prepared.rows, arrival)
     except CollectorError:
         quota.refund_upload(collector.quotas, charge)
         raise

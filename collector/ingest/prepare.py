@@ -7,6 +7,7 @@ they can be served back byte for byte; only the uploader's own address is scrubb
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,16 @@ NDJSON_TYPES = frozenset(
 )
 ZSTD_LEVEL = 3
 _decoder = msgspec.json.Decoder(Measurement)
+_local = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    """Return this thread's zstd compressor (a context costs more to make than a line to
+    compress; one per thread, since a compressor must not be shared between threads)."""
+    compressor: zstandard.ZstdCompressor | None = getattr(_local, "compressor", None)
+    if compressor is None:
+        compressor = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return compressor
 
 
 @dataclass(frozen=True)
@@ -114,7 +125,7 @@ def prepare(
         InvalidLine: a measurement of the wrong shape or with an impossible value (422).
         MalformedLine: a line that is not JSON (400).
     """
-    compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    compressor = _compressor()
     address = _scrubbable(source_address)
     latest = as_utc(now) + timedelta(seconds=limits.future_skew_s)
     rows: list[MeasurementRow] = []

@@ -3,12 +3,18 @@ waiting in one transaction (one fsync) and then wakes every upload it covered.
 
 An upload is acknowledged only after that commit returned, so an acknowledged measurement is
 durable. The queue is bounded in rows; past the bound uploads wait, then are told to retry.
+
+Each commit costs the database a few milliseconds of CPU whatever its size, so the writer waits
+a moment (`COMMIT_WINDOW_S`) for uploads that are already being read and validated
+(`arrival`) before it commits: more rows per fsync, less CPU per measurement. A lone upload
+(nothing else on its way) is committed at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import trio
@@ -19,6 +25,11 @@ from collector.storage import MeasurementRow, ThreadedStorage
 
 logger = logging.getLogger(__name__)
 
+COMMIT_WINDOW_S = 0.02
+"""Longest the writer holds a commit back for uploads still being read and validated
+(`Limits.commit_window_ms`). Measured: 16 uploaders of 10 measurements each went from 68 to
+142 measurements a commit and from about 250 to 190 µs of CPU a measurement."""
+
 
 @dataclass
 class _Submission:
@@ -26,6 +37,22 @@ class _Submission:
     done: trio.Event = field(default_factory=trio.Event)
     stored: set[str] = field(default_factory=set)
     error: CollectorError | None = None
+
+
+class Arrival:
+    """One upload on its way to the writer: counted from the first byte of its body until its
+    rows are queued (or it is refused)."""
+
+    def __init__(self, writer: IngestWriter) -> None:
+        self._writer = writer
+        self._settled = False
+        writer._arriving += 1
+
+    def settle(self) -> None:
+        """Stop counting this upload as on its way (idempotent); return nothing."""
+        if not self._settled:
+            self._settled = True
+            self._writer._arrived()
 
 
 @dataclass(frozen=True)
@@ -48,6 +75,7 @@ class IngestWriter:
         commit_rows: int,
         queue_wait_s: float,
         on_commit: Callable[[list[tuple[str, bytes]]], None] = lambda stored: None,
+        commit_window_s: float = COMMIT_WINDOW_S,
     ) -> None:
         self._storage = storage
         self._metrics = metrics
@@ -56,7 +84,10 @@ class IngestWriter:
         self._queue_wait_s = queue_wait_s
         self._on_commit = on_commit
         self._send, self._receive = trio.open_memory_channel[_Submission](self._queue_rows)
+        self._commit_window_s = commit_window_s
         self._queued = 0
+        self._arriving = 0
+        self._waiting: trio.CancelScope | None = None
         self._space = trio.Event()
 
     @property
@@ -64,7 +95,19 @@ class IngestWriter:
         """Return how many measurements wait to be committed."""
         return self._queued
 
-    async def submit(self, rows: Sequence[MeasurementRow]) -> Stored:
+    @contextlib.contextmanager
+    def arrival(self) -> Iterator[Arrival]:
+        """Count an upload as on its way while its body is read and validated; pass the
+        `Arrival` to `submit`, which stops counting it once its rows are queued."""
+        arrival = Arrival(self)
+        try:
+            yield arrival
+        finally:
+            arrival.settle()
+
+    async def submit(
+        self, rows: Sequence[MeasurementRow], arrival: Arrival | None = None
+    ) -> Stored:
         """Return once `rows` are durably stored (or were already).
 
         Raises:
@@ -72,6 +115,8 @@ class IngestWriter:
             StorageUnavailable: the commit failed; nothing of these rows is acknowledged.
         """
         needed = len(rows)
+        if arrival is not None and self._queued > 0 and self._queued + needed > self._queue_rows:
+            arrival.settle()  # waiting for room is not arriving: the writer must not wait for it
         with trio.move_on_after(self._queue_wait_s):
             while self._queued > 0 and self._queued + needed > self._queue_rows:
                 await self._space.wait()
@@ -85,12 +130,21 @@ class IngestWriter:
         except (trio.WouldBlock, trio.ClosedResourceError) as exc:
             self._release(needed)
             raise Overloaded("the collector is shutting down; retry later") from exc
+        finally:
+            if arrival is not None:
+                arrival.settle()  # after the send, so a waiting writer takes these rows along
         await submission.done.wait()
         if submission.error is not None:
             raise submission.error
         uids = {r.uid for r in rows}
         new = len(uids & submission.stored)
         return Stored(stored=new, duplicates=len(rows) - new)
+
+    def _arrived(self) -> None:
+        """Count one upload less on its way; the writer stops waiting when none is left."""
+        self._arriving -= 1
+        if self._arriving <= 0 and self._waiting is not None:
+            self._waiting.cancel()
 
     def _release(self, rows: int) -> None:
         self._queued -= rows
@@ -105,14 +159,35 @@ class IngestWriter:
             async for first in self._receive:
                 group = [first]
                 count = len(first.rows)
+                deadline = trio.current_time() + self._commit_window_s
                 while count < self._commit_rows:
-                    try:
-                        more = self._receive.receive_nowait()
-                    except (trio.WouldBlock, trio.EndOfChannel):
+                    more = await self._next(deadline)
+                    if more is None:
                         break
                     group.append(more)
                     count += len(more.rows)
                 await self._commit(group, count)
+
+    async def _next(self, deadline: float) -> _Submission | None:
+        """Return the next queued upload: one waiting already, or one of the uploads on their
+        way if it is queued before `deadline`; None when there is none."""
+        try:
+            return self._receive.receive_nowait()
+        except trio.EndOfChannel:
+            return None
+        except trio.WouldBlock:
+            pass
+        if self._arriving <= 0:
+            return None
+        self._waiting = trio.move_on_at(deadline)
+        try:
+            with self._waiting:
+                return await self._receive.receive()
+        except trio.EndOfChannel:
+            return None
+        finally:
+            self._waiting = None
+        return None
 
     async def _commit(self, group: list[_Submission], count: int) -> None:
         unique: dict[str, MeasurementRow] = {}

@@ -77,6 +77,7 @@ WORDS = [
     *("news", "rights", "freedom", "press", "report", "election"),
     *("protest", "court", "media", "voice", "open", "world"),
 ]
+RECONNECTS = 3
 _SERVING = re.compile(r"serving (http://127\.0\.0\.1:\d+)/api/v1")
 
 
@@ -333,9 +334,8 @@ async def upload_for(
 
     async def uploader() -> None:
         nonlocal acked, next_body
-        stream = await trio.open_tcp_stream(host, int(port))
-        async with stream:
-            connection = _Connection(stream)
+        connection: _Connection | None = None
+        try:
             while trio.current_time() < deadline:
                 turn, index = divmod(next_body, len(requests))
                 next_body += 1
@@ -344,10 +344,25 @@ async def upload_for(
                 else:
                     request = upload_request(host_port, recycled(bodies[index], turn))
                 t0 = time.perf_counter()
-                status, answer = await connection.exchange(request)
+                for _attempt in range(RECONNECTS):
+                    if connection is None:
+                        connection = _Connection(await trio.open_tcp_stream(host, int(port)))
+                    try:
+                        status, answer = await connection.exchange(request)
+                        break
+                    except (ConnectionError, trio.BrokenResourceError):
+                        # The server ends a keep-alive connection after so many requests
+                        # (hypercorn: 1,000): open another and send the request again.
+                        await connection.stream.aclose()
+                        connection = None
+                else:
+                    raise ConnectionError(f"the collector closed {RECONNECTS} connections in a row")
                 latencies.append(time.perf_counter() - t0)
                 if status == 200:
                     acked += len(msgspec.json.decode(answer)["uids"])
+        finally:
+            if connection is not None:
+                await connection.stream.aclose()
 
     async with trio.open_nursery() as nursery:
         for _ in range(uploaders):

@@ -410,6 +410,8 @@ def bench_ingest(args: argparse.Namespace, tmp: Path) -> IngestRun:
     print(f"building {expected} measurements in batches of {args.batch}...", flush=True)
     bodies, mean_size = build_batches(expected, args.batch)
     extra = [f"--fingerprints={f}" for f in args.fingerprints]
+    # One source sends everything: its daily quota (200,000 by default) would end a long run.
+    extra += ["--quota-measurements-per-day=0", "--quota-bytes-per-day=0"]
     process, url = start_collector(tmp / "ingest", extra, cwd=args.code)
     try:
         with ProcessUsage(process.pid) as usage:

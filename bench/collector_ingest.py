@@ -78,6 +78,7 @@ WORDS = [
     *("protest", "court", "media", "voice", "open", "world"),
 ]
 RECONNECTS = 3
+STOP_TIMEOUT_S = 180.0
 _SERVING = re.compile(r"serving (http://127\.0\.0\.1:\d+)/api/v1")
 
 
@@ -451,7 +452,12 @@ def bench_ingest(args: argparse.Namespace, tmp: Path) -> IngestRun:
         )
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            # Closing checkpoints the WAL: long after a large run on a busy machine.
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=30)
     return IngestRun(rate=rate, bodies=bodies, acked=acked, commit_rows=commit_rows)
 
 

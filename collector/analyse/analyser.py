@@ -31,6 +31,7 @@ import trio
 import zstandard
 
 from collector.config import utc_now
+from collector.core.collection import settle_after_start
 from collector.core.errors import ConfigInvalid, StorageUnavailable
 from collector.core.metrics import Metrics
 from collector.ingest.rows import analysis_row
@@ -122,6 +123,7 @@ _worker_reference: ReferenceData | None = None
 def _init_worker(source: ReferenceSource, parent: int) -> None:
     global _worker_reference  # noqa: PLW0603 - one reference per worker process, loaded once
     _worker_reference = source.load()
+    settle_after_start()  # it decodes every measurement: thousands of short-lived objects each
     os.nice(WORKER_NICENESS)  # background work: uploads and queries come first on busy cores
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
 

@@ -192,6 +192,7 @@ async def run_serve(args: argparse.Namespace) -> None:
 
     from collector.api.routes import API
     from collector.app import build_collector_app
+    from collector.core.collection import settle_after_start
 
     config = collector_config(args)
     cert = str(config.tls_cert) if config.tls_cert else None
@@ -205,6 +206,7 @@ async def run_serve(args: argparse.Namespace) -> None:
     app = build_collector_app(config)
     async with trio.open_nursery() as nursery:
         binds = await nursery.start(_serve_until_terminated, app, hypercorn)
+        settle_after_start()
         print(serving_line(binds, API, config.data_dir), flush=True)
 
 

@@ -502,7 +502,8 @@ SELECT
         'tls.reset'][1 + (hash(i * 11) % 4)::INTEGER]] WHEN v.verdict IS NULL THEN NULL
         ELSE []::VARCHAR[] END,
     0.9, NULL, NULL, v.verdict = 'blocked' AND hash(i) % 3 = 0, '1', 'digest',
-    TIMESTAMP '2026-11-01', NULL, v.verdict IS NULL, false, NULL, NULL, NULL, ''::BLOB, false
+    TIMESTAMP '2026-11-01', NULL, v.verdict IS NULL, false, NULL, NULL, NULL, ''::BLOB, false,
+    NULL, 'crenel'
 FROM (
     SELECT i, CASE WHEN hash(i * 17) % 100 < 80 THEN 'ok' WHEN hash(i * 17) % 100 < 88
         THEN 'blocked' WHEN hash(i * 17) % 100 < 95 THEN 'down' WHEN hash(i * 17) % 100 < 99

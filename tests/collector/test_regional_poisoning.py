@@ -27,7 +27,8 @@ from collections.abc import Mapping, Sequence
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from collector.regional.model import ModelSettings, ProbeCounts, RegionalVerdict, estimate_region
+from collector.regional.model import ModelSettings, RegionalVerdict
+from tests.collector.regional_oracle import ProbeCounts, estimate_region
 
 S = ModelSettings()
 EVIL = "evil-uploader"

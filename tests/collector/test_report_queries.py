@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from collector.regional.model import (
-    ModelSettings,
+from collector.regional.model import ModelSettings
+from collector.storage import ReportQuery
+from collector.storage.duckdb import DuckDBStorage
+from tests.collector.regional_oracle import (
     ProbeCounts,
     noise_baseline,
     uploader_weights,
     weigh_probes,
 )
-from collector.storage import ReportQuery
-from collector.storage.duckdb import DuckDBStorage
 
 S = ModelSettings()
 DAY = date(2026, 11, 1)

@@ -33,6 +33,7 @@ from collector.reports.model import (
     DomainDetail,
     DomainReport,
 )
+from collector.reports.render import render_markdown
 from collector.storage import ReportQuery
 from collector.storage.duckdb import DuckDBStorage
 from probe.model import Measurement
@@ -174,6 +175,9 @@ async def test_the_issue_9_dataset_agrees_everywhere(nursery: trio.Nursery, tmp_
     assert line.verdict == M and line.confidence >= S.decide_at
     assert {n.asn: n.verdict for n in line.networks} == {A: B, B_NET: N}
     assert (line.networks_blocked, line.networks_clear) == (1, 1)
+    assert f"| {ISSUE} | mixed (blocked in AS{A}; not blocked in AS{B_NET}) |" in (
+        render_markdown(report)
+    )
     assert [(c.day, c.before, c.after) for c in found.changes if c.domain == ISSUE] == [
         (TODAY.date().isoformat(), N, B)
     ]

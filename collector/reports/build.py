@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
@@ -23,6 +22,7 @@ from collector.reports.domains import (
     daily_series,
     decide_table,
     domain_reports,
+    empty_table,
     reconcile_days,
 )
 from collector.reports.model import (
@@ -57,12 +57,14 @@ def _decided_days(
     baselines: dict[str, float],
     settings: ModelSettings,
 ) -> list[tuple[date, TableDecisions]]:
-    """Return every day of the query's window decided like the window (with its baselines)."""
+    """Return every day of the query's window decided like the window (with its baselines);
+    a day without data has an empty table."""
+    tables = store.report_daily_domains(query, settings)
     days = (query.until - query.since).days + 1
     out = []
     for offset in range(days):
         day = query.since + timedelta(days=offset)
-        table = store.report_domains(replace(query, since=day, until=day), settings)
+        table = tables.get(day) or empty_table()
         out.append((day, decide_table(table, baselines, settings)))
     return out
 
@@ -95,7 +97,9 @@ def country_report(
     names = {n.asn: n.name for n in stored_networks}
     days = _decided_days(store, query, baselines, settings) if table.domains else []
     decided = reconcile_days(decide_table(table, baselines, settings), [d for _, d in days])
-    reports = _with_since(domain_reports(decided, names), daily_series(table.domains, days))
+    lines = domain_reports(decided, names)
+    blocked = [d.domain for d in lines if d.verdict == RegionalVerdict.BLOCKED.value]
+    reports = _with_since(lines, daily_series(blocked, days))
     reports.sort(key=lambda d: (_ORDER[d.verdict], -d.confidence, d.domain))
     networks = [
         CountryNetwork(asn=n.asn, name=n.name, measurements=n.measurements) for n in stored_networks

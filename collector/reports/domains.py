@@ -19,7 +19,7 @@ import numpy as np
 from collector.regional import columns as by_column
 from collector.regional.model import VERDICTS, ModelSettings, RegionalVerdict
 from collector.reports.model import DomainReport, NetworkReport
-from collector.storage import ReportTable
+from collector.storage import NetworkTable, ReportTable
 
 Series = list[tuple[str, RegionalVerdict]]
 """A domain's country verdict on each day of a window, oldest first."""
@@ -35,6 +35,32 @@ def sorted_methods(methods: Mapping[str, int]) -> dict[str, int]:
 def optional(value: float) -> float | None:
     """Return `value`, or None for NaN (a column's missing value)."""
     return None if math.isnan(value) else float(value)
+
+
+def empty_table() -> ReportTable:
+    """Return a report table with no domains (a day without data)."""
+    ints, floats = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    return ReportTable(
+        domains=[],
+        categories={},
+        networks=NetworkTable(
+            group=ints,
+            asn=ints,
+            blocked_w=floats,
+            ok_w=floats,
+            informative=ints,
+            informative_probes=ints,
+            probes=ints,
+            blocked=ints,
+            ok=ints,
+            down=ints,
+            inconclusive=ints,
+            confirmed=ints,
+            packet_confirmed=ints,
+            methods=[],
+        ),
+        sparse={},
+    )
 
 
 @dataclass(frozen=True)
@@ -121,16 +147,22 @@ def reconcile_days(window: TableDecisions, days: Sequence[TableDecisions]) -> Ta
 def daily_series(
     domains: Sequence[str], days: Sequence[tuple[date, TableDecisions]]
 ) -> dict[str, Series]:
-    """Return each of `domains`' country verdict on each of `days` (`insufficient data` on a
-    day without data)."""
-    out: dict[str, Series] = {d: [] for d in domains}
-    for day, decided in days:
-        text = day.isoformat()
-        codes = dict(zip(decided.table.domains, decided.domains.verdict.tolist(), strict=True))
-        for domain, series in out.items():
-            code = codes.get(domain)
-            series.append((text, RegionalVerdict.INSUFFICIENT if code is None else VERDICTS[code]))
-    return out
+    """Return each of `domains`' (sorted) country verdict on each of `days` (`insufficient
+    data` on a day without data)."""
+    names = np.array(domains, dtype=object)
+    codes = np.full((len(days), len(names)), by_column.INSUFFICIENT, dtype=np.int8)
+    for row, (_, decided) in enumerate(days):
+        if not decided.table.domains or not len(names):
+            continue
+        day_names = np.array(decided.table.domains, dtype=object)
+        where = np.minimum(np.searchsorted(names, day_names), len(names) - 1)
+        found = names[where] == day_names
+        codes[row, where[found]] = decided.domains.verdict[found]
+    texts = [day.isoformat() for day, _ in days]
+    return {
+        domain: [(text, VERDICTS[code]) for text, code in zip(texts, column, strict=True)]
+        for domain, column in zip(domains, codes.T.tolist(), strict=True)
+    }
 
 
 def domain_reports(decided: TableDecisions, names: Mapping[int, str | None]) -> list[DomainReport]:

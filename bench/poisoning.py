@@ -15,9 +15,17 @@ Usage: python bench/poisoning.py [--quick]
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.collector.regional_oracle
 
 from collector.regional.model import ModelSettings
-from tests.collector.regional_oracle import ProbeCounts, RegionEstimate, estimate_region
+from tests.collector.regional_oracle import (
+    ProbeCounts,
+    RegionEstimate,
+    estimate_region,
+)
 
 NETWORKS = (64501, 64502, 64503)
 INVENTED = 64999

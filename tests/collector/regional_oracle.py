@@ -2,8 +2,8 @@
 
 The product decides with numpy columns (`collector.regional.columns`) over counts the store's
 report SQL weighs; this module states the same model (docs/methodology.md, "Regional verdicts")
-without numpy or SQL, so property tests can hold the product to it. Exact binomial tails, no
-shared code with the product beyond its records and settings.
+without numpy or SQL, so property tests can hold the product to it. Binomial tails summed term
+by term, no shared code with the product beyond its records and settings.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 from collector.regional.model import ModelSettings, NetworkCounts, RegionalVerdict
 
@@ -74,12 +73,18 @@ class RegionEstimate:
 
 def posterior_above(successes: float, failures: float, threshold: float) -> float:
     """Return P(share > threshold) under Beta(1 + s, 1 + f), s and f rounded half to even:
-    P(Binomial(s + f + 1, threshold) <= s), summed exactly."""
+    P(Binomial(s + f + 1, threshold) <= s), its terms summed one by one in log space."""
     s, f = round(successes), round(failures)
     n = s + f + 1
-    x = Fraction(threshold)
-    total = sum(math.comb(n, j) * x**j * (1 - x) ** (n - j) for j in range(s + 1))
-    return float(total)
+    log_x, log_rest = math.log(threshold), math.log1p(-threshold)
+    whole = math.lgamma(n + 1)
+    terms = [
+        math.exp(
+            whole - math.lgamma(j + 1) - math.lgamma(n - j + 1) + j * log_x + (n - j) * log_rest
+        )
+        for j in range(s + 1)
+    ]
+    return min(1.0, math.fsum(terms))
 
 
 def wilson_interval(successes: float, trials: float, z: float = Z_95) -> tuple[float, float]:

@@ -3,8 +3,12 @@ crafted counts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from collector.regional import columns as by_column
 from collector.regional.changes import blocked_since, detect_changes
 from collector.regional.model import ModelSettings, RegionalVerdict
 from tests.collector.regional_oracle import (
@@ -179,3 +183,16 @@ def test_split_networks_alone_are_mixed_only_with_enough_data() -> None:
     half = [probe(f"p{i}", blocked=2, ok=2) for i in range(30)]
     region = estimate_region({1: half}, S)
     assert region.verdict is M and region.confidence > 0.99
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 3000),
+    st.integers(0, 3000),
+    st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.95]) | st.floats(0.01, 0.99),
+)
+def test_the_oracles_posterior_is_the_products(successes: int, failures: int, x: float) -> None:
+    product = by_column.posterior_above(
+        np.array([successes], float), np.array([failures], float), np.array([x])
+    )[0]
+    assert posterior_above(successes, failures, x) == pytest.approx(product, abs=1e-9)

@@ -1,6 +1,7 @@
 """What one flooding source does to a country's verdict, under the old and the current weighing.
 
-The regional model (`collector.regional.model`, the same arithmetic the report SQL runs) on the
+The regional model (its plain-Python statement, `tests/collector/regional_oracle.py`, which a
+property test holds the report SQL and columns to) on the
 attack of issue 13: three networks of honest probes (3 uploader networks each, 5 measurements each,
 all "ok" for the domain), then one source uploading 150 "blocked" measurements with a fresh probe
 id on each (50 per network), and then 10,000 more in an invented network (a fresh id every 20).
@@ -14,8 +15,17 @@ Usage: python bench/poisoning.py [--quick]
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from collector.regional.model import ModelSettings, ProbeCounts, RegionEstimate, estimate_region
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.collector.regional_oracle
+
+from collector.regional.model import ModelSettings
+from tests.collector.regional_oracle import (
+    ProbeCounts,
+    RegionEstimate,
+    estimate_region,
+)
 
 NETWORKS = (64501, 64502, 64503)
 INVENTED = 64999

@@ -37,6 +37,7 @@ def routes() -> list[BaseRoute]:
         Route("/dashboard", _home, methods=["GET"]),
         Mount("/dashboard/static", app=StaticFiles(directory=STATIC), name="dashboard-static"),
         Route("/dashboard/", _page, methods=["GET"]),
+        Route("/dashboard/methodology", _page, methods=["GET"]),
         Route("/dashboard/country/{cc}", _page, methods=["GET"]),
         Route("/dashboard/country/{cc}/domain/{domain}", _page, methods=["GET"]),
     ]

@@ -1,27 +1,27 @@
 """The regional model's arithmetic over whole columns: many networks, many domains at once.
 
-Pure (numpy, no I/O). `collector.regional.model` calls it for one network or one domain;
-reports call it for every network of a country in one go. The model is documented in
-docs/methodology.md ("Regional verdicts"); the thresholds are `regional.ModelSettings`.
+Pure (numpy, no I/O). The product's only implementation of the model's decisions: reports call
+it for every network of a country (or of each day) in one go. The model is documented in
+docs/methodology.md ("Regional verdicts"); the thresholds are `regional.model.ModelSettings`;
+tests/collector/regional_oracle.py is the same model one value at a time, for property tests.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from collector.regional.incomplete_beta import beta_survival
-
-if TYPE_CHECKING:
-    from collector.regional.model import ModelSettings
+from collector.regional.model import ModelSettings, RegionalVerdict, verdict_code
 
 Z_95 = 1.959964
 
-BLOCKED, NOT_BLOCKED, MIXED, INSUFFICIENT = 0, 1, 2, 3
-"""Verdict codes of the columns (`regional.RegionalVerdict` by index)."""
+BLOCKED = verdict_code(RegionalVerdict.BLOCKED)
+NOT_BLOCKED = verdict_code(RegionalVerdict.NOT_BLOCKED)
+MIXED = verdict_code(RegionalVerdict.MIXED)
+INSUFFICIENT = verdict_code(RegionalVerdict.INSUFFICIENT)
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -82,12 +82,27 @@ def raised_by_baseline(share: float, baseline: Floats, settings: ModelSettings) 
     return np.where(np.isnan(baseline), share, raised)
 
 
-def decide_networks(columns: NetworkColumns, settings: ModelSettings) -> NetworkDecisions:
-    """Return each network's verdict, confidence, capped blocked share and Wilson interval.
+def decision_levels(enough: npt.NDArray[np.bool_], group: Ints, settings: ModelSettings) -> Floats:
+    """Return each network's decision level: `decide_at` corrected for the k networks of its
+    domain (`group`) with enough data to decide, 1 - (1 - decide_at) / k (Bonferroni: among 150
+    small networks, a few look blocked by chance)."""
+    groups = int(group.max()) + 1 if len(group) else 0
+    k = np.bincount(group, weights=enough, minlength=groups)[group] if groups else np.empty(0)
+    return np.asarray(1.0 - (1.0 - settings.decide_at) / np.maximum(k, 1.0), dtype=np.float64)
 
-    A `mixed` network's confidence is the probability that its blocked share exceeds
-    `partial_share` (raised by the noise baseline): that some of its attempts really are
-    blocked.
+
+def decide_networks(
+    columns: NetworkColumns, settings: ModelSettings, group: Ints | None = None
+) -> NetworkDecisions:
+    """Return each network's verdict, confidence, capped blocked share and Wilson interval
+    (`group[i]`: network i's domain; all one domain when None).
+
+    `blocked` when P(share > τ) clears the network's decision level (`decision_levels`), or the
+    share is at least τ and a measurement is confirmed; `not blocked` when P(share > τ) is at
+    most 1 - `decide_at`; `mixed` when P(`partial_share` < share < 1 - `partial_share`) clears
+    the decision level (some attempts, not all, are blocked); else `insufficient data`, as
+    without enough data: no verdict is given below the confidence floor. τ is `blocked_share`
+    raised by the baseline.
     """
     bw, ow = columns.blocked_w, columns.ok_w
     trials = bw + ow
@@ -96,18 +111,19 @@ def decide_networks(columns: NetworkColumns, settings: ModelSettings) -> Network
         & (columns.informative_probes >= settings.min_probes)
         & (trials > 0)
     )
+    level = decision_levels(
+        enough, np.zeros(len(bw), np.int64) if group is None else group, settings
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         share: Floats = np.where(enough, bw / trials, np.nan).astype(np.float64)
     block_at = raised_by_baseline(settings.blocked_share, columns.baseline, settings)
     above = posterior_above(bw, ow, block_at)
     partly = posterior_above(
         bw, ow, raised_by_baseline(settings.partial_share, columns.baseline, settings)
-    )
-    blocked = enough & (
-        (above >= settings.decide_at) | ((share >= block_at) & (columns.confirmed > 0))
-    )
+    ) - posterior_above(bw, ow, np.full(len(bw), 1.0 - settings.partial_share))
+    blocked = enough & ((above >= level) | ((share >= block_at) & (columns.confirmed > 0)))
     clear = enough & ~blocked & (above <= 1.0 - settings.decide_at)
-    mixed = enough & ~blocked & ~clear
+    mixed = enough & ~blocked & ~clear & (partly >= level)
     verdict = np.full(len(bw), INSUFFICIENT, dtype=np.int8)
     verdict[blocked] = BLOCKED
     verdict[clear] = NOT_BLOCKED
@@ -130,104 +146,101 @@ class DomainDecisions:
     verdict: Codes
     confidence: Floats
     blocked_networks: Ints
+    mixed_networks: Ints
     clear_networks: Ints
 
 
-def _group_min(group: Ints, mask: npt.NDArray[np.bool_], values: Floats, groups: int) -> Floats:
-    out = np.full(groups, np.inf)
-    np.minimum.at(out, group[mask], values[mask])
+def _group_extreme(
+    ufunc: np.ufunc,
+    start: float,
+    group: Ints,
+    mask: npt.NDArray[np.bool_],
+    values: Floats,
+    *,
+    groups: int,
+) -> Floats:
+    out = np.full(groups, start)
+    ufunc.at(out, group[mask], values[mask])
     return out
 
 
-def combine_domains(
-    group: Ints,
-    groups: int,
-    columns: NetworkColumns,
-    networks: NetworkDecisions,
-    settings: ModelSettings,
-) -> DomainDecisions:
-    """Return each domain's verdict from its networks' decisions (`group[i]` is network i's
-    domain, 0 to `groups` - 1).
-
-    A blocking network is significant when its confidence clears the decision level corrected
-    for the domain's k decided networks, 1 - (1 - decide_at) / k (Bonferroni: among 150 small
-    networks, a few look blocked by chance). The domain is blocked when every decided network
-    blocks (confidence: that at least one truly does), or when a significant one blocks and no
-    network is clear (that confidence, scaled by the share of decided networks that block);
-    mixed when a significant one blocks and another is clear (the weakest significant one's
-    confidence); not blocked when no significant network blocks and one is clear (the weakest
-    clear one's, scaled by the share of decided networks that are clear). When the decided
-    networks are all undecided between the two, their pooled counts decide: mixed if some
-    blocking is likely (P(share > partial_share, raised by the baseline) at least decide_at),
-    else insufficient data, as when no network could be decided.
-    """
-    verdict = networks.verdict
-    is_blocked = verdict == BLOCKED
-    is_clear = verdict == NOT_BLOCKED
-    is_decided = verdict != INSUFFICIENT
-    blocked_n = np.bincount(group, weights=is_blocked, minlength=groups).astype(np.int64)
-    clear_n = np.bincount(group, weights=is_clear, minlength=groups).astype(np.int64)
-    decided_n = np.bincount(group, weights=is_decided, minlength=groups).astype(np.int64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        corrected = 1.0 - (1.0 - settings.decide_at) / decided_n[group]
-    is_significant = is_blocked & (networks.confidence >= corrected)
-    significant_n = np.bincount(group, weights=is_significant, minlength=groups)
-    with np.errstate(divide="ignore"):
-        log_free = np.where(is_blocked, np.log1p(-np.minimum(networks.confidence, 1.0)), 0.0)
-    all_blocked = 1.0 - np.exp(np.bincount(group, weights=log_free, minlength=groups))
-    weakest_significant = _group_min(group, is_significant, networks.confidence, groups)
-    weakest_clear = _group_min(group, is_clear, networks.confidence, groups)
-    with np.errstate(divide="ignore", invalid="ignore"):  # only where no network qualifies
-        clear_share = clear_n / decided_n
-        not_blocked = weakest_clear * clear_share
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mostly_blocked = all_blocked * blocked_n / decided_n
-    undecided = verdict == MIXED
-    baseline = np.full(groups, np.nan)
-    baseline[group] = columns.baseline
-    partly = posterior_above(
-        np.bincount(group, weights=columns.blocked_w * undecided, minlength=groups).astype(float),
-        np.bincount(group, weights=columns.ok_w * undecided, minlength=groups).astype(float),
-        raised_by_baseline(settings.partial_share, baseline, settings),
-    )
-    conditions = [
-        decided_n == 0,
-        (blocked_n > 0) & (blocked_n == decided_n),
-        (significant_n > 0) & (clear_n == 0),
-        significant_n > 0,
-        clear_n > 0,
-        partly >= settings.decide_at,
-    ]
-    out_verdict = np.select(
-        conditions, [INSUFFICIENT, BLOCKED, BLOCKED, MIXED, NOT_BLOCKED, MIXED], INSUFFICIENT
+def _set_rule(blocked_n: Ints, mixed_n: Ints, clear_n: Ints) -> Codes:
+    decided = blocked_n + mixed_n + clear_n
+    return np.select(
+        [decided == 0, blocked_n == decided, clear_n == decided],
+        [INSUFFICIENT, BLOCKED, NOT_BLOCKED],
+        MIXED,
     ).astype(np.int8)
-    confidence = np.select(
-        conditions,
-        [0.0, all_blocked, mostly_blocked, weakest_significant, not_blocked, partly],
+
+
+def combine_verdicts(
+    group: Ints, groups: int, verdict: Codes, confidence: Floats
+) -> DomainDecisions:
+    """Return each domain's verdict from its networks' verdicts (`group[i]` is network i's
+    domain, 0 to `groups` - 1): a function of those verdicts alone, so the two never disagree.
+
+    Networks with `insufficient data` are set aside. `blocked` when every other network blocks
+    (confidence: that at least one truly does, 1 - Π(1 - cᵢ)); `not blocked` when every other
+    network is clear (the weakest clear one's confidence); `mixed` otherwise, that is blocked or
+    partly blocked in some networks and not in others (confidence: that at least one of the
+    blocked or mixed networks truly blocks); `insufficient data` when no network is decided.
+    """
+    is_blocked = verdict == BLOCKED
+    is_mixed = verdict == MIXED
+    is_clear = verdict == NOT_BLOCKED
+    blocked_n = np.bincount(group, weights=is_blocked, minlength=groups).astype(np.int64)
+    mixed_n = np.bincount(group, weights=is_mixed, minlength=groups).astype(np.int64)
+    clear_n = np.bincount(group, weights=is_clear, minlength=groups).astype(np.int64)
+    out = _set_rule(blocked_n, mixed_n, clear_n)
+    blocking = is_blocked | is_mixed
+    with np.errstate(divide="ignore"):
+        log_free = np.where(blocking, np.log1p(-np.minimum(confidence, 1.0)), 0.0)
+    some_blocked = 1.0 - np.exp(np.bincount(group, weights=log_free, minlength=groups))
+    weakest_clear = _group_extreme(np.minimum, np.inf, group, is_clear, confidence, groups=groups)
+    out_confidence = np.select(
+        [out == BLOCKED, out == MIXED, out == NOT_BLOCKED],
+        [some_blocked, some_blocked, weakest_clear],
         0.0,
     )
     return DomainDecisions(
-        verdict=out_verdict,
-        confidence=np.round(np.minimum(0.999, confidence), 3),
+        verdict=out,
+        confidence=np.round(np.minimum(0.999, out_confidence), 3),
         blocked_networks=blocked_n,
+        mixed_networks=mixed_n,
         clear_networks=clear_n,
     )
 
 
-def daily_verdicts(blocked: Ints | Floats, ok: Ints | Floats, settings: ModelSettings) -> Codes:
-    """Return a country's verdict for each day from that day's blocked and ok counts (weighted
-    like the window's by the report SQL; see `regional.daily_verdict`)."""
-    above = posterior_above(
-        blocked.astype(np.float64),
-        ok.astype(np.float64),
-        np.full(len(blocked), settings.blocked_share),
+def reconcile(
+    verdict: Codes, confidence: Floats, member_of: Ints, days: Codes, day_confidence: Floats
+) -> tuple[Codes, Floats]:
+    """Return each network's window verdict made to agree with its daily verdicts
+    (`member_of[j]`: the window network of daily verdict j).
+
+    The window's and the days' verdicts of a network go through the same set rule as networks
+    do in `combine_verdicts`: a network blocked on some days and clear on others (or over the
+    window) is `mixed`. The confidence stays the window's where its verdict stands; else it is
+    the strongest blocked or mixed day's for `mixed` and `blocked`, the weakest clear day's for
+    `not blocked`.
+    """
+    n = len(verdict)
+    group = np.concatenate([np.arange(n, dtype=np.int64), member_of.astype(np.int64)])
+    every = np.concatenate([verdict, days]).astype(np.int8)
+    conf = np.concatenate([confidence, day_confidence]).astype(np.float64)
+    is_blocked, is_mixed, is_clear = every == BLOCKED, every == MIXED, every == NOT_BLOCKED
+    counts = [
+        np.bincount(group, weights=m, minlength=n).astype(np.int64)
+        for m in (is_blocked, is_mixed, is_clear)
+    ]
+    out = _set_rule(*counts)
+    strongest_blocking = _group_extreme(
+        np.maximum, 0.0, group, is_blocked | is_mixed, conf, groups=n
     )
-    return np.select(
-        [
-            blocked + ok < settings.min_measurements,
-            above >= settings.decide_at,
-            above <= 1.0 - settings.decide_at,
-        ],
-        [INSUFFICIENT, BLOCKED, NOT_BLOCKED],
-        MIXED,
-    ).astype(np.int8)
+    strongest_blocked = _group_extreme(np.maximum, 0.0, group, is_blocked, conf, groups=n)
+    weakest_clear = _group_extreme(np.minimum, 1.0, group, is_clear, conf, groups=n)
+    changed = np.select(
+        [out == MIXED, out == BLOCKED, out == NOT_BLOCKED],
+        [strongest_blocking, strongest_blocked, weakest_clear],
+        0.0,
+    )
+    return out, np.where(out == verdict, confidence, changed)

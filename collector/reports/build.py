@@ -1,5 +1,5 @@
 """Build reports: read rollups through the storage interface's `ReportStore` part, decide with
-`collector.regional`.
+`collector.regional.columns` (through `collector.reports.domains`).
 
 The functions are synchronous and read only rollups (and a few sample rows): the API runs each
 one whole in a storage reader thread; the CLI calls them directly.
@@ -13,18 +13,18 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 import msgspec
-import numpy as np
 
-from collector.regional import columns as by_column
-from collector.regional.model import (
-    VERDICTS,
-    ModelSettings,
-    RegionalVerdict,
-    blocked_since,
-    combine_networks,
-    detect_changes,
+from collector.regional.changes import blocked_since, detect_changes
+from collector.regional.model import ModelSettings, RegionalVerdict
+from collector.reports.domains import (
+    Series,
+    TableDecisions,
+    daily_series,
+    decide_table,
+    domain_reports,
+    empty_table,
+    reconcile_days,
 )
-from collector.reports.domains import domain_reports
 from collector.reports.model import (
     Change,
     CountriesReply,
@@ -32,6 +32,7 @@ from collector.reports.model import (
     CountryReport,
     CountrySummaryReport,
     DomainDetail,
+    DomainReport,
     FingerprintCount,
     SampleMeasurement,
     TimelineDay,
@@ -50,19 +51,21 @@ def default_window(today: date, days: int = DEFAULT_WINDOW_DAYS) -> tuple[date, 
     return today - timedelta(days=days - 1), today
 
 
-def _daily_series(
-    shares: dict[str, list[tuple[date, float, float]]], settings: ModelSettings
-) -> dict[str, list[tuple[str, RegionalVerdict]]]:
-    """Return each domain's daily verdicts (decided for all days of all domains at once)."""
-    flat = [(domain, day, b, o) for domain, days in shares.items() for day, b, o in days]
-    codes = by_column.daily_verdicts(
-        np.array([f[2] for f in flat], np.float64),
-        np.array([f[3] for f in flat], np.float64),
-        settings,
-    ).tolist()
-    out: dict[str, list[tuple[str, RegionalVerdict]]] = {d: [] for d in shares}
-    for (domain, day, _b, _o), code in zip(flat, codes, strict=True):
-        out[domain].append((day.isoformat(), VERDICTS[code]))
+def _decided_days(
+    store: ReportStore,
+    query: ReportQuery,
+    baselines: dict[str, float],
+    settings: ModelSettings,
+) -> list[tuple[date, TableDecisions]]:
+    """Return every day of the query's window decided like the window (with its baselines);
+    a day without data has an empty table."""
+    tables = store.report_daily_domains(query, settings)
+    days = (query.until - query.since).days + 1
+    out = []
+    for offset in range(days):
+        day = query.since + timedelta(days=offset)
+        table = tables.get(day) or empty_table()
+        out.append((day, decide_table(table, baselines, settings)))
     return out
 
 
@@ -74,24 +77,29 @@ _ORDER = {
 }
 
 
+def _with_since(reports: list[DomainReport], series: dict[str, Series]) -> list[DomainReport]:
+    return [
+        msgspec.structs.replace(d, since=blocked_since(series.get(d.domain, [])))
+        if d.verdict == RegionalVerdict.BLOCKED.value
+        else d
+        for d in reports
+    ]
+
+
 def country_report(
     store: ReportStore, query: ReportQuery, settings: ModelSettings, now: datetime
 ) -> CountryReport:
-    """Return the report of one country (network, category) over the query's window."""
+    """Return the report of one country (network, category) over the query's window: each
+    domain's verdict agrees with its networks' and with its daily verdicts (`changes`)."""
     table = store.report_domains(query, settings)
     baselines = store.report_baselines(query, settings)
     stored_networks = store.report_networks(query)
     names = {n.asn: n.name for n in stored_networks}
-    reports = domain_reports(table, baselines, names, settings)
-    blocked = [d.domain for d in reports if d.verdict == RegionalVerdict.BLOCKED.value]
-    if blocked:
-        series = _daily_series(store.report_daily_shares(query, settings, blocked), settings)
-        reports = [
-            msgspec.structs.replace(d, since=blocked_since(series[d.domain]))
-            if d.domain in series
-            else d
-            for d in reports
-        ]
+    days = _decided_days(store, query, baselines, settings) if table.domains else []
+    decided = reconcile_days(decide_table(table, baselines, settings), [d for _, d in days])
+    lines = domain_reports(decided, names)
+    blocked = [d.domain for d in lines if d.verdict == RegionalVerdict.BLOCKED.value]
+    reports = _with_since(lines, daily_series(blocked, days))
     reports.sort(key=lambda d: (_ORDER[d.verdict], -d.confidence, d.domain))
     networks = [
         CountryNetwork(asn=n.asn, name=n.name, measurements=n.measurements) for n in stored_networks
@@ -111,7 +119,7 @@ def country_report(
     )
 
 
-def _changes(cc: str, domain: str, series: list[tuple[str, RegionalVerdict]]) -> list[Change]:
+def _changes(cc: str, domain: str, series: Series) -> list[Change]:
     return [
         Change(cc=cc, domain=domain, day=c.day, before=c.before.value, after=c.after.value)
         for c in detect_changes(series)
@@ -119,49 +127,57 @@ def _changes(cc: str, domain: str, series: list[tuple[str, RegionalVerdict]]) ->
 
 
 def changes(store: ReportStore, query: ReportQuery, settings: ModelSettings) -> list[Change]:
-    """Return the days each domain's daily verdict flipped in the country, newest first."""
+    """Return the days each domain's daily country verdict (the domain page's timeline)
+    flipped in the country, newest first."""
+    days = _decided_days(store, query, store.report_baselines(query, settings), settings)
+    domains = sorted({name for _, decided in days for name in decided.table.domains})
     found = [
         change
-        for domain, series in _daily_series(
-            store.report_daily_shares(query, settings), settings
-        ).items()
+        for domain, series in daily_series(domains, days).items()
         for change in _changes(query.cc, domain, series)
     ]
     return sorted(found, key=lambda c: (c.day, c.domain), reverse=True)
 
 
+def _timeline_day(day: date, lines: list[DomainReport]) -> TimelineDay:
+    if not lines:
+        return TimelineDay(
+            day=day.isoformat(),
+            verdict=RegionalVerdict.INSUFFICIENT.value,
+            measurements=0,
+            networks=[],
+        )
+    [line] = lines
+    return TimelineDay(
+        day=day.isoformat(),
+        verdict=line.verdict,
+        measurements=line.measurements,
+        networks=[
+            TimelineNetwork(
+                asn=n.asn, verdict=n.verdict, share=n.weighted_share, measurements=n.measurements
+            )
+            for n in line.networks
+        ],
+    )
+
+
 def domain_detail(
     store: ReportStore, query: ReportQuery, settings: ModelSettings
 ) -> DomainDetail | None:
-    """Return one domain's page: summary, daily timeline per network, changes, evidence."""
+    """Return one domain's page: summary, daily timeline per network (every day of the window),
+    changes, evidence."""
     assert query.domain is not None
     table = store.report_domains(query, settings)
     if not table.domains:
         return None
     [domain] = table.domains
     names = {n.asn: n.name for n in store.report_networks(query)}
-    [summary] = domain_reports(table, store.report_baselines(query, settings), names, settings)
-    series = _daily_series(store.report_daily_shares(query, settings), settings).get(domain, [])
-    if summary.verdict == RegionalVerdict.BLOCKED.value:
-        summary = msgspec.structs.replace(summary, since=blocked_since(series))
-    timeline: list[TimelineDay] = []
-    for day, networks in store.report_daily_networks(query, settings).items():
-        estimate = combine_networks(networks, settings)
-        timeline.append(
-            TimelineDay(
-                day=day.isoformat(),
-                verdict=estimate.verdict.value,
-                networks=[
-                    TimelineNetwork(
-                        asn=n.asn,
-                        verdict=n.verdict.value,
-                        share=n.weighted_share,
-                        measurements=n.measurements,
-                    )
-                    for n in estimate.networks
-                ],
-            )
-        )
+    baselines = store.report_baselines(query, settings)
+    days = _decided_days(store, query, baselines, settings)
+    decided = reconcile_days(decide_table(table, baselines, settings), [d for _, d in days])
+    series = daily_series([domain], days)
+    [summary] = _with_since(domain_reports(decided, names), series)
+    timeline = [_timeline_day(day, domain_reports(d, names)) for day, d in days]
     samples, fingerprints = store.report_samples(query, SAMPLE_LIMIT)
     return DomainDetail(
         cc=query.cc,
@@ -170,7 +186,7 @@ def domain_detail(
         until=query.until.isoformat(),
         summary=summary,
         timeline=timeline,
-        changes=_changes(query.cc, domain, series),
+        changes=_changes(query.cc, domain, series[domain]),
         fingerprints=[FingerprintCount(name=n, count=c) for n, c in fingerprints.most_common(20)],
         samples=[
             SampleMeasurement(

@@ -50,6 +50,9 @@ class DomainReport(_Record, frozen=True, kw_only=True, gc=False):
     measurements: int
     probes: int
     networks_blocked: int
+    networks_mixed: Annotated[
+        int, Doc(description="Networks where some, not all, attempts are likely blocked.")
+    ] = 0
     networks_clear: int
     networks_sparse: Annotated[
         int,
@@ -121,7 +124,14 @@ class TimelineDay(_Record, frozen=True, kw_only=True, gc=False):
     """A domain in a country on one day."""
 
     day: str
-    verdict: str
+    verdict: Annotated[
+        str,
+        Doc(
+            description="The domain's country verdict that day, decided like the window's; "
+            "`insufficient data` on a day with too little data (or none)."
+        ),
+    ]
+    measurements: Annotated[int, Doc(description="Measurements of the domain that day.")] = 0
     networks: list[TimelineNetwork]
 
 

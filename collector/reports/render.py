@@ -16,7 +16,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from collector.reports.model import CountryReport
+from collector.reports.model import CountryReport, DomainReport
 
 UNLIMITED_WIDTH = 100_000
 """Wide enough for any cell: a table this wide only takes the width its cells need."""
@@ -102,6 +102,27 @@ def render_csv(report: CountryReport) -> str:
     return out.getvalue()
 
 
+def where_text(domain: DomainReport) -> str:
+    """Return where a domain is blocked and where not ("blocked in AS1; not blocked in AS2"),
+    from its network rows."""
+    parts = []
+    for verdict, label in (
+        ("blocked", "blocked in"),
+        ("mixed", "partly blocked in"),
+        ("not blocked", "not blocked in"),
+    ):
+        asns = [f"AS{n.asn}" for n in domain.networks if n.verdict == verdict]
+        if asns:
+            parts.append(f"{label} {', '.join(asns)}")
+    return "; ".join(parts)
+
+
+def verdict_text(domain: DomainReport) -> str:
+    """Return the domain's verdict, saying where for `mixed`."""
+    where = where_text(domain) if domain.verdict == "mixed" else ""
+    return f"{domain.verdict} ({where})" if where else domain.verdict
+
+
 def _scope(report: CountryReport) -> str:
     """Return what the report covers: the country and any network, region or category."""
     parts = [report.cc]
@@ -126,7 +147,7 @@ def render_table(report: CountryReport, *, width: int | None = 120) -> str:
     for d in report.domains:
         table.add_row(
             d.domain,
-            d.verdict,
+            verdict_text(d),
             confidence_text(d.confidence),
             d.since or "-",
             _methods(d.methods) or "-",
@@ -165,7 +186,7 @@ def render_markdown(report: CountryReport) -> str:
     ]
     for d in report.domains:
         lines.append(
-            f"| {_md(d.domain)} | {_md(d.verdict)} | {confidence_text(d.confidence)} "
+            f"| {_md(d.domain)} | {_md(verdict_text(d))} | {confidence_text(d.confidence)} "
             f"| {_md(d.since or '-')} "
             f"| {_md(_methods(d.methods) or '-')} | {d.networks_blocked} of {len(d.networks)} |"
         )
@@ -176,7 +197,8 @@ def render_html(report: CountryReport) -> str:
     """Return the report as one standalone, escaped HTML page."""
     e = html.escape
     rows = "\n".join(
-        f"<tr><td>{e(d.domain)}</td><td>{e(d.verdict)}</td><td>{confidence_text(d.confidence)}</td>"
+        f"<tr><td>{e(d.domain)}</td><td>{e(verdict_text(d))}</td>"
+        f"<td>{confidence_text(d.confidence)}</td>"
         f"<td>{e(d.since or '-')}</td><td>{e(_methods(d.methods) or '-')}</td>"
         f"<td>{d.networks_blocked} of {len(d.networks)}</td><td>{d.measurements}</td></tr>"
         for d in report.domains

@@ -274,6 +274,14 @@ class ReportStore(Protocol):
         """Return each domain's noise baseline from the other countries."""
         ...
 
+    def report_daily_domains(
+        self, query: ReportQuery, settings: ModelSettings
+    ) -> dict[date, ReportTable]:
+        """Return, for each day of the window with data, what `report_domains` returns for
+        that day alone (weights capped per day), all days in one pass, but without methods and
+        without the summed networks too small to decide (`ReportTable.sparse` is empty)."""
+        ...
+
     def report_daily_shares(
         self,
         query: ReportQuery,

@@ -434,6 +434,13 @@ class DuckDBStorage:
         with self._reader() as con:
             return reports.baselines(con, query, settings)
 
+    def report_daily_domains(
+        self, query: report_records.ReportQuery, settings: ModelSettings
+    ) -> dict[date, report_records.ReportTable]:
+        """Return each day's per-domain, per-network weighted counts of a report window."""
+        with self._reader() as con:
+            return reports.daily_domain_rows(con, query, settings)
+
     def report_daily_shares(
         self,
         query: report_records.ReportQuery,

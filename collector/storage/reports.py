@@ -100,32 +100,56 @@ networks, so `min_probes` is a minimum of independent uploaders, not of self-cho
 Parameters: the no-control weight, then `_WEIGHED`'s. Sums are cast back to BIGINT (DuckDB
 widens them to 128 bits, which Python converts slowly)."""
 
-_DOMAIN_ROWS = f"""
-WITH per_probe AS MATERIALIZED (
-    {_PER_PROBE.format(group="domain, probe_asn", where="{where}")}
-),
-per_network AS ({_PER_NETWORK.format(group="domain, probe_asn", scope="domain")}),
+
+_METHODS = """
 methods AS (
     SELECT domain, probe_asn, string_agg(method || '=' || n, ';') AS methods
     FROM (SELECT domain, probe_asn, method, sum(count)::BIGINT AS n FROM rollup_methods
-          WHERE {{method_where}} GROUP BY ALL HAVING sum(count) > 0)
+          WHERE {method_where} GROUP BY ALL HAVING sum(count) > 0)
     GROUP BY ALL
 ),
 marked AS (
     SELECT *, CASE WHEN informative >= ? AND ip >= ? THEN probe_asn END AS decided_asn
     FROM per_network LEFT JOIN methods USING (domain, probe_asn)
-)
-SELECT domain, decided_asn, sum(bw) AS bw, sum(ow) AS ow,
+)"""
+
+_NO_METHODS = """
+marked AS (
+    SELECT *, CASE WHEN informative >= ? AND ip >= ? THEN probe_asn END AS decided_asn,
+           NULL::VARCHAR AS methods
+    FROM per_network
+)"""
+
+
+def _domain_rows_sql(by: str) -> str:
+    """Return the per-(domain, network) query of a window (`by` = '', with each network's
+    methods) or of each of its days (`by` = 'day, ': caps, thresholds and sums per day; neither
+    methods nor the summed row of networks too small to decide, which daily verdicts do not
+    use)."""
+    marked = _NO_METHODS if by else _METHODS
+    return f"""
+WITH per_probe AS MATERIALIZED (
+    {_PER_PROBE.format(group=by + "domain, probe_asn", where="{where}")}
+),
+per_network AS ({_PER_NETWORK.format(group=by + "domain, probe_asn", scope=by + "domain")}),
+{marked}
+SELECT {by}domain, decided_asn, sum(bw) AS bw, sum(ow) AS ow,
        sum(informative)::BIGINT AS informative, sum(ip)::BIGINT AS ip,
        sum(probes)::BIGINT AS probes, sum(blocked)::BIGINT AS blocked, sum(ok)::BIGINT AS ok,
        sum(down)::BIGINT AS down, sum(inconclusive)::BIGINT AS inconclusive,
        sum(confirmed)::BIGINT AS confirmed, sum(packet_confirmed)::BIGINT AS packet_confirmed,
        count(*) AS networks, string_agg(methods, ';') AS methods
-FROM marked GROUP BY domain, decided_asn
+FROM marked {"WHERE decided_asn IS NOT NULL" if by else ""} GROUP BY {by}domain, decided_asn
 """
+
+
+_DOMAIN_ROWS = _domain_rows_sql("")
 """Per domain: each network with enough data to decide, and one summed row (AS NULL) for those
 without; `networks` counts a row's networks, `methods` lists `method=count` pairs (';'-joined,
 a method repeated once per network in the summed row)."""
+
+_DAILY_DOMAIN_ROWS = _domain_rows_sql("day, ")
+"""`_DOMAIN_ROWS` for each day of the window at once, without methods or summed rows."""
 
 _CATEGORIES = """
 SELECT domain, any_value(category_code) FROM rollup_probe_day
@@ -151,43 +175,55 @@ def _methods(text: str | None) -> dict[str, int]:
     return out
 
 
-def domain_rows(
-    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
-) -> ReportTable:
-    """Return every domain of the report with its decidable networks' weighted counts and the
-    sum of the rest; a one-domain query lists every network. Network names are left to
-    `networks`."""
+def _fetch_rows(
+    con: duckdb.DuckDBPyConnection,
+    sql: str,
+    query: ReportQuery,
+    settings: ModelSettings,
+    *,
+    with_methods: bool = True,
+) -> tuple[dict[str, Any], dict[str, str]]:
     params: list[object] = []
     where = _filters(query, params)
     method_params: list[object] = []
-    method_where = _filters(query, method_params, category=False)
+    method_where = _filters(query, method_params, category=False) if with_methods else ""
     thresholds = (
         [0, 0] if query.domain is not None else [settings.min_measurements, settings.min_probes]
     )
     rows = con.execute(
-        _DOMAIN_ROWS.format(where=where, method_where=method_where),
+        sql.format(where=where, method_where=method_where),
         [*params, settings.count_contradicted, *_weights(settings), *method_params, *thresholds],
     ).fetchnumpy()
     categories: dict[str, str] = dict(
         con.execute(_CATEGORIES.format(where=where), params).fetchall()
     )
+    return rows, categories
+
+
+def _table(rows: dict[str, Any], categories: dict[str, str]) -> ReportTable:
+    """Return the `ReportTable` of `_DOMAIN_ROWS`'s columns."""
     domains, group = np.unique(rows["domain"].astype(str), return_inverse=True)
     names = domains.tolist()
     asn_column = rows["decided_asn"]
     listed = ~np.ma.getmaskarray(asn_column)
     methods = rows["methods"]
+    summed = np.flatnonzero(~listed)
+    values = [
+        np.ma.getdata(rows[name])[summed].astype(np.int64).tolist()
+        for name in ("networks", "blocked", "ok", "down", "inconclusive", "probes", "confirmed",
+                     "packet_confirmed")
+    ]  # fmt: skip
     sparse: dict[str, SparseNetworks] = {}
-    for i in np.flatnonzero(~listed).tolist():
-        domain = names[group[i]]
-        sparse[domain] = SparseNetworks(
-            networks=int(rows["networks"][i]),
-            measurements=int(
-                rows["blocked"][i] + rows["ok"][i] + rows["down"][i] + rows["inconclusive"][i]
-            ),
-            probes=int(rows["probes"][i]),
-            confirmed=int(rows["confirmed"][i]),
-            packet_confirmed=int(rows["packet_confirmed"][i]),
-            methods=_methods(methods[i]),
+    for g, text, networks, blocked, ok, down, inconclusive, probes, confirmed, packet in zip(
+        group[summed].tolist(), methods[summed].tolist(), *values, strict=True
+    ):
+        sparse[names[g]] = SparseNetworks(
+            networks=networks,
+            measurements=blocked + ok + down + inconclusive,
+            probes=probes,
+            confirmed=confirmed,
+            packet_confirmed=packet,
+            methods=_methods(text),
         )
 
     def column(name: str) -> Ints:
@@ -195,7 +231,7 @@ def domain_rows(
 
     return ReportTable(
         domains=names,
-        categories=categories,
+        categories={d: categories[d] for d in names if d in categories},
         networks=NetworkTable(
             group=group[listed].astype(np.int64),
             asn=np.ma.getdata(asn_column)[listed].astype(np.int64),
@@ -214,6 +250,36 @@ def domain_rows(
         ),
         sparse=sparse,
     )
+
+
+def domain_rows(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
+) -> ReportTable:
+    """Return every domain of the report with its decidable networks' weighted counts and the
+    sum of the rest; a one-domain query lists every network. Network names are left to
+    `networks`."""
+    return _table(*_fetch_rows(con, _DOMAIN_ROWS, query, settings))
+
+
+def daily_domain_rows(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
+) -> dict[date, ReportTable]:
+    """Return `domain_rows` of each day of the window, in one query, without methods and
+    without the networks too small to decide that day (a country query's summed row): each
+    probe's and uploader network's weight capped per day. A one-domain query lists every
+    network, as `domain_rows` does."""
+    rows, categories = _fetch_rows(con, _DAILY_DOMAIN_ROWS, query, settings, with_methods=False)
+    days = np.asarray(rows["day"]).astype("datetime64[D]")
+    if not len(days):
+        return {}
+    order = np.argsort(days, kind="stable")
+    ordered = {name: column[order] for name, column in rows.items()}
+    firsts, starts = np.unique(days[order], return_index=True)
+    ends = [*starts[1:].tolist(), len(order)]
+    return {
+        day.item(): _table({name: c[start:end] for name, c in ordered.items()}, categories)
+        for day, start, end in zip(firsts, starts.tolist(), ends, strict=True)
+    }
 
 
 def networks(con: duckdb.DuckDBPyConnection, query: ReportQuery) -> list[CountryNetwork]:

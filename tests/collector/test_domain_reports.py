@@ -1,14 +1,17 @@
-"""A country's report lines, decided by columns, must equal the one-domain model's answers."""
+"""A country's report lines, decided by columns, must equal the plain-Python oracle's answers
+(tests/collector/regional_oracle.py)."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks, combine_networks
-from collector.reports.domains import domain_reports
+from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
+from collector.reports.domains import decide_table, domain_reports
 from collector.storage import NetworkTable, ReportTable
+from tests.collector.regional_oracle import decide_region, region_estimate
 
 S = ModelSettings()
 
@@ -75,19 +78,29 @@ def test_columns_and_one_domain_model_agree(
     sparse = {"d0.example": SparseNetworks(networks=2, measurements=3, probes=2, methods={"x": 1})}
     table = _table(domains, sparse)
     known = {f"d{g}.example": b for g, b in enumerate(baselines) if b is not None}
-    lines = domain_reports(table, known, {}, S)
+    lines = domain_reports(decide_table(table, known, S), {})
     for g, (line, networks) in enumerate(zip(lines, domains, strict=True)):
-        expected = combine_networks(
-            networks, S, baseline=known.get(line.domain), sparse=sparse.get(line.domain)
-        )
+        expected = region_estimate(decide_region(networks, S, baseline=known.get(line.domain)))
+        extra = sparse.get(line.domain)
         assert line.domain == f"d{g}.example"
-        assert (line.verdict, line.confidence) == (expected.verdict.value, expected.confidence)
-        assert (line.measurements, line.probes, line.networks_blocked) == (
-            expected.measurements,
-            expected.probes,
+        assert line.verdict == expected.verdict.value
+        assert line.confidence == pytest.approx(expected.confidence, abs=1.1e-3)
+        assert (
+            line.networks_blocked,
+            line.networks_mixed,
+            line.networks_clear,
+            line.networks_sparse,
+        ) == (
             expected.blocked_networks,
+            expected.mixed_networks,
+            expected.clear_networks,
+            extra.networks if extra else 0,
         )
-        assert line.methods == expected.methods
-        assert [(n.asn, n.verdict, n.confidence, n.weighted_share) for n in line.networks] == [
-            (n.asn, n.verdict.value, n.confidence, n.weighted_share) for n in expected.networks
-        ]
+        assert line.measurements == sum(n.measurements for n in expected.networks) + (
+            extra.measurements if extra else 0
+        )
+        got = [(n.asn, n.verdict, n.weighted_share) for n in line.networks]
+        assert got == [(n.asn, n.verdict.value, n.weighted_share) for n in expected.networks]
+        assert [n.confidence for n in line.networks] == pytest.approx(
+            [n.confidence for n in expected.networks], abs=1.1e-3
+        )

@@ -1,16 +1,19 @@
-"""The regional model on crafted counts."""
+"""The regional model (its oracle, held to the product by test_regional_agreement.py) on
+crafted counts."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from collector.regional.model import (
-    ModelSettings,
+from collector.regional import columns as by_column
+from collector.regional.changes import blocked_since, detect_changes
+from collector.regional.model import ModelSettings, RegionalVerdict
+from tests.collector.regional_oracle import (
     ProbeCounts,
-    RegionalVerdict,
     baseline_share,
-    blocked_since,
-    detect_changes,
     estimate_network,
     estimate_region,
     noise_baseline,
@@ -149,24 +152,47 @@ def test_a_chance_blocked_network_among_many_does_not_make_a_domain_mixed() -> N
     clear = {asn: [probe("a", ok=4), probe("b", ok=4)] for asn in range(1, 21)}
     lucky = [probe("c", blocked=2), probe("d", blocked=1)]  # 3 of 3: P = 0.94, by chance
     region = estimate_region({**clear, 99: lucky}, S)
-    assert [n.verdict for n in region.networks if n.asn == 99] == [B]
-    assert region.verdict is N and region.confidence < 0.96
+    # Not significant at the level corrected for 21 networks, and no evidence of partial
+    # blocking: the network says so itself, so the country's `not blocked` contradicts nothing.
+    assert [n.verdict for n in region.networks if n.asn == 99] == [INSUF]
+    assert region.verdict is N and region.confidence >= S.decide_at
     censored = [probe("c", blocked=15), probe("d", blocked=15)]  # one ISP really blocks
     assert estimate_region({**clear, 99: censored}, S).verdict is M
 
 
 def test_an_undecided_network_does_not_contradict_a_blocking_one() -> None:
     blocking = [probe("a", blocked=5), probe("b", blocked=5)]
-    undecided = [probe("c", blocked=2), probe("d", ok=1)]  # 2 of 3: P = 0.69, mixed
+    undecided = [probe("c", blocked=2), probe("d", ok=1)]  # 2 of 3: P = 0.69, below the floor
     region = estimate_region({1: blocking, 2: undecided}, S)
-    assert [n.verdict for n in region.networks] == [B, M]
-    assert region.verdict is B and 0.4 < region.confidence < 0.51
+    assert [n.verdict for n in region.networks] == [B, INSUF]
+    assert region.verdict is B and region.confidence == min(0.999, region.networks[0].confidence)
+
+
+def test_blocked_in_some_networks_and_clear_in_others_is_mixed_and_says_where() -> None:
+    blocking = [probe("a", blocked=6), probe("b", blocked=6)]
+    clear = [probe("c", ok=6), probe("d", ok=6)]
+    region = estimate_region({1: blocking, 2: clear, 3: clear}, S)
+    assert region.verdict is M and region.confidence >= S.decide_at
+    assert (region.blocked_networks, region.mixed_networks, region.clear_networks) == (1, 0, 2)
 
 
 def test_split_networks_alone_are_mixed_only_with_enough_data() -> None:
     few = estimate_region({1: [probe("a", blocked=1), probe("b", ok=2)]}, S)
-    assert [n.verdict for n in few.networks] == [M] and few.verdict is INSUF
+    assert [n.verdict for n in few.networks] == [INSUF] and few.verdict is INSUF
     # A censor dropping about half of the attempts, seen by many probes: partial blocking.
     half = [probe(f"p{i}", blocked=2, ok=2) for i in range(30)]
     region = estimate_region({1: half}, S)
     assert region.verdict is M and region.confidence > 0.99
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(0, 3000),
+    st.integers(0, 3000),
+    st.sampled_from([0.3, 0.5, 0.7, 0.8, 0.95]) | st.floats(0.01, 0.99),
+)
+def test_the_oracles_posterior_is_the_products(successes: int, failures: int, x: float) -> None:
+    product = by_column.posterior_above(
+        np.array([successes], float), np.array([failures], float), np.array([x])
+    )[0]
+    assert posterior_above(successes, failures, x) == pytest.approx(product, abs=1e-9)

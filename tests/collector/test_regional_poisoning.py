@@ -14,10 +14,12 @@ networks, existing or invented, with or without a working control), V(H + A) = V
 network only A claims is `insufficient data`.
 
 Why it holds: the uploader's weight is capped at `uploader_weight_cap` over all its probes and
-networks; each network's decision is monotone in the weight added to its blocked and ok sides
-(a Beta posterior is stochastically increasing in successes, decreasing in failures; rounding
-keeps the order); the set of decidable networks cannot change (above), so the Bonferroni level is
-fixed; and the pooled counts of undecided networks gain at most the cap, as one extreme does.
+networks; `blocked` and `not blocked` are monotone in the weight added to a network's blocked and
+ok sides (a Beta posterior is stochastically increasing in successes, decreasing in failures;
+rounding keeps the order), while the `mixed` band P(0.3 < share < 0.7) is not, so for it this
+test is the evidence; the set of decidable networks cannot change (above), so the Bonferroni
+level is fixed; and the country verdict is a function of the network verdicts. The model here is
+the oracle (tests/collector/regional_oracle.py) the product is held to.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ from collections.abc import Mapping, Sequence
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from collector.regional.model import ModelSettings, ProbeCounts, RegionalVerdict, estimate_region
+from collector.regional.model import ModelSettings, RegionalVerdict
+from tests.collector.regional_oracle import ProbeCounts, estimate_region
 
 S = ModelSettings()
 EVIL = "evil-uploader"

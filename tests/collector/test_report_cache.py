@@ -60,6 +60,11 @@ class CountingStore:
     def report_baselines(self, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
         return {}
 
+    def report_daily_domains(
+        self, query: ReportQuery, settings: ModelSettings
+    ) -> dict[date, ReportTable]:
+        return {}
+
     def report_daily_shares(
         self,
         query: ReportQuery,

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from collector.regional.model import (
-    ModelSettings,
+from collector.regional.model import ModelSettings
+from collector.storage import ReportQuery
+from collector.storage.duckdb import DuckDBStorage
+from tests.collector.regional_oracle import (
     ProbeCounts,
     noise_baseline,
     uploader_weights,
     weigh_probes,
 )
-from collector.storage import ReportQuery
-from collector.storage.duckdb import DuckDBStorage
 
 S = ModelSettings()
 DAY = date(2026, 11, 1)
@@ -175,3 +176,26 @@ def test_one_uploader_cannot_make_baseline_countries(store: DuckDBStorage) -> No
         for i in range(20):  # many ids, one uploader network: one voice per country
             _country_day(store, cc, f"sybil-{i}", blocked=50, ok=0, uploader="evil")
     assert store.report_baselines(QUERY, S) == {}
+
+
+def test_each_days_tables_in_one_query_equal_one_day_reports(store: DuckDBStorage) -> None:
+    second = date(2026, 11, 2)
+    for day, blocked in ((DAY, 0), (second, 4)):
+        for probe, uploader in (("a", "u1"), ("b", "u2"), ("c", "")):
+            store._con.execute(
+                "INSERT INTO rollup_probe_day VALUES (?, 'CN', 1, '', 'd.example', ?, ?, false, "
+                "'NEWS', 'Net', ?, 1, 2, 0, 0, 0, 0, 'crenel')",
+                [day, uploader, probe, blocked],
+            )
+    _probe_day(store, asn=2, probe="lone", ok=9)  # one probe: summed as sparse on DAY
+    window = ReportQuery(cc="CN", since=DAY, until=second)
+    daily = store.report_daily_domains(window, S)
+    assert sorted(daily) == [DAY, second]
+    for day, table in daily.items():
+        alone = store.report_domains(ReportQuery(cc="CN", since=day, until=day), S)
+        assert table.domains == alone.domains and table.sparse == {}
+        without_methods = [replace(n, methods={}) for n in alone.network_counts("d.example")]
+        assert table.network_counts("d.example") == without_methods
+    assert store.report_domains(ReportQuery(cc="CN", since=DAY, until=DAY), S).sparse
+    one = store.report_daily_domains(replace(window, domain="d.example"), S)
+    assert [n.asn for n in one[DAY].network_counts("d.example")] == [1, 2]  # every network

@@ -64,6 +64,8 @@ def world(days: Days) -> list[Measurement]:
                 ms.append(reachable("blog.example.test", cc="CN", asn=asn, probe=probe, at=at))
                 news = sni_blocked if asn == 64501 else reachable
                 ms.append(news("news.example.test", cc="CN", asn=asn, probe=probe, at=at))
+    for at in (days.yesterday, days.today):  # a third uploader: enough to decide each day
+        ms.append(sni_blocked("news.example.test", cc="CN", asn=64501, probe="e", at=at))
     for _ in range(30):
         ms.append(
             sni_blocked("blog.example.test", cc="CN", asn=64501, probe="noisy", at=days.today)
@@ -128,12 +130,17 @@ async def test_country_report_gives_each_domain_a_regional_verdict(
         "social.example.test": "blocked",
         "news.example.test": "mixed",
         "weather.example.test": "not blocked",
-        "blog.example.test": "not blocked",
+        # The noisy probe's 30 today outweigh AS64501's two honest probes that day (each probe
+        # is capped per day as per window): the day is `blocked` there, the day before clear,
+        # so the window cannot say `not blocked` without contradicting its own timeline.
+        "blog.example.test": "mixed",
     }
     social = next(d for d in report.domains if d.domain == "social.example.test")
     assert social.methods == {"tls.reset": 8}
     assert social.networks_blocked == 2 and social.confidence > 0.9
-    assert social.since == (days.today - timedelta(days=1)).date().isoformat()
+    # Each network has 2 measurements of social a day, too few to decide any one day: the days
+    # are `insufficient data` on the timeline, so no day can say since when.
+    assert social.since is None
     news = next(d for d in report.domains if d.domain == "news.example.test")
     by_asn = {n.asn: n.verdict for n in news.networks}
     assert by_asn == {64501: "blocked", 64502: "not blocked"}
@@ -173,10 +180,16 @@ async def test_domain_page_has_a_timeline_changes_and_samples(
     r = await get(running, f"/reports/CN/domains/news.example.test?since={since}")
     assert r.status_code == 200, r.text
     detail = msgspec.json.decode(r.content, type=DomainDetail)
+    # Every day of the window is on the timeline; a day without data says so.
     assert [d.day for d in detail.timeline] == [
-        (days.today - timedelta(days=k)).date().isoformat() for k in (2, 1, 0)
+        (days.today - timedelta(days=k)).date().isoformat() for k in (3, 2, 1, 0)
     ]
-    assert detail.timeline[0].verdict == "not blocked"
+    assert [(d.verdict, d.measurements) for d in detail.timeline[:2]] == [
+        ("insufficient data", 0),
+        ("not blocked", 4),
+    ]
+    # AS64501 decides each of the last two days (AS64502 has too few measurements a day).
+    assert [d.verdict for d in detail.timeline[2:]] == ["blocked", "blocked"]
     assert detail.samples and detail.samples[0].verdict == "blocked"
     changes = msgspec.json.decode(
         (await get(running, f"/changes?cc=CN&since={since}")).content, type=ChangesReply
@@ -299,8 +312,9 @@ async def test_blocking_gauges_reach_metrics(
     async with httpx.AsyncClient() as client:
         body = (await client.get(f"{running.url}/metrics")).text
     assert 'crenel_report_domains{cc="CN",verdict="blocked"} 1.0' in body
-    # Over 7 days AS64501's earlier clean days make news a split network, not a blocking one.
-    assert 'crenel_report_domains{cc="CN",verdict="mixed"} 0.0' in body
+    # Over 7 days AS64501 was clean, then blocked news (a change the timeline shows): mixed, as
+    # is blog, blocked one day in AS64501 by its noisy probe.
+    assert 'crenel_report_domains{cc="CN",verdict="mixed"} 2.0' in body
     assert 'crenel_report_measurements{cc="IR"} 8.0' in body
     assert 'crenel_report_domains{cc="IR",verdict="blocked"} 0.0' in body
 

@@ -92,7 +92,30 @@ async function overview() {
     el("p", { class: "muted" }, "Countries ranked by the number of domains found blocked."),
     countries.length ? table([["Country"], ["Blocked", "num"], ["Mixed", "num"], ["Domains", "num"],
       ["Networks", "num"], ["Measurements", "num"], ["Last data"]], rows, "countries")
-      : el("p", {}, "No measurements yet."));
+      : emptyState());
+}
+
+// What a collector with no data says: how to get some.
+function emptyState() {
+  const here = location.origin;
+  return el("div", { id: "empty", class: "empty" },
+    el("p", {}, "No measurements yet. Reports appear here once probes upload to this collector."),
+    el("p", {}, "On a computer in the network you want to test, install the probe and point it here:"),
+    el("pre", {}, "crenel-probe config set collector " + here + "\ncrenel-probe run"),
+    el("p", {}, "Or import OONI's published measurements on the collector's machine: ",
+      el("code", {}, "crenel-collector import-ooni FILES"), "."),
+    el("p", {}, el("a", { href: "/dashboard/methodology" }, "How measurements become verdicts")));
+}
+
+// "blocked in AS1, AS2; not in AS3": where a mixed verdict comes from.
+function whereText(networks) {
+  const named = (v) => (networks || []).filter((n) => n.verdict === v).map((n) => "AS" + n.asn);
+  const parts = [];
+  const blocked = named("blocked"), partly = named("mixed"), clear = named("not blocked");
+  if (blocked.length) parts.push("blocked in " + blocked.join(", "));
+  if (partly.length) parts.push("partly blocked in " + partly.join(", "));
+  if (clear.length) parts.push("not blocked in " + clear.join(", "));
+  return parts.join("; ");
 }
 
 async function country(cc) {
@@ -117,7 +140,8 @@ async function country(cc) {
     const byAsn = new Map((d.networks || []).map((n) => [n.asn, n]));
     return el("tr", { "data-domain": d.domain },
       el("td", {}, el("a", { href: domainHref(cc, d.domain) }, d.domain)),
-      el("td", {}, badge(d.verdict)),
+      el("td", {}, badge(d.verdict),
+        d.verdict === "mixed" ? el("div", { class: "where muted" }, whereText(d.networks)) : null),
       el("td", { class: "num" }, pct(d.confidence)),
       el("td", {}, d.since || "–"),
       el("td", { class: "methods" }, methodsText(d.methods)),
@@ -166,8 +190,10 @@ async function domain(cc, name) {
     el("td", { class: "num" }, n.probes), el("td", { class: "methods" }, methodsText(n.methods))));
   app.replaceChildren(
     el("h1", {}, name + " in " + cc),
-    el("p", {}, badge(summary.verdict), " confidence " + pct(summary.confidence) +
-      (summary.since ? ", blocked since " + summary.since : "")),
+    el("p", { id: "verdict" }, badge(summary.verdict), " confidence " + pct(summary.confidence) +
+      (summary.since ? ", blocked since " + summary.since : "") +
+      (summary.verdict === "mixed" ? ": " + whereText(summary.networks) : "")),
+    el("h2", {}, "Verdict per day"), dayStrip(data.timeline || []),
     el("h2", {}, "Blocked share per network, per day"), chartBox,
     el("h2", {}, "Networks"),
     table([["Network"], ["Verdict"], ["Confidence", "num"], ["Blocked share", "num"], ["Measurements", "num"], ["Probes", "num"], ["Methods"]], networkRows, "networks"),
@@ -176,6 +202,25 @@ async function domain(cc, name) {
     sampleRows.length ? table([["Time"], ["Network"], ["Verdict"], ["Methods"], ["Raw"]], sampleRows, "samples")
       : el("p", { class: "muted" }, "None."));
   drawTimeline(chartBox, data.timeline || []);
+}
+
+const LEGEND = [
+  ["blocked", "blocked"],
+  ["mixed", "mixed: blocked in some networks (or on some days), not in others"],
+  ["not blocked", "not blocked"],
+  ["insufficient data", "insufficient data: too few measurements that day (or none) to decide"],
+];
+
+// One cell per day of the window, coloured by that day's verdict, with a legend: days with too
+// little data show as such instead of disappearing.
+function dayStrip(timeline) {
+  const cells = timeline.map((d) => el("li", {
+    class: "day v-" + d.verdict.replace(/[^a-z]+/g, "-"), "data-verdict": d.verdict, "data-day": d.day,
+    title: d.day + ": " + d.verdict + " (" + d.measurements + " measurements)",
+  }, el("span", { class: "label" }, d.day.slice(5))));
+  const legend = el("ul", { class: "legend", id: "legend" }, ...LEGEND.map(([verdict, text]) =>
+    el("li", {}, el("span", { class: "swatch v-" + verdict.replace(/[^a-z]+/g, "-") }), text)));
+  return el("div", { class: "days-box" }, el("ol", { class: "days", id: "days" }, ...cells), legend);
 }
 
 function drawTimeline(box, timeline) {
@@ -191,23 +236,46 @@ function drawTimeline(box, timeline) {
   }));
   const palette = ["#c0392b", "#2471a3", "#229954", "#d68910", "#7d3c98", "#17a589"];
   const width = Math.max(280, Math.min(box.clientWidth || 800, 1100));
+  // Room on every side for the labels: the first and last dates are centred on the plot's
+  // edges and the y axis carries its title, so neither is ever cut off.
   const opts = {
     width, height: 260,
+    padding: [12, 48, 0, 8],
     scales: { y: { range: [0, 100] } },
     axes: [
-      { space: 70, incrs: [86400, 7 * 86400, 30 * 86400],
+      { space: 90, size: 40, incrs: [86400, 7 * 86400, 30 * 86400],
         values: (u, splits) => splits.map((s) => new Date(s * 1000).toISOString().slice(0, 10)) },
-      { label: "% blocked" },
+      { label: "% blocked", size: 56, labelSize: 24 },
     ],
     series: [{}].concat(asns.map((asn, i) => ({ label: "AS" + asn, stroke: palette[i % palette.length], width: 2, spanGaps: true }))),
   };
   new uPlot(opts, [xs, ...series], box);
 }
 
+// The regional-verdict rules, from docs/methodology.md (copied by scripts/generate_docs.py),
+// shown as text: headings, paragraphs and list items, never as HTML.
+async function methodology() {
+  setCrumbs([["Countries", withOrigin("/dashboard/")], ["Methodology", null]]);
+  const response = await fetch("/dashboard/static/methodology.md");
+  if (!response.ok) throw new Error("the methodology answered " + response.status);
+  const blocks = (await response.text()).split(/\n\s*\n/);
+  const plain = (text) => text.replace(/\*\*|`/g, "").replace(/\s*\n\s*/g, " ").trim();
+  app.replaceChildren(el("article", { id: "methodology" }, ...blocks.map((block) => {
+    const heading = block.match(/^(#+)\s+(.*)$/);
+    if (heading) return el(heading[1].length <= 2 ? "h1" : "h2", {}, plain(heading[2]));
+    if (/^(\d+\.|-) /.test(block)) {
+      const items = block.split(/\n(?=\d+\. |- )/).map((item) => el("li", {}, plain(item.replace(/^(\d+\.|-) /, ""))));
+      return el(/^\d/.test(block) ? "ol" : "ul", {}, ...items);
+    }
+    return el("p", {}, plain(block));
+  })));
+}
+
 async function route() {
   const parts = location.pathname.replace(/\/+$/, "").split("/").slice(2).map(decodeURIComponent);
   try {
     if (parts.length === 0) await overview();
+    else if (parts[0] === "methodology" && parts.length === 1) await methodology();
     else if (parts[0] === "country" && parts.length === 2) await country(parts[1]);
     else if (parts[0] === "country" && parts[2] === "domain" && parts.length === 4) await domain(parts[1], parts[3]);
     else app.replaceChildren(el("p", { class: "error" }, "No such page."));

@@ -125,10 +125,25 @@ def check_pages(base: str) -> None:
         )
         assert errors == []
         assert driver.find_elements(By.CSS_SELECTOR, "#timeline canvas")  # type: ignore[attr-defined]
+        # Every day of the 7-day window is on the strip; the five days without data show as
+        # `insufficient data`, and the legend says what that is.
+        strip = driver.find_elements(By.CSS_SELECTOR, "#days li")  # type: ignore[attr-defined]
+        verdicts = [d.get_attribute("data-verdict") for d in strip]
+        assert len(verdicts) == 7 and verdicts[:5] == ["insufficient data"] * 5, verdicts
+        legend = driver.find_element(By.ID, "legend").text  # type: ignore[attr-defined]
+        assert "insufficient data: too few measurements that day (or none)" in legend
+        assert_labels_fit(driver)
+        link = driver.find_element(By.ID, "methodology-link")  # type: ignore[attr-defined]
+        assert link.get_attribute("href") == f"{base}/dashboard/methodology"
         samples = driver.find_elements(By.CSS_SELECTOR, "#samples tbody tr")  # type: ignore[attr-defined]
         assert len(samples) == 8
         link = samples[0].find_element(By.TAG_NAME, "a").get_attribute("href")
         assert link.startswith(f"{base}/api/v1/measurements/")
+
+        errors = visit(driver, f"{base}/dashboard/methodology", "methodology")
+        assert errors == []
+        text = driver.find_element(By.ID, "methodology").text  # type: ignore[attr-defined]
+        assert "The confidence floor is 80 %" in text and "Coherent reports" in text
 
     with browser(390, 844) as phone:
         errors = visit(phone, f"{base}/dashboard/country/CN", "country-CN-phone")
@@ -137,6 +152,33 @@ def check_pages(base: str) -> None:
             "return document.documentElement.scrollWidth - window.innerWidth"
         )
         assert overflow <= 1
+        errors = visit(
+            phone, f"{base}/dashboard/country/CN/domain/news.example.test", "domain-news-phone"
+        )
+        assert errors == []
+        assert_labels_fit(phone)
+
+
+def assert_labels_fit(driver: object) -> None:
+    """Every day label is whole (not cut by its box) and inside the page, and the chart's
+    canvas fits its box, with room kept for the first and last date labels."""
+    clipped = driver.execute_script(  # type: ignore[attr-defined]
+        """
+        const out = [];
+        for (const label of document.querySelectorAll('#days .label')) {
+          const box = label.parentElement.getBoundingClientRect();
+          const r = label.getBoundingClientRect();
+          if (label.scrollWidth > label.clientWidth + 1 || r.left < box.left - 1
+              || r.right > box.right + 1 || r.right > window.innerWidth) out.push(label.textContent);
+        }
+        const chart = document.querySelector('#timeline');
+        const canvas = chart && chart.querySelector('canvas');
+        if (canvas && canvas.getBoundingClientRect().right > chart.getBoundingClientRect().right + 1
+            && document.documentElement.scrollWidth > window.innerWidth) out.push('chart');
+        return out;
+        """
+    )
+    assert clipped == []
 
 
 async def test_dashboard_pages_in_headless_chromium(nursery: trio.Nursery, tmp_path: Path) -> None:
@@ -158,3 +200,22 @@ async def test_dashboard_pages_in_headless_chromium(nursery: trio.Nursery, tmp_p
         assert page.headers["x-content-type-options"] == "nosniff"
     os.environ.setdefault("SE_AVOID_STATS", "true")
     await trio.to_thread.run_sync(check_pages, running.url)
+
+
+def check_empty(base: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    with browser() as driver:
+        errors = visit(driver, f"{base}/dashboard/", "overview-empty")
+        assert errors == []
+        text = driver.find_element(By.ID, "empty").text  # type: ignore[attr-defined]
+        assert f"crenel-probe config set collector {base}" in text
+        assert "crenel-collector import-ooni" in text
+
+
+async def test_an_empty_dashboard_says_how_to_get_data(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    running = await start_collector(nursery, tmp_path, clock=lambda: DAYS.now)
+    os.environ.setdefault("SE_AVOID_STATS", "true")
+    await trio.to_thread.run_sync(check_empty, running.url)

@@ -5,14 +5,15 @@ It decides what to run, in which order, with which budget; the steps live in `re
 `MeasurementState`), and `assemble` builds the record. Everything runs
 concurrently where it can: resolvers in parallel, then the control, per-address TCP/TLS checks
 and the HTTP fetch side by side, while UDP sockets keep listening for late (injected) answers
-in the background.
+in the background. The measurement tells its caller when the active steps end, so a batch can
+start the next URL while the capture windows of this one run out.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -132,8 +133,19 @@ class MeasureSession:
         found = [self.config.udp_resolver[0]] if self.config.udp_resolver is not None else []
         return found + ([self.config.dns_bait] if self.config.dns_bait else [])
 
-    async def measure(self, url: str, *, category_code: str | None = None) -> Measurement:
+    async def measure(
+        self,
+        url: str,
+        *,
+        category_code: str | None = None,
+        on_steps_done: Callable[[], object] | None = None,
+    ) -> Measurement:
         """Return the analysed, scrubbed measurement of one URL.
+
+        `on_steps_done` is called once, when the URL's active steps (DNS, control, TCP, TLS,
+        HTTP) have ended: what remains is waiting out the DNS capture windows (late answers
+        are still recorded), then assembling, analysing and scrubbing the record. A batch
+        frees the URL's concurrency slot there (`probe.batch`).
 
         Raises:
             ValueError: `url` is not an absolute http(s) URL with a valid host.
@@ -149,6 +161,8 @@ class MeasureSession:
                     target, clock, itertools.count(1), records, background, self.packets
                 )
                 await self._measure(state)
+                if on_steps_done is not None:
+                    on_steps_done()
             provenance = Provenance(self.network, self.probe_id, self.options, self.reference)
             measurement = await assemble(provenance, state, url, category_code, started)
         finally:

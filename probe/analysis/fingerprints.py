@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from probe.analysis.fingerprint_index import WORD, CandidateIndex
 from probe.model import FingerprintMatch
 
 MATCH_BODY_BYTES = 128 * 1024
@@ -199,6 +200,8 @@ class FingerprintSet:
                 self._false_positive.append(fp)
             else:
                 self._blockpage.append(fp)
+        self._false_positive_index = CandidateIndex(self._false_positive)
+        self._blockpage_index = CandidateIndex(self._blockpage)
         digest = hashlib.sha256()
         for fp in self.fingerprints:
             digest.update(
@@ -250,7 +253,17 @@ class FingerprintSet:
                 return [value for name, value in lowered if name == wanted]
             return []
 
-        for group in (self._false_positive, self._blockpage):
+        words: dict[str, set[str]] = {}
+
+        def words_at(location: str) -> set[str]:
+            if location not in words:
+                words[location] = {w for text in text_at(location) for w in WORD.findall(text)}
+            return words[location]
+
+        for group, index in (
+            (self._false_positive, self._false_positive_index),
+            (self._blockpage, self._blockpage_index),
+        ):
             found = [
                 FingerprintMatch(
                     name=fp.name,
@@ -260,7 +273,7 @@ class FingerprintSet:
                     is_false_positive=fp.is_false_positive,
                     depth=depth,
                 )
-                for fp in group
+                for fp in (group[position] for position in index.candidates(words_at))
                 if any(fp.matches(text) for text in text_at(fp.location))
             ]
             if found:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from probe.analysis.fingerprint_index import WORD, CandidateIndex
+from probe.analysis.fingerprint_index import WORD, CandidateIndex, plain_text_of
 from probe.model import FingerprintMatch
 
 MATCH_BODY_BYTES = 128 * 1024
@@ -40,6 +40,9 @@ class Fingerprint:
     scope: str | None = None
     is_false_positive: bool = False
     regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    """The compiled pattern of a `regexp` fingerprint that is not plain text."""
+    plain_text: str | None = field(default=None, compare=False, repr=False)
+    """What a `regexp` fingerprint that is plain text matches, never compiled (most are)."""
 
     def matches(self, text: str) -> bool:
         """Return whether the text at this fingerprint's location matches it."""
@@ -49,11 +52,17 @@ class Fingerprint:
             return text.startswith(self.pattern)
         if self.pattern_type == "contains":
             return self.pattern in text
+        if self.plain_text is not None:
+            return self.plain_text in text
         assert self.regex is not None
         return self.regex.search(text) is not None
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
+def _compile(pattern: str, where: str) -> re.Pattern[str] | None:
+    """Return the compiled pattern, or None when it is plain text (valid by construction,
+    matched with `in`: compiling all 1,094 shipped patterns cost 0.1 s at every start)."""
+    if plain_text_of(pattern) is not None:
+        return None
     try:
         return re.compile(pattern, re.DOTALL)
     except re.error as exc:
@@ -88,6 +97,7 @@ def build_fingerprint(
         scope=scope,
         is_false_positive=is_false_positive,
         regex=_compile(pattern, name) if pattern_type == "regexp" else None,
+        plain_text=plain_text_of(pattern) if pattern_type == "regexp" else None,
     )
 
 
@@ -122,6 +132,7 @@ def parse_ooni_csv(text: str, source: str) -> tuple[Fingerprint, ...]:
                 scope=scope,
                 is_false_positive=scope == "fp",
                 regex=_compile(pattern, f"{source}:{line}") if kind == "regexp" else None,
+                plain_text=plain_text_of(pattern) if kind == "regexp" else None,
             )
         )
     return tuple(out)
@@ -175,6 +186,7 @@ def parse_censoredplanet_jsonl(
                 else None,
                 is_false_positive=is_fp,
                 regex=_compile(item.pattern, f"{source}:{line_no}"),
+                plain_text=plain_text_of(item.pattern),
             )
         )
     return tuple(out)

@@ -35,7 +35,7 @@ from probe.measure.state import MeasurementState, Records
 from probe.model import AddressPolicy, Measurement, MeasurementOptions, ProbeNetwork
 from probe.net import FetchRules, StepClock, make_http_client, make_ssl_context, parse_web_url
 from probe.packet import CaptureError, PacketRecorder
-from probe.privacy import scrub_measurement
+from probe.privacy import Scrubber
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,7 @@ class MeasureSession:
         self.network = network or ProbeNetwork()
         self.probe_id = probe_id
         self.own_addresses = frozenset(own_addresses)
+        self._scrubber = Scrubber(self.own_addresses)
         self._finishing = trio.CapacityLimiter(1)
         """One measurement scrubbed and cut at a time (CPU-bound, and bounds the copies held)."""
         self.fetch_client = make_http_client(make_ssl_context(config.ca_bundle))
@@ -173,7 +174,7 @@ class MeasureSession:
 
     def _finish(self, measurement: Measurement) -> Measurement:
         """Return the measurement scrubbed, then cut to the size budget (CPU-bound: a thread)."""
-        return fit_budget(scrub_measurement(measurement, self.own_addresses))
+        return fit_budget(self._scrubber.measurement(measurement))
 
     async def _measure(self, state: MeasurementState) -> None:
         ctx, host = self.steps, state.target.host

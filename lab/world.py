@@ -274,7 +274,7 @@ async def _start_services(world: World) -> None:
         [
             sys.executable,
             "-m",
-            "lab.servers.host",
+            "lab.server_process",
             str(world.scenario_path),
             "--prefix",
             plan.prefix,

@@ -13,7 +13,6 @@ Modules:
 - `http1`: reading one request within the limits and writing within a deadline (h11).
 - `web`: `serve_web`, HTTP/1.1 (h11) with optional TLS and DoH.
 - `proxy`: `serve_transparent_proxy`, an ISP proxy that fetches the real site for the Host asked.
-- `host`: the lab internet's server process (`python -m lab.servers.host`).
 """
 
 from lab.servers.certs import CertificateAuthority, IssuedCertificate, server_context

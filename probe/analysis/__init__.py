@@ -8,6 +8,7 @@ Modules:
 - `packets`: packet-level rules (injected RSTs/FINs and DNS answers, DNS bait, the censor's hop).
 - `compare`: OONI-compatible HTTP comparison with the control.
 - `fingerprints`: blockpage / false-positive signatures (OONI CSV, Censored Planet JSONL).
+- `fingerprint_index`: which fingerprints could match a page (plain-text signatures by word).
 - `fingerprint_sets`: versioned fingerprint sets, their canonical bytes and digest.
 - `addresses`: bogons (the shared special-purpose registry) with configurable public exceptions.
 - `reference`: the reference data bundle and its digest.

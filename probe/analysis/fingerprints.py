@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
+from probe.analysis.fingerprint_index import WORD, CandidateIndex, plain_text_of
 from probe.model import FingerprintMatch
 
 MATCH_BODY_BYTES = 128 * 1024
@@ -39,6 +40,9 @@ class Fingerprint:
     scope: str | None = None
     is_false_positive: bool = False
     regex: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    """The compiled pattern of a `regexp` fingerprint that is not plain text."""
+    plain_text: str | None = field(default=None, compare=False, repr=False)
+    """What a `regexp` fingerprint that is plain text matches, never compiled (most are)."""
 
     def matches(self, text: str) -> bool:
         """Return whether the text at this fingerprint's location matches it."""
@@ -48,11 +52,17 @@ class Fingerprint:
             return text.startswith(self.pattern)
         if self.pattern_type == "contains":
             return self.pattern in text
+        if self.plain_text is not None:
+            return self.plain_text in text
         assert self.regex is not None
         return self.regex.search(text) is not None
 
 
-def _compile(pattern: str, where: str) -> re.Pattern[str]:
+def _compile(pattern: str, where: str) -> re.Pattern[str] | None:
+    """Return the compiled pattern, or None when it is plain text (valid by construction,
+    matched with `in`: compiling all 1,094 shipped patterns cost 0.1 s at every start)."""
+    if plain_text_of(pattern) is not None:
+        return None
     try:
         return re.compile(pattern, re.DOTALL)
     except re.error as exc:
@@ -87,6 +97,7 @@ def build_fingerprint(
         scope=scope,
         is_false_positive=is_false_positive,
         regex=_compile(pattern, name) if pattern_type == "regexp" else None,
+        plain_text=plain_text_of(pattern) if pattern_type == "regexp" else None,
     )
 
 
@@ -121,6 +132,7 @@ def parse_ooni_csv(text: str, source: str) -> tuple[Fingerprint, ...]:
                 scope=scope,
                 is_false_positive=scope == "fp",
                 regex=_compile(pattern, f"{source}:{line}") if kind == "regexp" else None,
+                plain_text=plain_text_of(pattern) if kind == "regexp" else None,
             )
         )
     return tuple(out)
@@ -174,6 +186,7 @@ def parse_censoredplanet_jsonl(
                 else None,
                 is_false_positive=is_fp,
                 regex=_compile(item.pattern, f"{source}:{line_no}"),
+                plain_text=plain_text_of(item.pattern),
             )
         )
     return tuple(out)
@@ -199,6 +212,8 @@ class FingerprintSet:
                 self._false_positive.append(fp)
             else:
                 self._blockpage.append(fp)
+        self._false_positive_index = CandidateIndex(self._false_positive)
+        self._blockpage_index = CandidateIndex(self._blockpage)
         digest = hashlib.sha256()
         for fp in self.fingerprints:
             digest.update(
@@ -250,7 +265,17 @@ class FingerprintSet:
                 return [value for name, value in lowered if name == wanted]
             return []
 
-        for group in (self._false_positive, self._blockpage):
+        words: dict[str, set[str]] = {}
+
+        def words_at(location: str) -> set[str]:
+            if location not in words:
+                words[location] = {w for text in text_at(location) for w in WORD.findall(text)}
+            return words[location]
+
+        for group, index in (
+            (self._false_positive, self._false_positive_index),
+            (self._blockpage, self._blockpage_index),
+        ):
             found = [
                 FingerprintMatch(
                     name=fp.name,
@@ -260,7 +285,7 @@ class FingerprintSet:
                     is_false_positive=fp.is_false_positive,
                     depth=depth,
                 )
-                for fp in group
+                for fp in (group[position] for position in index.candidates(words_at))
                 if any(fp.matches(text) for text in text_at(fp.location))
             ]
             if found:

@@ -5,14 +5,15 @@ It decides what to run, in which order, with which budget; the steps live in `re
 `MeasurementState`), and `assemble` builds the record. Everything runs
 concurrently where it can: resolvers in parallel, then the control, per-address TCP/TLS checks
 and the HTTP fetch side by side, while UDP sockets keep listening for late (injected) answers
-in the background.
+in the background. The measurement tells its caller when the active steps end, so a batch can
+start the next URL while the capture windows of this one run out.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Self
@@ -34,7 +35,7 @@ from probe.measure.state import MeasurementState, Records
 from probe.model import AddressPolicy, Measurement, MeasurementOptions, ProbeNetwork
 from probe.net import FetchRules, StepClock, make_http_client, make_ssl_context, parse_web_url
 from probe.packet import CaptureError, PacketRecorder
-from probe.privacy import scrub_measurement
+from probe.privacy import Scrubber
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class MeasureSession:
         self.network = network or ProbeNetwork()
         self.probe_id = probe_id
         self.own_addresses = frozenset(own_addresses)
+        self._scrubber = Scrubber(self.own_addresses)
         self._finishing = trio.CapacityLimiter(1)
         """One measurement scrubbed and cut at a time (CPU-bound, and bounds the copies held)."""
         self.fetch_client = make_http_client(make_ssl_context(config.ca_bundle))
@@ -132,8 +134,19 @@ class MeasureSession:
         found = [self.config.udp_resolver[0]] if self.config.udp_resolver is not None else []
         return found + ([self.config.dns_bait] if self.config.dns_bait else [])
 
-    async def measure(self, url: str, *, category_code: str | None = None) -> Measurement:
+    async def measure(
+        self,
+        url: str,
+        *,
+        category_code: str | None = None,
+        on_steps_done: Callable[[], object] | None = None,
+    ) -> Measurement:
         """Return the analysed, scrubbed measurement of one URL.
+
+        `on_steps_done` is called once, when the URL's active steps (DNS, control, TCP, TLS,
+        HTTP) have ended: what remains is waiting out the DNS capture windows (late answers
+        are still recorded), then assembling, analysing and scrubbing the record. A batch
+        frees the URL's concurrency slot there (`probe.batch`).
 
         Raises:
             ValueError: `url` is not an absolute http(s) URL with a valid host.
@@ -149,6 +162,8 @@ class MeasureSession:
                     target, clock, itertools.count(1), records, background, self.packets
                 )
                 await self._measure(state)
+                if on_steps_done is not None:
+                    on_steps_done()
             provenance = Provenance(self.network, self.probe_id, self.options, self.reference)
             measurement = await assemble(provenance, state, url, category_code, started)
         finally:
@@ -159,7 +174,7 @@ class MeasureSession:
 
     def _finish(self, measurement: Measurement) -> Measurement:
         """Return the measurement scrubbed, then cut to the size budget (CPU-bound: a thread)."""
-        return fit_budget(scrub_measurement(measurement, self.own_addresses))
+        return fit_budget(self._scrubber.measurement(measurement))
 
     async def _measure(self, state: MeasurementState) -> None:
         ctx, host = self.steps, state.target.host

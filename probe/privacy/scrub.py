@@ -72,6 +72,14 @@ class Scrubber:
             cleaned = self._without_nuls(cleaned)
         return cleaned
 
+    def measurement(self, measurement: Measurement) -> Measurement:
+        """Return the measurement with every spelling replaced (`scrub_measurement`); a
+        scrubber made once serves many measurements."""
+        if self.pattern is None:
+            return measurement
+        raw = msgspec.to_builtins(measurement)
+        return msgspec.convert(_scrub(raw, self), Measurement)
+
     def _spans(self, value: str) -> list[tuple[int, int]]:
         """Return where the addresses are spelled in `value`, in order, without overlaps."""
         assert self.pattern is not None
@@ -146,8 +154,4 @@ def scrub_measurement(measurement: Measurement, addresses: Iterable[str]) -> Mea
     Where a body prefix changed, `body_sha256` becomes the digest of the scrubbed prefix and
     `body_is_scrubbed` is set. Loopback addresses are left alone.
     """
-    scrubber = Scrubber(addresses)
-    if scrubber.pattern is None:
-        return measurement
-    raw = msgspec.to_builtins(measurement)
-    return msgspec.convert(_scrub(raw, scrubber), Measurement)
+    return Scrubber(addresses).measurement(measurement)

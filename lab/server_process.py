@@ -1,9 +1,10 @@
 """The lab internet's server process: every DNS, web, DoH and proxy server of a scenario's world.
 
 Run inside the world's `inet` namespace by the world builder:
-`python -m lab.servers.host SCENARIO.toml --prefix P --world-dir DIR`. It recomputes the world plan
-(same scenario, same prefix, same addresses), loads the lab CAs from DIR, prints `READY` once every
-server listens, and serves until terminated.
+`python -m lab.server_process SCENARIO.toml --prefix P --world-dir DIR`. It recomputes the world
+plan (same scenario, same prefix, same addresses), loads the lab CAs from DIR, prints `READY` once
+every server listens, and serves until terminated. It sits above `plan`, `censor` and `servers`
+(it runs the servers a plan describes), so the servers never import the plan.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ async def serve_world(plan: WorldPlan, tls: TlsSetup) -> None:
 
 def main() -> int:
     """Run the server process; return its exit code."""
-    parser = argparse.ArgumentParser(prog="python -m lab.servers.host")
+    parser = argparse.ArgumentParser(prog="python -m lab.server_process")
     parser.add_argument("scenario", type=Path)
     parser.add_argument("--prefix", required=True)
     parser.add_argument("--world-dir", type=Path, required=True)

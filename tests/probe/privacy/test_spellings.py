@@ -38,6 +38,7 @@ def test_no_spelling_survives_scrubbing(ip: ipaddress.IPv4Address | ipaddress.IP
 @settings(deadline=None, max_examples=40)
 @given(ip=ipv4s)
 def test_mapped_ipv6_address_scrubs_its_ipv4_spellings(ip: ipaddress.IPv4Address) -> None:
+    assume(not ip.is_loopback)  # loopback addresses are never scrubbed, in any spelling
     page = " ".join(ipv4_spellings(ip))
     assert _left(ip, scrub_text(page, [f"::ffff:{ip}"])) == []
 

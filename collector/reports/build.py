@@ -189,6 +189,17 @@ CountryReportFunction = Callable[[S, ReportQuery, ModelSettings, datetime], Coun
 """`country_report` or a cached stand-in (`collector.reports.cache.ReportCache`)."""
 
 
+def domain_verdicts(
+    store: ReportStore, query: ReportQuery, settings: ModelSettings
+) -> Counter[str]:
+    """Return how many domains of the country's report have each verdict: the report's own
+    verdicts (`country_report`), without what only its page shows (each blocked domain's
+    `since`, from its daily series, and the network names)."""
+    table = store.report_domains(query, settings)
+    reports = domain_reports(table, store.report_baselines(query, settings), {}, settings)
+    return Counter(d.verdict for d in reports)
+
+
 def countries(
     store: S,
     since: date,
@@ -196,16 +207,20 @@ def countries(
     settings: ModelSettings,
     now: datetime,
     *,
-    report_of: CountryReportFunction[S] = country_report,
+    report_of: CountryReportFunction[S] | None = None,
     origin: str | None = None,
 ) -> CountriesReply:
     """Return every country with data (of one origin, when given), ranked by how many domains it
-    blocks (each country's report from `report_of`)."""
+    blocks (each country's verdicts from `report_of`'s report when given, such as a cached
+    one, else from `domain_verdicts`)."""
     lines: list[CountrySummaryReport] = []
     for summary in store.report_countries(since, until, origin):
         query = ReportQuery(cc=summary.cc, since=since, until=until, origin=origin)
-        report = report_of(store, query, settings, now)
-        verdicts = Counter(d.verdict for d in report.domains)
+        if report_of is None:
+            verdicts = domain_verdicts(store, query, settings)
+        else:
+            report = report_of(store, query, settings, now)
+            verdicts = Counter(d.verdict for d in report.domains)
         lines.append(
             CountrySummaryReport(
                 cc=summary.cc,

@@ -24,7 +24,7 @@ from collector.regional.model import (
     combine_networks,
     detect_changes,
 )
-from collector.reports.domains import domain_reports
+from collector.reports.domains import domain_reports, domain_verdicts
 from collector.reports.model import (
     Change,
     CountriesReply,
@@ -189,15 +189,12 @@ CountryReportFunction = Callable[[S, ReportQuery, ModelSettings, datetime], Coun
 """`country_report` or a cached stand-in (`collector.reports.cache.ReportCache`)."""
 
 
-def domain_verdicts(
-    store: ReportStore, query: ReportQuery, settings: ModelSettings
-) -> Counter[str]:
+def verdict_counts(store: ReportStore, query: ReportQuery, settings: ModelSettings) -> Counter[str]:
     """Return how many domains of the country's report have each verdict: the report's own
-    verdicts (`country_report`), without what only its page shows (each blocked domain's
-    `since`, from its daily series, and the network names)."""
+    verdicts (`country_report`), without what only its page shows (the report lines, each
+    blocked domain's `since` from its daily series, the networks and their names)."""
     table = store.report_domains(query, settings)
-    reports = domain_reports(table, store.report_baselines(query, settings), {}, settings)
-    return Counter(d.verdict for d in reports)
+    return Counter(domain_verdicts(table, store.report_baselines(query, settings), settings))
 
 
 def countries(
@@ -212,12 +209,12 @@ def countries(
 ) -> CountriesReply:
     """Return every country with data (of one origin, when given), ranked by how many domains it
     blocks (each country's verdicts from `report_of`'s report when given, such as a cached
-    one, else from `domain_verdicts`)."""
+    one, else from `verdict_counts`)."""
     lines: list[CountrySummaryReport] = []
     for summary in store.report_countries(since, until, origin):
         query = ReportQuery(cc=summary.cc, since=since, until=until, origin=origin)
         if report_of is None:
-            verdicts = domain_verdicts(store, query, settings)
+            verdicts = verdict_counts(store, query, settings)
         else:
             report = report_of(store, query, settings, now)
             verdicts = Counter(d.verdict for d in report.domains)

@@ -12,18 +12,16 @@ import math
 import numpy as np
 
 from collector.regional import columns as by_column
+from collector.regional.columns import Floats
 from collector.regional.model import VERDICTS, ModelSettings, optional, sorted_methods
 from collector.reports.model import DomainReport, NetworkReport
 from collector.storage import ReportTable
 
 
-def domain_reports(
-    table: ReportTable,
-    baselines: dict[str, float],
-    names: dict[int, str | None],
-    settings: ModelSettings,
-) -> list[DomainReport]:
-    """Return the report line of every domain of `table` (without `since`), in domain order."""
+def _decide(
+    table: ReportTable, baselines: dict[str, float], settings: ModelSettings
+) -> tuple[Floats, by_column.NetworkDecisions, by_column.DomainDecisions]:
+    """Return each domain's baseline, and the verdicts of its networks and of itself."""
     rows = table.networks
     groups = len(table.domains)
     baseline = np.array([baselines.get(d, math.nan) for d in table.domains], dtype=np.float64)
@@ -37,6 +35,28 @@ def domain_reports(
     )
     decided = by_column.decide_networks(inputs, settings)
     domains = by_column.combine_domains(rows.group, groups, inputs, decided, settings)
+    return baseline, decided, domains
+
+
+def domain_verdicts(
+    table: ReportTable, baselines: dict[str, float], settings: ModelSettings
+) -> list[str]:
+    """Return the verdict of every domain of `table`, in domain order: those of
+    `domain_reports`, without building the report lines."""
+    texts = [v.value for v in VERDICTS]
+    return [texts[code] for code in _decide(table, baselines, settings)[2].verdict.tolist()]
+
+
+def domain_reports(
+    table: ReportTable,
+    baselines: dict[str, float],
+    names: dict[int, str | None],
+    settings: ModelSettings,
+) -> list[DomainReport]:
+    """Return the report line of every domain of `table` (without `since`), in domain order."""
+    rows = table.networks
+    groups = len(table.domains)
+    baseline, decided, domains = _decide(table, baselines, settings)
     measurements = rows.blocked + rows.ok + rows.down + rows.inconclusive
     per_domain: list[list[NetworkReport]] = [[] for _ in range(groups)]
     totals = [[0, 0, 0, 0] for _ in range(groups)]  # measurements, probes, confirmed, packet

@@ -6,17 +6,29 @@ unequal size, each with 150 networks where a few carry most probes as in real da
 rollups the collector keeps at ingest (timed too), then times the reports of the largest
 country (`collector.reports.build`): over the default 7-day window (the headline), over all 60
 days, for its largest network, one domain's page, the all-countries overview, and the 7-day
-report encoded as JSON (median of 5 runs after one warm-up). Reports read only rollups. Then
-the same report and overview asked again through the collector's `ReportCache` while the
-rollups are unchanged (what a repeated request costs). The headline is the report built cold.
+report encoded as JSON (median of 5 runs after one warm-up; wall time, and the process's CPU
+time over all its threads, steadier when other work shares the machine). Reports read only
+rollups. Then the same report and overview asked again through the collector's `ReportCache`
+while the rollups are unchanged (what a repeated request costs). The headline is the report
+built cold.
 
-Usage: python bench/report_latency.py [--quick] [--rows N]
+Generating 10M rows and their rollups takes minutes, so the generated store is kept in
+`CACHE_DIR` (the system's temporary directory) under a name made of the row count and a digest
+of the generator and of the migrations' statements: a changed generator or schema makes a new
+file. Each run copies it and times the copy (migrated first, if this code has newer
+migrations); at most `CACHE_KEEP` stores are kept, the least recently used go. `--fresh`
+ignores and replaces the kept store.
+
+Usage: python bench/report_latency.py [--quick] [--rows N] [--fresh]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -33,6 +45,7 @@ from collector.reports.build import countries, country_report, domain_detail
 from collector.reports.cache import ReportCache
 from collector.storage import ReportQuery
 from collector.storage.duckdb import DuckDBStorage
+from collector.storage.migrations import MIGRATIONS
 from collector.storage.rollups import REBUILD
 
 START = date(2026, 9, 1)
@@ -83,6 +96,66 @@ FROM (
 """
 
 
+CACHE_DIR = Path(tempfile.gettempdir())
+CACHE_PREFIX = "crenel-bench-report-latency-"
+CACHE_KEEP = 2
+"""Generated stores kept between runs (10 M rows: about 1.5 GB each)."""
+
+
+def _cache_path(rows: int) -> Path:
+    """Return where the generated store of `rows` measurements is kept for this generator and
+    schema."""
+    digest = hashlib.sha256(GENERATE.encode())
+    for migration in MIGRATIONS:
+        digest.update(f"{migration.version}:{migration.statements}".encode())
+    return CACHE_DIR / f"{CACHE_PREFIX}{rows}-{digest.hexdigest()[:12]}.duckdb"
+
+
+def _generate(path: Path, rows: int) -> tuple[float, float]:
+    """Write a store of `rows` generated measurements and their rollups at `path`; return the
+    seconds generating and rebuilding the rollups took."""
+    store = DuckDBStorage(path)
+    try:
+        started = time.perf_counter()
+        con = store._con  # the bench writes directly, as the generator needs raw SQL
+        step = 2_000_000
+        for low in range(0, rows, step):
+            con.execute(GENERATE, [list(COUNTRIES), low, min(rows, low + step)])
+        generated = time.perf_counter() - started
+        started = time.perf_counter()
+        for statement in REBUILD:
+            con.execute(statement)
+        con.execute("CHECKPOINT")
+        return generated, time.perf_counter() - started
+    finally:
+        store.close()
+
+
+def _stored(rows: int, fresh: bool, into: Path) -> str:
+    """Copy the kept generated store of `rows` measurements to `into` (generating and keeping
+    it first when missing or `fresh`); return how it was obtained."""
+    kept = _cache_path(rows)
+    how = f"kept store {kept}"
+    if fresh or not kept.exists():
+        kept.unlink(missing_ok=True)
+        for stale in CACHE_DIR.glob(f"{kept.name}.*.partial*"):  # an interrupted run's
+            stale.unlink(missing_ok=True)
+        partial = kept.with_name(kept.name + f".{os.getpid()}.partial")
+        generated, rolled = _generate(partial, rows)
+        partial.rename(kept)
+        how = f"generated in {generated:.1f} s, rollups rebuilt in {rolled:.1f} s, kept as {kept}"
+    os.utime(kept)
+    shutil.copyfile(kept, into)
+    others = sorted(
+        (p for p in CACHE_DIR.glob(f"{CACHE_PREFIX}*.duckdb") if p != kept),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for old in others[CACHE_KEEP - 1 :]:
+        old.unlink(missing_ok=True)
+    return how
+
+
 def _ms(value: float) -> str:
     """Return milliseconds to the nearest one, or to hundredths below 10."""
     return f"{value:.2f}" if value < 10 else f"{value:.0f}"
@@ -92,23 +165,18 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 million measurements")
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--fresh", action="store_true", help="regenerate the kept store")
     args = parser.parse_args()
     rows = 1_000_000 if args.quick else args.rows
     settings = ModelSettings()
     with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStorage(Path(tmp) / "collector.duckdb")
+        path = Path(tmp) / "collector.duckdb"
+        how = _stored(rows, args.fresh, path)
+        started = time.perf_counter()
+        store = DuckDBStorage(path)
+        opened = time.perf_counter() - started
         try:
-            started = time.perf_counter()
-            con = store._con  # the bench writes directly, as the generator needs raw SQL
-            step = 2_000_000
-            for low in range(0, rows, step):
-                con.execute(GENERATE, [list(COUNTRIES), low, min(rows, low + step)])
-            generated = time.perf_counter() - started
-            started = time.perf_counter()
-            for statement in REBUILD:
-                con.execute(statement)
-            con.execute("CHECKPOINT")
-            rolled = time.perf_counter() - started
+            con = store._con  # the bench reads the generated data directly
             ((cc, count),) = con.execute(
                 "SELECT probe_cc, count(*) FROM measurements GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
             ).fetchall()
@@ -149,15 +217,17 @@ def main() -> int:
             results: dict[str, float] = {}
             for label, case in cases.items():
                 case()
-                times = []
+                times, cpu = [], []
                 for _ in range(RUNS):
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.process_time()
                     case()
                     times.append((time.perf_counter() - t0) * 1000)
+                    cpu.append((time.process_time() - c0) * 1000)
                 results[label] = statistics.median(times)
                 print(
                     f"{label}: median {_ms(results[label])} ms "
-                    f"(runs: {', '.join(_ms(t) for t in times)})"
+                    f"(runs: {', '.join(_ms(t) for t in times)}; "
+                    f"CPU time, all threads: median {_ms(statistics.median(cpu))} ms)"
                 )
             for label, query in (("7 days", week), ("60 days", season)):
                 report = country_report(store, query, settings, now)
@@ -171,8 +241,8 @@ def main() -> int:
         finally:
             store.close()
     print(
-        f"stored: {rows:,} measurements generated in {generated:.1f} s; rollups rebuilt in "
-        f"{rolled:.1f} s ({rollup_rows[0] if rollup_rows else 0:,} rows)"
+        f"stored: {rows:,} measurements ({how}); opened (and migrated) in {opened:.1f} s; "
+        f"{rollup_rows[0] if rollup_rows else 0:,} per-probe rollup rows"
     )
     print(f"largest country: {cc} with {count:,} measurements")
     headline = results["country report, 7 days (the default)"]

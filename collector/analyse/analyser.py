@@ -12,10 +12,7 @@ from the store. The probe's own verdict stays beside the collector's.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -30,6 +27,7 @@ import msgspec
 import trio
 import zstandard
 
+from collector.analyse.worker_processes import start_workers, stop_workers
 from collector.config import utc_now
 from collector.core.collection import settle_after_start
 from collector.core.errors import ConfigInvalid, StorageUnavailable
@@ -57,7 +55,6 @@ IDLE_RECHECK_S = 30.0
 GATHER_S = 0.4
 """How long the analyser gathers fresh rows before analysing them (unless `SAVE_ROWS` arrived
 first): with the analysis and the save, a measurement is in the reports within about 1 s."""
-PARENT_CHECK_S = 1.0
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 """Backoff of the analyser after the store refused a write (a full disk): it doubles up to this."""
@@ -120,19 +117,11 @@ def analyse_stored(
 _worker_reference: ReferenceData | None = None
 
 
-def _init_worker(source: ReferenceSource, parent: int) -> None:
+def _init_worker(source: ReferenceSource) -> None:
     global _worker_reference  # noqa: PLW0603 - one reference per worker process, loaded once
     _worker_reference = source.load()
     settle_after_start()  # it decodes every measurement: thousands of short-lived objects each
     os.nice(WORKER_NICENESS)  # background work: uploads and queries come first on busy cores
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker when the collector is gone (killed with -9, the pool never shuts it)."""
-    while os.getppid() == parent:  # a plain thread, bounded by the worker's lifetime
-        time.sleep(PARENT_CHECK_S)
-    os._exit(0)
 
 
 def _analyse_in_worker(
@@ -169,13 +158,7 @@ class Analyser:
         self._read_back = True  # rows stored before this process started
 
     def __enter__(self) -> Self:
-        if self.workers > 0:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self.source, os.getpid()),
-            )
+        self._pool = start_workers(self.workers, _init_worker, (self.source,))
         return self
 
     def __exit__(
@@ -184,9 +167,8 @@ class Analyser:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        stop_workers(self._pool)
+        self._pool = None
 
     @property
     def rules_version(self) -> str:

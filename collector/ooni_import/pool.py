@@ -8,10 +8,6 @@ workers the chunks are prepared in the importing process itself.
 from __future__ import annotations
 
 import gc
-import multiprocessing
-import os
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,6 +18,7 @@ from typing import Self
 import trio
 
 from collector.analyse.analyser import ReferenceSource
+from collector.analyse.worker_processes import start_workers, stop_workers
 from collector.ooni_import.documents import Document, RawLine, Unreadable
 from collector.ooni_import.prepared import PreparedChunk, prepare_chunk
 from probe.analysis import ReferenceData
@@ -33,24 +30,15 @@ CHUNKS_PER_WORKER = 3
 COLLECT_EVERY_CHUNKS = 200
 """A worker runs without the cyclic garbage collector (its objects hold no cycles), and collects
 once per this many chunks in case something did."""
-PARENT_CHECK_S = 1.0
 
 _worker_reference: ReferenceData | None = None
 _worker_chunks = 0
 
 
-def _init_worker(source: ReferenceSource | None, parent: int) -> None:
+def _init_worker(source: ReferenceSource | None) -> None:
     global _worker_reference  # noqa: PLW0603 - one reference per worker process, loaded once
     _worker_reference = source.load() if source is not None else None
     gc.disable()
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this worker when the importer is gone (killed with -9, the pool never shuts it)."""
-    while os.getppid() == parent:  # a plain thread, bounded by the worker's lifetime
-        time.sleep(PARENT_CHECK_S)
-    os._exit(0)
 
 
 def _prepare_in_worker(
@@ -82,13 +70,7 @@ class PreparationPool:
         self._pending: deque[Future[PreparedChunk]] = deque()
 
     def __enter__(self) -> Self:
-        if self._workers > 0:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(self._source, os.getpid()),
-            )
+        self._pool = start_workers(self._workers, _init_worker, (self._source,))
         return self
 
     def __exit__(
@@ -97,9 +79,8 @@ class PreparationPool:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        stop_workers(self._pool)
+        self._pool = None
 
     async def submit(self, items: Sequence[RawLine | Document | Unreadable]) -> list[PreparedChunk]:
         """Start preparing a chunk; return the chunks finished meanwhile that must be taken now

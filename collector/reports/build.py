@@ -15,7 +15,7 @@ from typing import TypeVar
 import msgspec
 
 from collector.regional.changes import blocked_since, detect_changes
-from collector.regional.model import ModelSettings, RegionalVerdict
+from collector.regional.model import VERDICTS, ModelSettings, RegionalVerdict
 from collector.reports.domains import (
     Series,
     TableDecisions,
@@ -205,6 +205,19 @@ CountryReportFunction = Callable[[S, ReportQuery, ModelSettings, datetime], Coun
 """`country_report` or a cached stand-in (`collector.reports.cache.ReportCache`)."""
 
 
+def verdict_counts(store: ReportStore, query: ReportQuery, settings: ModelSettings) -> Counter[str]:
+    """Return how many domains of the country's report have each verdict: the report's own
+    verdicts (`country_report`, reconciled with their days), without what only its page shows
+    (the report lines, each blocked domain's `since`, the networks and their names)."""
+    table = store.report_domains(query, settings)
+    if not table.domains:
+        return Counter()
+    baselines = store.report_baselines(query, settings)
+    days = _decided_days(store, query, baselines, settings)
+    decided = reconcile_days(decide_table(table, baselines, settings), [d for _, d in days])
+    return Counter(VERDICTS[code].value for code in decided.domains.verdict.tolist())
+
+
 def countries(
     store: S,
     since: date,
@@ -212,16 +225,20 @@ def countries(
     settings: ModelSettings,
     now: datetime,
     *,
-    report_of: CountryReportFunction[S] = country_report,
+    report_of: CountryReportFunction[S] | None = None,
     origin: str | None = None,
 ) -> CountriesReply:
     """Return every country with data (of one origin, when given), ranked by how many domains it
-    blocks (each country's report from `report_of`)."""
+    blocks (each country's verdicts from `report_of`'s report when given, such as a cached one,
+    else from `verdict_counts`)."""
     lines: list[CountrySummaryReport] = []
     for summary in store.report_countries(since, until, origin):
         query = ReportQuery(cc=summary.cc, since=since, until=until, origin=origin)
-        report = report_of(store, query, settings, now)
-        verdicts = Counter(d.verdict for d in report.domains)
+        if report_of is None:
+            verdicts = verdict_counts(store, query, settings)
+        else:
+            report = report_of(store, query, settings, now)
+            verdicts = Counter(d.verdict for d in report.domains)
         lines.append(
             CountrySummaryReport(
                 cc=summary.cc,

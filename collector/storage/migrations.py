@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from collector.storage import pooled_rollups, window_rollups
 from collector.storage.rollups import (
     FILLS,
     MIGRATION_3_STATEMENTS,
@@ -79,6 +80,17 @@ MIGRATION_4_STATEMENTS: tuple[str, ...] = (
 )
 """Migration 4: where each measurement comes from (`crenel`, or the platform it was imported
 from, such as `ooni`), and every rollup keyed by it too, so reports can be filtered by origin."""
+
+
+MIGRATION_5_STATEMENTS: tuple[str, ...] = (
+    pooled_rollups.TABLE,
+    pooled_rollups.FILL,
+    *window_rollups.TABLES,
+    *window_rollups.REFRESH,
+)
+"""Migration 5: the rollups that spare reports an aggregation, derived from the per-probe
+rollup: counts pooled per uploader network (`pooled_rollups`), and each probe's sums over the
+default window (`window_rollups`)."""
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "rollups for reports", (*MIGRATION_STATEMENTS, *REBUILD_V2)),
     Migration(3, "uploader networks in measurements and rollups", MIGRATION_3_STATEMENTS),
     Migration(4, "origin of measurements, in measurements and rollups", MIGRATION_4_STATEMENTS),
+    Migration(5, "pooled and rolling-window rollups for reports", MIGRATION_5_STATEMENTS),
 )
 """Every migration, in order; the schema version is the last one's number."""
 

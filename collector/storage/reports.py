@@ -18,6 +18,7 @@ import numpy as np
 
 from collector.regional.columns import Ints
 from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
+from collector.storage import window_rollups
 from collector.storage.report_records import (
     CountryNetwork,
     CountrySummary,
@@ -30,10 +31,18 @@ from collector.storage.report_records import (
 
 
 def _filters(
-    query: ReportQuery, params: list[object], *, category: bool = True, region: bool = True
+    query: ReportQuery,
+    params: list[object],
+    *,
+    category: bool = True,
+    region: bool = True,
+    days: bool = True,
 ) -> str:
-    parts = ["probe_cc = ?", "day >= ?", "day <= ?"]
-    params += [query.cc, query.since, query.until]
+    parts = ["probe_cc = ?"]
+    params.append(query.cc)
+    if days:
+        parts += ["day >= ?", "day <= ?"]
+        params += [query.since, query.until]
     if query.asn is not None:
         parts.append("probe_asn = ?")
         params.append(query.asn)
@@ -77,28 +86,76 @@ weight of all its probes in all the networks it claims in `scope`). A probe uplo
 trusted or unknown source (uploader '') is its own unit (`regional.ProbeCounts.unit`): only its
 probe cap applies. Parameters: the probe cap, the uploader cap, the probe cap."""
 
-_INFORMATIVE_UNITS = """
-    (count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0)
-     + count(DISTINCT uploader) FILTER (WHERE uploader <> '' AND b + bn + o > 0))
-"""
-"""Independent uploaders with informative measurements: uploader networks, and probes of
-trusted or unknown sources (one row each per network)."""
-
 _PER_NETWORK = f"""
-    SELECT {{group}},
-           coalesce(sum((b + bn * ?) * w), 0) AS bw,
-           coalesce(sum(o * w), 0) AS ow,
-           sum(b + bn + o)::BIGINT AS informative,
-           {_INFORMATIVE_UNITS} AS ip, count(*) AS probes,
-           sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
-           sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
-           sum(pc)::BIGINT AS packet_confirmed
-    FROM ({_WEIGHED}) GROUP BY {{group}}
+    SELECT {{group}}, bw, ow, informative, own + coalesce(u.uploaders, 0) AS ip, probes,
+           blocked, ok, down, inconclusive, confirmed, packet_confirmed
+    FROM (
+        SELECT {{group}},
+               coalesce(sum((b + bn * ?) * w), 0) AS bw,
+               coalesce(sum(o * w), 0) AS ow,
+               sum(b + bn + o)::BIGINT AS informative,
+               count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0) AS own,
+               count(*) AS probes,
+               sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
+               sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
+               sum(pc)::BIGINT AS packet_confirmed
+        FROM ({_WEIGHED}) GROUP BY {{group}}
+    ) LEFT JOIN (
+        SELECT {{group}}, count(*) AS uploaders
+        FROM (SELECT DISTINCT {{group}}, uploader FROM per_probe
+              WHERE uploader <> '' AND b + bn + o > 0)
+        GROUP BY {{group}}
+    ) u USING ({{group}})
 """
-"""Each network's weighted counts from `_PER_PROBE` (weights `_WEIGHED`); `ip` counts uploader
-networks, so `min_probes` is a minimum of independent uploaders, not of self-chosen probe ids.
-Parameters: the no-control weight, then `_WEIGHED`'s. Sums are cast back to BIGINT (DuckDB
-widens them to 128 bits, which Python converts slowly)."""
+"""Each network's weighted counts from `_PER_PROBE` (weights `_WEIGHED`); `ip` counts the
+independent uploaders with informative measurements: uploader networks, and probes of trusted
+or unknown sources (uploader ''), so `min_probes` is a minimum of independent uploaders, not
+of self-chosen probe ids. The uploader networks are counted apart from the sums (a
+`count(DISTINCT)` beside them costs DuckDB a second aggregation of every probe row, 50–75 % of
+this query). Parameters: the no-control weight, then `_WEIGHED`'s. Sums are cast back to
+BIGINT (DuckDB widens them to 128 bits, which Python converts slowly)."""
+
+_PER_PROBE_IN_WINDOW = """
+    SELECT domain, probe_asn, uploader, probe_key, blocked AS b, blocked_no_control AS bn,
+           ok AS o, down AS d, inconclusive AS i, confirmed AS c, packet_confirmed AS pc
+    FROM rollup_probe_window WHERE {where} AND NOT contradicted
+"""
+"""`_PER_PROBE` over the rolling window, read as summed (`window_rollups`): one row per probe
+and group once contradicted claims are left out."""
+
+_PER_PROBE_IN_WINDOW_CONTRADICTED = """
+    SELECT domain, probe_asn, uploader, probe_key,
+           sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o, sum(down) AS d,
+           sum(inconclusive) AS i, sum(confirmed) AS c, sum(packet_confirmed) AS pc
+    FROM rollup_probe_window WHERE {where}
+    GROUP BY domain, probe_asn, uploader, probe_key
+"""
+"""The same when contradicted claims count (`ModelSettings.count_contradicted`)."""
+
+
+def _per_probe(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
+) -> tuple[str, list[object]]:
+    """Return the SQL of a report's per-probe rows by domain and network, and its parameters:
+    from the rolling-window rollup when it sums the query's window and the query filters only
+    on what it keeps, else from `rollup_probe_day`."""
+    params: list[object] = []
+    if (
+        query.region is None
+        and query.category is None
+        and query.origin is None
+        and window_rollups.span(con) == (query.since, query.until)
+    ):
+        where = _filters(query, params, days=False)  # the window's days; no region nor category
+        sql = (
+            _PER_PROBE_IN_WINDOW_CONTRADICTED
+            if settings.count_contradicted
+            else _PER_PROBE_IN_WINDOW
+        )
+        return sql.format(where=where), params
+    where = _filters(query, params)
+    params.append(settings.count_contradicted)
+    return _PER_PROBE.format(group="domain, probe_asn", where=where), params
 
 
 _METHODS = """
@@ -128,9 +185,7 @@ def _domain_rows_sql(by: str) -> str:
     use)."""
     marked = _NO_METHODS if by else _METHODS
     return f"""
-WITH per_probe AS MATERIALIZED (
-    {_PER_PROBE.format(group=by + "domain, probe_asn", where="{where}")}
-),
+WITH per_probe AS MATERIALIZED ({{per_probe}}),
 per_network AS ({_PER_NETWORK.format(group=by + "domain, probe_asn", scope=by + "domain")}),
 {marked}
 SELECT {by}domain, decided_asn, sum(bw) AS bw, sum(ow) AS ow,
@@ -181,19 +236,29 @@ def _fetch_rows(
     query: ReportQuery,
     settings: ModelSettings,
     *,
-    with_methods: bool = True,
+    daily: bool = False,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     params: list[object] = []
     where = _filters(query, params)
     method_params: list[object] = []
-    method_where = _filters(query, method_params, category=False) if with_methods else ""
+    method_where = "" if daily else _filters(query, method_params, category=False)
     thresholds = (
         [0, 0] if query.domain is not None else [settings.min_measurements, settings.min_probes]
     )
-    rows = con.execute(
-        sql.format(where=where, method_where=method_where),
-        [*params, settings.count_contradicted, *_weights(settings), *method_params, *thresholds],
-    ).fetchnumpy()
+    # One snapshot: the window's span and its sums are read as of the same moment.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        if daily:  # the rolling window keeps no days: per day from the day rollup
+            per_probe = _PER_PROBE.format(group="day, domain, probe_asn", where=where)
+            per_probe_params = [*params, settings.count_contradicted]
+        else:
+            per_probe, per_probe_params = _per_probe(con, query, settings)
+        rows = con.execute(
+            sql.format(per_probe=per_probe, method_where=method_where),
+            [*per_probe_params, *_weights(settings), *method_params, *thresholds],
+        ).fetchnumpy()
+    finally:
+        con.execute("ROLLBACK")
     categories: dict[str, str] = dict(
         con.execute(_CATEGORIES.format(where=where), params).fetchall()
     )
@@ -268,7 +333,7 @@ def daily_domain_rows(
     without the networks too small to decide that day (a country query's summed row): each
     probe's and uploader network's weight capped per day. A one-domain query lists every
     network, as `domain_rows` does."""
-    rows, categories = _fetch_rows(con, _DAILY_DOMAIN_ROWS, query, settings, with_methods=False)
+    rows, categories = _fetch_rows(con, _DAILY_DOMAIN_ROWS, query, settings, daily=True)
     days = np.asarray(rows["day"]).astype("datetime64[D]")
     if not len(days):
         return {}
@@ -300,15 +365,26 @@ _PER_UPLOADER = """
                    ELSE least(1.0, ? / nullif(b + bn + o, 0)) END AS w
     FROM (
         SELECT {group}, uploader, sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o
-        FROM rollup_probe_day WHERE {where} AND (? OR NOT contradicted)
+        FROM {table} WHERE {where} AND (? OR NOT contradicted)
         GROUP BY {group}, uploader
     )
 """
 """Pooled counts per uploader network and group, for the cells that pool a whole country (the
 baseline's other countries, the daily series): each uploader network's weight capped at
 `uploader_weight_cap`; measurements of trusted or unknown sources (uploader '') count plainly,
-as every measurement did before uploader networks. Parameters: the uploader cap, after the
-filters' and `count_contradicted`."""
+as every measurement did before uploader networks. Read from `{table}`: the pooled rollup
+(`pooled_rollups`), or the per-probe one when the filters need its network or region.
+Parameters: the uploader cap, after the filters' and `count_contradicted`."""
+
+_POOLED_TABLE = "rollup_uploader_day"
+
+
+def _pooled_table(query: ReportQuery) -> str:
+    """Return the rollup that holds every column the query filters on: the pooled one unless
+    it filters by network, region or category."""
+    narrowed = query.asn is not None or query.region is not None or query.category is not None
+    return "rollup_probe_day" if narrowed else _POOLED_TABLE
+
 
 _POOLED = """
     SELECT {group}, sum(b * w) AS bw, sum(o * w) AS ow
@@ -339,27 +415,36 @@ def baselines(
     Each uploader network weighs at most `uploader_weight_cap` in a country, and a country
     whose data comes from fewer than `min_probes` uploader networks (and no trusted source) has
     no share: one uploader cannot make a country of its own."""
-    params: list[object] = [query.cc, query.since, query.until]
-    where = "probe_cc <> ? AND day >= ? AND day <= ?"
-    if query.domain is not None:
-        where += " AND domain = ?"
-        params.append(query.domain)
-    if query.origin is not None:
-        where += " AND origin = ?"
-        params.append(query.origin)
-    group = "domain, probe_cc"
-    pooled = _PER_UPLOADER.format(group=group, where=where)
-    rows: list[Any] = con.execute(
-        _BASELINES.format(group=group, per_uploader=pooled),
-        [
-            settings.uploader_weight_cap,
-            *params,
-            settings.count_contradicted,
-            settings.min_probes,
-            settings.min_measurements,
-            settings.baseline_countries,
-        ],
-    ).fetchall()
+    # One snapshot: the window's span and its sums are read as of the same moment.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        params: list[object] = [query.cc]
+        if query.origin is None and window_rollups.span(con) == (query.since, query.until):
+            table, where = "rollup_uploader_window", "probe_cc <> ?"
+        else:
+            table, where = _POOLED_TABLE, "probe_cc <> ? AND day >= ? AND day <= ?"
+            params += [query.since, query.until]
+        if query.domain is not None:
+            where += " AND domain = ?"
+            params.append(query.domain)
+        if query.origin is not None:
+            where += " AND origin = ?"
+            params.append(query.origin)
+        group = "domain, probe_cc"
+        pooled = _PER_UPLOADER.format(group=group, where=where, table=table)
+        rows: list[Any] = con.execute(
+            _BASELINES.format(group=group, per_uploader=pooled),
+            [
+                settings.uploader_weight_cap,
+                *params,
+                settings.count_contradicted,
+                settings.min_probes,
+                settings.min_measurements,
+                settings.baseline_countries,
+            ],
+        ).fetchall()
+    finally:
+        con.execute("ROLLBACK")
     return {domain: float(share) for domain, share in rows}
 
 
@@ -387,7 +472,7 @@ def daily_shares(
         params.append(list(domains))
     out: defaultdict[str, list[tuple[date, float, float]]] = defaultdict(list)
     group = "domain, day"
-    pooled = _PER_UPLOADER.format(group=group, where=where)
+    pooled = _PER_UPLOADER.format(group=group, where=where, table=_pooled_table(query))
     rows: list[Any] = con.execute(
         _DAILY.format(group=group, per_uploader=pooled),
         [

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collector.storage import rollups
+from collector.storage import pooled_rollups, rollups, window_rollups
 from collector.storage.base import AnalysisRow
 
 
@@ -99,6 +99,13 @@ def apply_deltas(con: duckdb.DuckDBPyConnection, deltas: rollups.Deltas) -> None
         columns["origin"] = pa.array([k[8] for k in keys], pa.string())
         probe_day_delta = pa.table(columns)  # noqa: F841 - read by the SQL below
         con.execute(rollups.UPSERT_PROBE_DAY)
+        con.execute(pooled_rollups.UPSERT)
+        if window_rollups.moves(con, max(k[0] for k in keys)):
+            for statement in window_rollups.REFRESH:
+                con.execute(statement)
+        else:
+            con.execute(window_rollups.UPSERT)
+            con.execute(window_rollups.UPSERT_UPLOADERS)
     if deltas.methods:
         method_keys = list(deltas.methods)
         method_columns = _key_columns(method_keys)

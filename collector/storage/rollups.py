@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from collector.storage import pooled_rollups, window_rollups
+
 COUNTS = (
     "blocked",
     "blocked_no_control",
@@ -208,9 +210,13 @@ REBUILD: tuple[str, ...] = (
     "DELETE FROM rollup_probe_day",
     "DELETE FROM rollup_methods",
     "DELETE FROM rollup_domain_day",
+    "DELETE FROM rollup_uploader_day",
     *FILLS,
+    pooled_rollups.FILL,
+    *window_rollups.REFRESH,
 )
-"""Recompute every rollup from the analysed measurements (migration, repair, benchmarks).
+"""Recompute every rollup from the analysed measurements (repair, benchmarks); the pooled and
+rolling-window rollups (migration 5) from the per-probe one.
 
 Rows go in by day and country, as ingest appends them (mostly) by day: the min/max of each
 row group then lets a report's window and country skip the rest of the table."""

@@ -12,6 +12,8 @@ import pytest
 from collector.regional.model import ModelSettings
 from collector.storage import ReportQuery
 from collector.storage.duckdb import DuckDBStorage
+from collector.storage.pooled_rollups import FILL as FILL_POOLED
+from collector.storage.window_rollups import REFRESH as REFRESH_WINDOW
 from tests.collector.regional_oracle import (
     ProbeCounts,
     noise_baseline,
@@ -51,6 +53,16 @@ def _probe_day(
         "0, 0, 0, 0, 'crenel')",
         [DAY, asn, region, domain, uploader, probe, contradicted, blocked, no_control, ok],
     )
+    _pool(store)
+
+
+def _pool(store: DuckDBStorage) -> None:
+    """Derive the pooled and window rollups from the hand-made per-probe rows, as a rebuild
+    does."""
+    store._con.execute("DELETE FROM rollup_uploader_day")
+    store._con.execute(FILL_POOLED)
+    for statement in REFRESH_WINDOW:
+        store._con.execute(statement)
 
 
 def test_weighted_counts_in_sql_equal_the_model(store: DuckDBStorage) -> None:
@@ -156,6 +168,7 @@ def _country_day(
         "?, 0, ?, 0, 0, 0, 0, 'crenel')",
         [DAY, cc, uploader, probe, blocked, ok],
     )
+    _pool(store)
 
 
 def test_baseline_in_sql_is_the_models_median(store: DuckDBStorage) -> None:
@@ -168,6 +181,7 @@ def test_baseline_in_sql_is_the_models_median(store: DuckDBStorage) -> None:
     expected = noise_baseline([b / (b + o) for b, o in shares.values()], S)
     assert store.report_baselines(QUERY, S) == {"d.example": pytest.approx(expected)}
     store._con.execute("DELETE FROM rollup_probe_day WHERE probe_cc NOT IN ('IR', 'RU')")
+    _pool(store)
     assert store.report_baselines(QUERY, S) == {}  # two countries are too few for a baseline
 
 

@@ -281,7 +281,15 @@ async def test_rollups_equal_a_rebuild_after_reanalysis(
 ) -> None:
     running = await loaded(nursery, tmp_path, days)
     store = running.collector.storage.backend
-    tables = ("rollup_probe_day", "rollup_methods", "rollup_domain_day")
+    tables = (
+        "rollup_probe_day",
+        "rollup_methods",
+        "rollup_domain_day",
+        "rollup_uploader_day",
+        "rollup_probe_window",
+        "rollup_uploader_window",
+        "rollup_window_span",
+    )
 
     def snapshot() -> dict[str, list[tuple[object, ...]]]:
         with store._reader() as con:  # type: ignore[attr-defined]
@@ -290,7 +298,7 @@ async def test_rollups_equal_a_rebuild_after_reanalysis(
             }
 
     incremental = snapshot()
-    assert incremental["rollup_probe_day"]
+    assert incremental["rollup_probe_day"] and incremental["rollup_probe_window"]
     await running.collector.storage.write(store.rebuild_rollups)
     assert snapshot() == incremental
 

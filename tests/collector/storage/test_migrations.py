@@ -102,7 +102,7 @@ def test_migration_4_gives_a_version_3_store_an_origin_and_keys_rollups_by_it(
         con.execute(
             _V3_ROW, ["0190a5a4-3c1e-7abc-8def-000000000003", "ooni-report:r1", "ooniprobe-cli"]
         )
-        assert migrate(con) == [4]
+        assert migrate(con, MIGRATIONS[:4]) == [4]
         origins = con.execute(
             "SELECT origin, count(*) FROM measurements GROUP BY origin ORDER BY origin"
         ).fetchall()
@@ -117,6 +117,7 @@ def test_migration_4_gives_a_version_3_store_an_origin_and_keys_rollups_by_it(
         }
         assert all(rows == [("crenel", 1), ("ooni", 2)] for rows in per_origin.values()), per_origin
         migrated = {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+        assert migrate(con) == [5]
         for statement in REBUILD:
             con.execute(statement)
         assert {t: sorted(con.execute(f"SELECT * FROM {t}").fetchall()) for t in tables} == (

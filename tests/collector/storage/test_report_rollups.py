@@ -1,0 +1,247 @@
+"""The pooled and rolling-window rollups: reports read through them equal reports of the same
+measurements rebuilt from the raw rows, after re-analysis moves counts, after the window
+moves to a newer day and after raw retention."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import msgspec
+import pytest
+
+from collector.regional.model import ModelSettings
+from collector.reports.build import DEFAULT_WINDOW_DAYS, countries, country_report, domain_detail
+from collector.storage import ReportQuery
+from collector.storage.base import AnalysisRow
+from collector.storage.duckdb import DuckDBStorage
+from collector.storage.migrations import MIGRATIONS, migrate
+from collector.storage.window_rollups import WINDOW_DAYS
+
+FIRST = date(2026, 11, 1)
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+COUNTRIES = ("CN", "IR", "RU", "TR")
+DOMAINS = tuple(f"site{i}.example" for i in range(12))
+VERDICTS = ("blocked", "ok", "down", "inconclusive")
+SETTINGS = (ModelSettings(), ModelSettings(count_contradicted=True, probe_weight_cap=2.0))
+DERIVED = (
+    "rollup_uploader_day",
+    "rollup_probe_window",
+    "rollup_uploader_window",
+    "rollup_window_span",
+)
+
+_INSERT = """
+INSERT INTO measurements (uid, received_at, start_time, day, probe_cc, probe_asn,
+    probe_network_name, probe_id, region, input, domain, category_code, software_name,
+    software_version, format_version, probe_verdict, probe_methods, probe_confidence,
+    needs_analysis, control_failed, geo_mismatch, uploader_network, origin, raw)
+VALUES (?::UUID, ?, ?, ?, ?, ?, 'Net', ?, ?, ?, ?, ?, 'crenel-probe', '0.1.0', '1.2', 'ok', [],
+        0.9, true, ?, ?, ?, ?, 'body'::BLOB)
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[DuckDBStorage]:
+    storage = DuckDBStorage(tmp_path / "collector.duckdb")
+    try:
+        yield storage
+    finally:
+        storage.close()
+
+
+def _uid(n: int) -> str:
+    return f"01900000-0000-7000-8000-{n:012x}"
+
+
+def _insert(store: DuckDBStorage, rng: random.Random, first: int, count: int, day: date) -> None:
+    """Store `count` unanalysed measurements of `day` (uids from `first`)."""
+    for n in range(first, first + count):
+        at = datetime.combine(day, datetime.min.time()) + timedelta(minutes=rng.randrange(1440))
+        domain = rng.choice(DOMAINS)
+        store._con.execute(
+            _INSERT,
+            [
+                _uid(n),
+                at,
+                at,
+                day,
+                rng.choice(COUNTRIES),
+                64500 + rng.randrange(4),
+                f"p{rng.randrange(9)}",
+                rng.choice((None, "North", "South")),
+                f"https://{domain}/",
+                domain,
+                "NEWS" if DOMAINS.index(domain) % 2 else "HUMR",  # one category per domain
+                rng.random() < 0.1,
+                rng.random() < 0.1,
+                rng.choice(("", "", "", "up1", "up2")) or None,
+                rng.choice(("crenel", "crenel", "ooni")),
+            ],
+        )
+
+
+def _analyse(store: DuckDBStorage, rng: random.Random, uids: list[str]) -> None:
+    """Save an analysis of each measurement, its verdict drawn at random (blocked most often
+    for the first three domains)."""
+    domains = dict(
+        store._con.execute(
+            "SELECT uid::VARCHAR, domain FROM measurements WHERE list_contains(?, uid::VARCHAR)",
+            [uids],
+        ).fetchall()
+    )
+    rows = []
+    for uid in uids:
+        censored = domains[uid] in DOMAINS[:3]
+        verdict = "blocked" if censored and rng.random() < 0.8 else rng.choice(VERDICTS)
+        blocked = verdict == "blocked"
+        rows.append(
+            AnalysisRow(
+                uid=uid,
+                verdict=verdict,
+                methods=[rng.choice(("dns.nxdomain", "tls.reset"))] if blocked else [],
+                confidence=0.9,
+                blocking=None,
+                accessible=None,
+                fingerprint_confirmed=blocked and rng.random() < 0.3,
+                rules_version="1",
+                reference_digest="d",
+                analysed_at=NOW.replace(tzinfo=None),
+                analysis_json='{"fingerprints": []}',
+                packet_confirmed=blocked and rng.random() < 0.2,
+            )
+        )
+    store.save_analyses(rows)
+
+
+def _rounded(value: Any) -> Any:
+    """Return `value` with every float rounded to 9 digits (sums of weights may differ in the
+    last bit with the order DuckDB adds them in)."""
+    if isinstance(value, float):
+        return round(value, 9)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def _reports(store: DuckDBStorage, until: date) -> dict[str, Any]:
+    """Return every report a country page and the overview show, for the default window ending
+    on `until`, under each of `SETTINGS`, as plain values."""
+    since = until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    out: dict[str, Any] = {}
+    for i, settings in enumerate(SETTINGS):
+        out[f"overview {i}"] = overview = countries(store, since, until, settings, NOW)
+        # The overview's verdict counts are those of the countries' full reports.
+        assert overview == countries(store, since, until, settings, NOW, report_of=country_report)
+        for cc in COUNTRIES:
+            query = ReportQuery(cc=cc, since=since, until=until)
+            out[f"{cc} {i}"] = country_report(store, query, settings, NOW)
+            out[f"{cc} AS64501 {i}"] = country_report(
+                store, ReportQuery(cc=cc, since=since, until=until, asn=64501), settings, NOW
+            )
+            for domain in DOMAINS[2:4]:
+                one = ReportQuery(cc=cc, since=since, until=until, domain=domain)
+                out[f"{cc} {domain} {i}"] = domain_detail(store, one, settings)
+    return _rounded(msgspec.to_builtins(out))
+
+
+def _span(store: DuckDBStorage) -> tuple[date, date] | None:
+    row = store._con.execute("SELECT since, until FROM rollup_window_span").fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def _derived(store: DuckDBStorage) -> dict[str, list[tuple[object, ...]]]:
+    return {
+        t: sorted(store._con.execute(f"SELECT * FROM {t}").fetchall(), key=str) for t in DERIVED
+    }
+
+
+def _check_against_rebuild(store: DuckDBStorage, until: date) -> None:
+    """Assert that the reports through the derived rollups equal those read without them, and
+    those after every rollup is rebuilt from the raw rows."""
+    assert _span(store) == (until - timedelta(days=WINDOW_DAYS - 1), until)
+    fast = _reports(store, until)
+    incremental = _derived(store)
+    assert fast["CN 0"]["domains"] and fast["overview 0"]["countries"]
+    store.rebuild_rollups()
+    assert _derived(store) == incremental
+    assert _reports(store, until) == fast
+    store._con.execute("DELETE FROM rollup_window_span")  # every report from rollup_probe_day
+    assert _reports(store, until) == fast
+    store.rebuild_rollups()
+
+
+def test_window_is_the_reports_default() -> None:
+    assert WINDOW_DAYS == DEFAULT_WINDOW_DAYS
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_reports_through_derived_rollups_equal_a_rebuild_from_raw_rows(
+    store: DuckDBStorage, seed: int
+) -> None:
+    rng = random.Random(seed)
+    uids: list[str] = []
+    for offset in range(10):  # ten days: the window holds the last seven
+        day = FIRST + timedelta(days=offset)
+        _insert(store, rng, len(uids), 60, day)
+        uids += [_uid(n) for n in range(len(uids), len(uids) + 60)]
+    rng.shuffle(uids)
+    for start in range(0, len(uids), 100):  # batches of mixed days, as the analyser saves them
+        _analyse(store, rng, uids[start : start + 100])
+    last = FIRST + timedelta(days=9)
+    _check_against_rebuild(store, last)
+
+    # Re-analysis moves counts between verdicts inside and outside the window.
+    _analyse(store, rng, rng.sample(uids, 250))
+    _check_against_rebuild(store, last)
+
+    # Analyses of a newer day move the window; late ones of an old day do not.
+    newer = last + timedelta(days=1)
+    _insert(store, rng, len(uids), 40, newer)
+    fresh = [_uid(n) for n in range(len(uids), len(uids) + 40)]
+    _insert(store, rng, len(uids) + 40, 20, FIRST)
+    late = [_uid(n) for n in range(len(uids) + 40, len(uids) + 60)]
+    _analyse(store, rng, late)
+    assert _span(store) == (last - timedelta(days=WINDOW_DAYS - 1), last)
+    _analyse(store, rng, fresh[:20] + rng.sample(uids, 30))
+    _check_against_rebuild(store, newer)
+    _analyse(store, rng, fresh[20:] + rng.sample(uids, 30))
+    _check_against_rebuild(store, newer)
+
+    # Raw retention empties bodies only: every report stays as it was.
+    before = _reports(store, newer)
+    assert store.strip_raw(datetime(2027, 1, 1), 10_000) > 0
+    assert _reports(store, newer) == before
+    _check_against_rebuild(store, newer)
+
+
+def test_migration_5_derives_the_rollups_of_an_existing_store(tmp_path: Path) -> None:
+    path = tmp_path / "collector.duckdb"
+    store = DuckDBStorage(path)
+    rng = random.Random(7)
+    try:
+        for offset in range(9):
+            _insert(store, rng, offset * 30, 30, FIRST + timedelta(days=offset))
+        _analyse(store, rng, [_uid(n) for n in range(9 * 30)])
+        last = FIRST + timedelta(days=8)
+        expected = _reports(store, last)
+        derived = _derived(store)
+    finally:
+        store.close()
+    with duckdb.connect(str(path)) as con:
+        for table in DERIVED:
+            con.execute(f"DROP TABLE {table}")
+        con.execute("DELETE FROM schema_migrations WHERE version = 5")
+        assert migrate(con, MIGRATIONS) == [5]
+    store = DuckDBStorage(path)
+    try:
+        assert _derived(store) == derived
+        assert _reports(store, last) == expected
+    finally:
+        store.close()

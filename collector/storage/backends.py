@@ -1,8 +1,8 @@
 """Open the storage backend a database URL names: the one place that knows the backends.
 
-`duckdb:///path/to/collector.duckdb` is the embedded DuckDB file (`duckdb.DuckDBStorage`). A
-second backend (say `postgresql://...`) is one more module and one more branch here; nothing
-else in the collector names a backend.
+`duckdb:///path/to/collector.duckdb` is the embedded DuckDB file (`duckdb.DuckDBStorage`);
+`postgresql://user@host:port/db` a PostgreSQL database several collector instances share
+(`postgres.store.PostgresStorage`). Nothing else in the collector names a backend.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collector.core.errors import ConfigInvalid
 from collector.storage.base import Storage
 
 DUCKDB_SCHEME = "duckdb://"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
 def database_url(path: Path) -> str:
@@ -36,5 +37,9 @@ def open_backend(url: str, *, memory_mb: int | None = None, threads: int = 0) ->
         return DuckDBStorage(
             Path(url.removeprefix(DUCKDB_SCHEME)), memory_mb=memory_mb, threads=threads
         )
+    if url.startswith(POSTGRES_SCHEMES):
+        from collector.storage.postgres.store import PostgresStorage
+
+        return PostgresStorage(url)
     scheme = url.partition(":")[0]
-    raise ConfigInvalid(f"no storage backend for {scheme!r} URLs (known: duckdb)")
+    raise ConfigInvalid(f"no storage backend for {scheme!r} URLs (known: duckdb, postgresql)")

@@ -75,7 +75,7 @@ class PostgresCluster:
 
         name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(self.url(), autocommit=True) as con:
-            con.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]  # our own name
+            con.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
 

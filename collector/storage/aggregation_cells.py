@@ -58,7 +58,6 @@ def assemble_cells(
     return out
 
 
-
 def _order(key: tuple[object, object]) -> tuple[tuple[bool, str], tuple[bool, str]]:
     """Sort key of a cell: by x then y, natively typed values compared as text after None."""
     x, y = key

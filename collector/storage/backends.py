@@ -21,6 +21,28 @@ def database_url(path: Path) -> str:
     return DUCKDB_SCHEME + str(path.absolute())
 
 
+def open_backends(
+    url: str, read_url: str | None = None, *, memory_mb: int | None = None, threads: int = 0
+) -> Storage:
+    """Return the store `url` names, its researcher reads served by `read_url`'s store when
+    given (`replica_reads.ReplicaReads`); the caller closes it.
+
+    Raises:
+        ConfigInvalid, DataDirLocked, StorageUnavailable: as `open_backend`.
+    """
+    primary = open_backend(url, memory_mb=memory_mb, threads=threads)
+    if read_url is None:
+        return primary
+    from collector.storage.replica_reads import ReplicaReads
+
+    try:
+        replica = open_backend(read_url, memory_mb=memory_mb, threads=threads)
+    except BaseException:
+        primary.close()
+        raise
+    return ReplicaReads(primary, replica)
+
+
 def open_backend(url: str, *, memory_mb: int | None = None, threads: int = 0) -> Storage:
     """Return the open store `url` names; the caller closes it.
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from collector.storage.aggregation_cells import assemble_cells
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
@@ -19,7 +20,6 @@ from collector.storage.base import (
     Filters,
     MeasurementSummary,
 )
-from collector.storage.aggregation_cells import assemble_cells
 from collector.storage.sql import AXIS_SQL, where
 
 SUMMARY_COLUMNS = (

@@ -39,7 +39,7 @@ STAGING = (
     "analysed_at TIMESTAMP, analysis_json TEXT, packet_confirmed BOOLEAN) ON COMMIT DELETE ROWS",
 )
 
-INSERT_NEW = f"""
+INSERT_NEW = """
 INSERT INTO measurements (
     uid, received_at, start_time, day, probe_cc, probe_asn, probe_network_name, probe_id, region,
     input, domain, category_code, software_name, software_version, format_version,
@@ -70,12 +70,14 @@ WHERE m.uid = a.uid
 def create_staging(con: psycopg.Connection[tuple[object, ...]]) -> None:
     """Create this session's staging tables (the pool calls it for each new connection)."""
     for statement in STAGING:
-        con.execute(statement)  # type: ignore[arg-type]  # our own literal SQL
+        con.execute(statement)
 
 
-def copy_measurements(cur: psycopg.Cursor[tuple[object, ...]], rows: Sequence[MeasurementRow]) -> None:
+def copy_measurements(
+    cur: psycopg.Cursor[tuple[object, ...]], rows: Sequence[MeasurementRow]
+) -> None:
     """COPY the rows into `ingest_batch` (inside the caller's transaction)."""
-    with cur.copy(f"COPY ingest_batch ({MEASUREMENT_COLUMNS}) FROM STDIN") as copy:  # type: ignore[arg-type]
+    with cur.copy(f"COPY ingest_batch ({MEASUREMENT_COLUMNS}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row(
                 (
@@ -109,7 +111,7 @@ def copy_measurements(cur: psycopg.Cursor[tuple[object, ...]], rows: Sequence[Me
 
 def copy_analyses(cur: psycopg.Cursor[tuple[object, ...]], rows: Sequence[AnalysisRow]) -> None:
     """COPY the analyses into `analysis_batch` (inside the caller's transaction)."""
-    with cur.copy(f"COPY analysis_batch ({ANALYSIS_COLUMNS}) FROM STDIN") as copy:  # type: ignore[arg-type]
+    with cur.copy(f"COPY analysis_batch ({ANALYSIS_COLUMNS}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row(
                 (

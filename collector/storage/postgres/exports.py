@@ -77,7 +77,7 @@ def export_page(
         ExportFormat.PARQUET: f"{EXPORT_COLUMNS}, raw",
     }[fmt]
     keyed = con.execute(
-        f"SELECT start_time AS key_time, uid::TEXT AS key_uid, {columns} FROM measurements "  # type: ignore[arg-type]
+        f"SELECT start_time AS key_time, uid::TEXT AS key_uid, {columns} FROM measurements "
         f"WHERE {clause} ORDER BY measurements.start_time, measurements.uid LIMIT %s",
         [*params, limit],
     ).fetchall()
@@ -90,11 +90,15 @@ def export_page(
             {name: pa.array([r[i] for r in rows], pa.string()) for i, name in enumerate(CSV_HEADER)}
         )
         return ExportPage(table=table, after=last)
-    texts = pa.array([unzstd(bytes(r[-1])).decode("utf-8") if r[-1] else None for r in rows], pa.string())
+    texts = pa.array(
+        [unzstd(bytes(r[-1])).decode("utf-8") if r[-1] else None for r in rows], pa.string()
+    )
     if fmt is not ExportFormat.PARQUET:
         return ExportPage(table=pa.table({"measurement": texts}), after=last)
     arrays = [pa.array([r[i] for r in rows], field.type) for i, field in enumerate(SCHEMA)]
-    table = pa.Table.from_arrays([*arrays, texts], schema=SCHEMA.append(pa.field("measurement", pa.string())))
+    table = pa.Table.from_arrays(
+        [*arrays, texts], schema=SCHEMA.append(pa.field("measurement", pa.string()))
+    )
     return ExportPage(table=table, after=last)
 
 

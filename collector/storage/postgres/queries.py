@@ -48,7 +48,7 @@ def summaries(
     """Return up to `limit` matching measurements, newest first, strictly after `after`."""
     clause, params = pg_where(filters, after)
     rows = con.execute(
-        f"SELECT {search.SUMMARY_COLUMNS} FROM measurements WHERE {clause} "  # type: ignore[arg-type]
+        f"SELECT {search.SUMMARY_COLUMNS} FROM measurements WHERE {clause} "
         "ORDER BY start_time DESC, uid DESC LIMIT %s",
         [*params, limit],
     ).fetchall()
@@ -87,21 +87,20 @@ def aggregate(con: Con, query: AggregationQuery) -> list[AggregationRow]:
         )
         params = [*params, query.max_per_probe]
     totals = con.execute(
-        f"{prefix} SELECT x, y, verdict, {weight}, {confirmed} FROM rows "  # type: ignore[arg-type]
-        "GROUP BY x, y, verdict",
+        f"{prefix} SELECT x, y, verdict, {weight}, {confirmed} FROM rows GROUP BY x, y, verdict",
         params,
     ).fetchall()
     per_method: Sequence[Any] = []
     if not by_method:
         per_method = con.execute(
-            f"{prefix} SELECT x, y, m, {weight} FROM (SELECT *, unnest(methods) AS m "  # type: ignore[arg-type]
+            f"{prefix} SELECT x, y, m, {weight} FROM (SELECT *, unnest(methods) AS m "
             "FROM rows WHERE verdict = 'blocked') AS r GROUP BY x, y, m",
             params,
         ).fetchall()
     probes: Sequence[Any] = []
     if query.with_probes:
         probes = con.execute(
-            f"SELECT x, y, count(DISTINCT probe_id) FROM ({base}) AS b GROUP BY x, y",  # type: ignore[arg-type]
+            f"SELECT x, y, count(DISTINCT probe_id) FROM ({base}) AS b GROUP BY x, y",
             params[: len(params) - (query.max_per_probe is not None)],
         ).fetchall()
     return assemble_cells(query, totals, per_method, probes)
@@ -130,7 +129,7 @@ def check_in_urls(
         "candidates AS (SELECT DISTINCT ON (url) url, category_code, cc FROM test_list_urls "
         "WHERE cc = '' OR cc = %s ORDER BY url, cc DESC) "
         "SELECT c.url, c.category_code, c.cc, coalesce(r.n, 0) AS n FROM candidates c "
-        f"LEFT JOIN recent r ON r.input = c.url {category_clause}"  # type: ignore[arg-type]
+        f"LEFT JOIN recent r ON r.input = c.url {category_clause}"
         "ORDER BY n, random() LIMIT %s",
         params,
     ).fetchall()

@@ -130,12 +130,12 @@ def domain_rows(con: Con, query: ReportQuery, settings: ModelSettings) -> Report
         [0, 0] if query.domain is not None else [settings.min_measurements, settings.min_probes]
     )
     rows = con.execute(
-        _DOMAIN_ROWS.format(where=where, method_where=method_where),  # type: ignore[arg-type]
+        _DOMAIN_ROWS.format(where=where, method_where=method_where),
         [*params, settings.count_contradicted, *_weights(settings), *method_params, *thresholds],
     ).fetchall()
-    categories = dict(
+    categories: dict[str, str] = dict(
         con.execute(
-            "SELECT domain, min(category_code) FROM rollup_probe_day "  # type: ignore[arg-type]
+            "SELECT domain, min(category_code) FROM rollup_probe_day "
             f"WHERE {where} AND category_code IS NOT NULL GROUP BY domain",
             params,
         ).fetchall()
@@ -187,7 +187,7 @@ def networks(con: Con, query: ReportQuery) -> list[CountryNetwork]:
     params: list[object] = []
     where = _filters(query, params)
     rows = con.execute(
-        "SELECT probe_asn, min(network_name), "  # type: ignore[arg-type]
+        "SELECT probe_asn, min(network_name), "
         "sum(blocked + blocked_no_control + ok + down + inconclusive)::BIGINT "
         f"FROM rollup_probe_day WHERE {where} GROUP BY probe_asn ORDER BY probe_asn",
         params,
@@ -229,7 +229,7 @@ def baselines(con: Con, query: ReportQuery, settings: ModelSettings) -> dict[str
         params.append(query.origin)
     pooled = _POOLED.format(group="domain, probe_cc", where=where)
     rows = con.execute(
-        "SELECT domain, percentile_cont(0.5) WITHIN GROUP (ORDER BY bw / (bw + ow)) "  # type: ignore[arg-type]
+        "SELECT domain, percentile_cont(0.5) WITHIN GROUP (ORDER BY bw / (bw + ow)) "
         f"FROM ({pooled}) AS pooled WHERE bw + ow >= %s GROUP BY domain HAVING count(*) >= %s",
         [
             settings.uploader_weight_cap,
@@ -258,7 +258,7 @@ def daily_shares(
         params.append(list(domains))
     pooled = _POOLED.format(group="domain, day", where=where)
     rows = con.execute(
-        f"SELECT domain, day, bw, ow FROM ({pooled}) AS pooled ORDER BY day, domain",  # type: ignore[arg-type]
+        f"SELECT domain, day, bw, ow FROM ({pooled}) AS pooled ORDER BY day, domain",
         [settings.uploader_weight_cap, *params, settings.count_contradicted, settings.min_probes],
     ).fetchall()
     out: defaultdict[str, list[tuple[date, float, float]]] = defaultdict(list)
@@ -278,7 +278,7 @@ def daily_networks(
         group="day, probe_asn", scope="day"
     )
     rows = con.execute(
-        sql + " ORDER BY day, probe_asn",  # type: ignore[arg-type]
+        sql + " ORDER BY day, probe_asn",
         [*params, settings.count_contradicted, *_weights(settings)],
     ).fetchall()
     out: defaultdict[date, list[NetworkCounts]] = defaultdict(list)
@@ -287,11 +287,13 @@ def daily_networks(
     return dict(sorted(out.items()))
 
 
-def countries(con: Con, since: date, until: date, origin: str | None = None) -> list[CountrySummary]:
+def countries(
+    con: Con, since: date, until: date, origin: str | None = None
+) -> list[CountrySummary]:
     """Return every country with measurements in the window (of one origin, when given)."""
     by_origin = "" if origin is None else " AND origin = %s"
     rows = con.execute(
-        "SELECT probe_cc, count(DISTINCT domain), count(DISTINCT probe_asn), "  # type: ignore[arg-type]
+        "SELECT probe_cc, count(DISTINCT domain), count(DISTINCT probe_asn), "
         "sum(blocked + blocked_no_control + ok + down + inconclusive)::BIGINT, max(day) "
         f"FROM rollup_probe_day WHERE day >= %s AND day <= %s{by_origin} "
         "GROUP BY probe_cc ORDER BY probe_cc",
@@ -326,7 +328,7 @@ def samples(con: Con, query: ReportQuery, limit: int) -> tuple[list[Sample], Cou
         f"AND day >= %s AND day <= %s{extra}"
     )
     rows = con.execute(
-        "SELECT uid::TEXT, start_time, probe_asn, verdict, methods FROM measurements "  # type: ignore[arg-type]
+        "SELECT uid::TEXT, start_time, probe_asn, verdict, methods FROM measurements "
         f"WHERE {window} "
         "ORDER BY (verdict = 'blocked') DESC NULLS LAST, start_time DESC, uid DESC LIMIT %s",
         [*params, limit],
@@ -337,7 +339,7 @@ def samples(con: Con, query: ReportQuery, limit: int) -> tuple[list[Sample], Cou
     ]
     names: Counter[str] = Counter()
     for (analysis,) in con.execute(
-        f"SELECT analysis FROM measurements WHERE {window} "  # type: ignore[arg-type]
+        f"SELECT analysis FROM measurements WHERE {window} "
         "AND coalesce(fingerprint_confirmed, false) LIMIT 500",
         params,
     ).fetchall():

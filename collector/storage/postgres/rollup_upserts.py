@@ -102,10 +102,8 @@ def apply_deltas(cur: psycopg.Cursor[tuple[object, ...]], deltas: rollups.Deltas
         for key in keys:
             category, network = deltas.labels.get(key, (None, None))
             day, cc, asn, region, domain, uploader, probe_key, contradicted, origin = key
-            rows.append(
-                (day, cc, asn, region, domain, uploader, probe_key, contradicted, category,
-                 network, *deltas.probe_day[key], origin)  # fmt: skip
-            )
+            row = (day, cc, asn, region, domain, uploader, probe_key, contradicted, category)
+            rows.append((*row, network, *deltas.probe_day[key], origin))
         cur.execute(_PROBE_DAY, _columns(rows, 18))
     if deltas.methods:
         method_keys = sorted(deltas.methods, key=lambda k: (k[1], k[0], *k[2:]))

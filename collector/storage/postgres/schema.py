@@ -184,7 +184,7 @@ def migrate(
             if migration.version in done:
                 continue
             for statement in migration.statements:
-                con.execute(statement)  # type: ignore[arg-type]  # our own literal SQL
+                con.execute(statement)
             con.execute(
                 "INSERT INTO schema_migrations VALUES (%s, %s, %s)",
                 [migration.version, migration.name, datetime.now(UTC).replace(tzinfo=None)],

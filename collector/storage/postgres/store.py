@@ -77,6 +77,14 @@ class PostgresStorage:
             StorageUnavailable: the server cannot be reached or the schema migrated.
         """
         self.url = url
+        try:
+            # One plain connection first: an unreachable server fails at once, with its reason.
+            with psycopg.connect(
+                url, autocommit=True, connect_timeout=int(CONNECT_TIMEOUT_S)
+            ) as con:
+                schema.migrate(con)
+        except (psycopg.Error, MigrationError) as exc:
+            raise StorageUnavailable(f"cannot use the PostgreSQL database: {exc}") from exc
         self._pool: psycopg_pool.ConnectionPool[Con] = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -88,9 +96,7 @@ class PostgresStorage:
         )
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S)
-            with self._pool.connection() as con:
-                schema.migrate(con)
-        except (psycopg.Error, psycopg_pool.PoolTimeout, MigrationError) as exc:
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
             self._pool.close()
             raise StorageUnavailable(f"cannot use the PostgreSQL database: {exc}") from exc
         self._partitions = Partitions()
@@ -185,7 +191,7 @@ class PostgresStorage:
         params: list[object] = [] if everything else [rules_version, reference_digest]
         with self._write() as con:
             cur = con.execute(
-                f"UPDATE measurements SET needs_analysis = true WHERE {condition} AND {HAS_RAW}",  # type: ignore[arg-type]
+                f"UPDATE measurements SET needs_analysis = true WHERE {condition} AND {HAS_RAW}",
                 params,
             )
             return cur.rowcount
@@ -199,7 +205,7 @@ class PostgresStorage:
         """
         with self._write() as con:
             cur = con.execute(
-                "UPDATE measurements SET raw = ''::BYTEA WHERE (uid, day) IN (SELECT uid, day "  # type: ignore[arg-type]
+                "UPDATE measurements SET raw = ''::BYTEA WHERE (uid, day) IN (SELECT uid, day "
                 f"FROM measurements WHERE received_at < %s AND NOT needs_analysis AND {HAS_RAW} "
                 "LIMIT %s)",
                 [naive_utc(before), limit],
@@ -258,7 +264,7 @@ class PostgresStorage:
         """Return (uid, zstd-compressed accepted bytes) of up to `limit` rows to analyse."""
         with self._read() as con:
             rows = con.execute(
-                f"SELECT uid::TEXT, raw FROM measurements WHERE needs_analysis AND {HAS_RAW} "  # type: ignore[arg-type]
+                f"SELECT uid::TEXT, raw FROM measurements WHERE needs_analysis AND {HAS_RAW} "
                 "ORDER BY uid LIMIT %s",
                 [limit],
             ).fetchall()
@@ -314,9 +320,7 @@ class PostgresStorage:
         """Return a number that changes after every committed change to the rollups, made by
         any instance (the `rollup_changes` sequence, advanced after each change)."""
         with self._read() as con:
-            row = con.execute(
-                "SELECT last_value + is_called::INT FROM rollup_changes"
-            ).fetchone()
+            row = con.execute("SELECT last_value + is_called::INT FROM rollup_changes").fetchone()
         return int(row[0]) if row else 0
 
     def _rollups_changed(self) -> None:
@@ -335,7 +339,7 @@ class PostgresStorage:
             with self._write() as con, con.transaction():
                 con.execute("LOCK TABLE rollup_probe_day, rollup_methods, rollup_domain_day")
                 for statement in rollup_upserts.REBUILD:
-                    con.execute(statement)  # type: ignore[arg-type]
+                    con.execute(statement)
         finally:
             self._rollups_changed()
 

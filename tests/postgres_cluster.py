@@ -20,7 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PG_BIN_DIRS = (Path("/usr/lib/postgresql/15/bin"), Path("/usr/local/bin"), Path("/usr/bin"))
+PG_BIN_DIRS = (
+    *sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    ),
+    Path("/usr/local/bin"),
+)
 START_TIMEOUT_S = 30
 
 
@@ -28,7 +33,7 @@ def _binary(name: str) -> str | None:
     for directory in PG_BIN_DIRS:
         if (directory / name).is_file():
             return str(directory / name)
-    return shutil.which(name)
+    return shutil.which(name)  # Debian puts the server's binaries off PATH: usually None
 
 
 def _server_user() -> pwd.struct_passwd | None:

@@ -60,7 +60,12 @@ def open_backend(url: str, *, memory_mb: int | None = None, threads: int = 0) ->
             Path(url.removeprefix(DUCKDB_SCHEME)), memory_mb=memory_mb, threads=threads
         )
     if url.startswith(POSTGRES_SCHEMES):
-        from collector.storage.postgres.store import PostgresStorage
+        try:
+            from collector.storage.postgres.store import PostgresStorage
+        except ImportError as exc:
+            raise ConfigInvalid(
+                f"the PostgreSQL backend needs psycopg: pip install 'crenel[postgres]' ({exc})"
+            ) from exc
 
         return PostgresStorage(url)
     scheme = url.partition(":")[0]

@@ -26,7 +26,12 @@ names below are used, and never `DuckDBStorage` or `PostgresStorage` (a contract
 pyproject.toml holds it).
 """
 
-from collector.storage.backends import database_url, open_backend, open_backends
+from collector.storage.backends import (
+    copy_to_postgresql,
+    database_url,
+    open_backend,
+    open_backends,
+)
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
@@ -88,6 +93,7 @@ __all__ = [
     "StorageCounts",
     "TestListUrl",
     "ThreadedStorage",
+    "copy_to_postgresql",
     "database_url",
     "migrate",
     "open_backend",

@@ -7,6 +7,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 from collector.core.errors import ConfigInvalid
@@ -70,3 +72,34 @@ def open_backend(url: str, *, memory_mb: int | None = None, threads: int = 0) ->
         return PostgresStorage(url)
     scheme = url.partition(":")[0]
     raise ConfigInvalid(f"no storage backend for {scheme!r} URLs (known: duckdb, postgresql)")
+
+
+def copy_to_postgresql(
+    data_dir: Path, target: str, *, on_day: Callable[[date, str, int], None] | None = None
+) -> tuple[int, int, int]:
+    """Copy the stopped DuckDB store of `data_dir` into the PostgreSQL database `target`, day by
+    day, resumable and verified (`postgres.transfer.copy_store`); return (days copied, days
+    already equal and skipped, rows verified). `on_day(day, "copied" | "skipped", rows)`
+    reports each day.
+
+    Raises:
+        ConfigInvalid: `target` is no PostgreSQL URL, or psycopg is missing.
+        DataDirLocked: a running collector holds the source.
+        StorageUnavailable: either side cannot be used, or a day differs after its copy.
+    """
+    if not target.startswith(POSTGRES_SCHEMES):
+        raise ConfigInvalid(
+            f"--to must be a postgresql:// URL, got {target.split(':', maxsplit=1)[0]!r}"
+        )
+    try:
+        from collector.storage.postgres.transfer import copy_store
+    except ImportError as exc:
+        raise ConfigInvalid(
+            f"the PostgreSQL backend needs psycopg: pip install 'crenel[postgres]' ({exc})"
+        ) from exc
+    report = copy_store(
+        data_dir,
+        target,
+        on_day=None if on_day is None else lambda day, how, check: on_day(day, how, check.rows),
+    )
+    return len(report.copied), len(report.skipped), report.rows

@@ -10,12 +10,17 @@ report encoded as JSON (median of 5 runs after one warm-up). Reports read only r
 the same report and overview asked again through the collector's `ReportCache` while the
 rollups are unchanged (what a repeated request costs). The headline is the report built cold.
 
-Usage: python bench/report_latency.py [--quick] [--rows N]
+With `--store pg-temp` (a throw-away PostgreSQL cluster) or `--store postgresql://...`, the
+same generated data's rollups (and the censored domain's measurement rows, for its page) are
+copied into PostgreSQL with COPY and the reports are timed on the PostgreSQL backend.
+
+Usage: python bench/report_latency.py [--quick] [--rows N] [--store duckdb|pg-temp|URL]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import statistics
 import sys
@@ -92,7 +97,21 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 million measurements")
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument(
+        "--store", default="duckdb", help="duckdb, pg-temp (a throw-away cluster) or a URL"
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        postgres = None
+        if args.store != "duckdb":
+            from pg_store import postgres_database
+
+            postgres = stack.enter_context(postgres_database(args.store))
+        return run(args, postgres)
+
+
+def run(args: argparse.Namespace, postgres: str | None) -> int:
+    """Generate, roll up and time the reports (on PostgreSQL when `postgres` is a URL)."""
     rows = 1_000_000 if args.quick else args.rows
     settings = ModelSettings()
     with tempfile.TemporaryDirectory() as tmp:
@@ -121,6 +140,20 @@ def main() -> int:
                 "SELECT probe_asn FROM measurements WHERE probe_cc = ? GROUP BY 1 "
                 "ORDER BY count(*) DESC LIMIT 1", [cc]).fetchall()[0][0]))  # fmt: skip
             censored = f"site{CC_INDEX[cc]}.example"
+            backend = "duckdb"
+            if postgres is not None:
+                from pg_store import copy_rollups
+
+                from collector.storage import open_backend
+
+                pg_store = open_backend(postgres)  # migrates the new database
+                started = time.perf_counter()
+                copied = copy_rollups(con, postgres, censored)
+                print(f"postgresql: {copied:,} rollup rows copied in "
+                      f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+                store.close()
+                store = pg_store  # type: ignore[assignment]
+                backend = "postgresql"
             cache = ReportCache()
             cases: dict[str, Callable[[], object]] = {
                 "country report, 7 days (the default)": lambda: country_report(
@@ -174,7 +207,7 @@ def main() -> int:
         f"stored: {rows:,} measurements generated in {generated:.1f} s; rollups rebuilt in "
         f"{rolled:.1f} s ({rollup_rows[0] if rollup_rows else 0:,} rows)"
     )
-    print(f"largest country: {cc} with {count:,} measurements")
+    print(f"largest country: {cc} with {count:,} measurements; backend: {backend}")
     headline = results["country report, 7 days (the default)"]
     cached = results["7-day report as JSON, asked again (cache, rollups unchanged)"]
     print(

@@ -53,8 +53,9 @@ def _filters(
 
 _PER_PROBE = """
     SELECT {group}, uploader, probe_key,
-           sum(blocked) AS b, sum(blocked_no_control) AS bn, sum(ok) AS o, sum(down) AS d,
-           sum(inconclusive) AS i, sum(confirmed) AS c, sum(packet_confirmed) AS pc
+           sum(blocked)::INT AS b, sum(blocked_no_control)::INT AS bn, sum(ok)::INT AS o,
+           sum(down)::INT AS d, sum(inconclusive)::INT AS i, sum(confirmed)::INT AS c,
+           sum(packet_confirmed)::INT AS pc
     FROM rollup_probe_day WHERE {where} AND (%s OR NOT contradicted)
     GROUP BY {group}, uploader, probe_key
 """
@@ -201,8 +202,8 @@ _POOLED = """
         SELECT *, CASE WHEN uploader = '' THEN 1.0::FLOAT8
                        ELSE least(1.0, %s::FLOAT8 / nullif(b + bn + o, 0)) END AS w
         FROM (
-            SELECT {group}, uploader, sum(blocked) AS b, sum(blocked_no_control) AS bn,
-                   sum(ok) AS o
+            SELECT {group}, uploader, sum(blocked)::INT AS b,
+                   sum(blocked_no_control)::INT AS bn, sum(ok)::INT AS o
             FROM rollup_probe_day WHERE {where} AND (%s OR NOT contradicted)
             GROUP BY {group}, uploader
         ) AS per_uploader_counts

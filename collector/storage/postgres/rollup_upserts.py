@@ -17,8 +17,8 @@ INSERT INTO rollup_probe_day AS r (day, probe_cc, probe_asn, region, domain, upl
     contradicted, category_code, network_name, blocked, blocked_no_control, ok, down,
     inconclusive, confirmed, packet_confirmed, origin)
 SELECT * FROM unnest(%s::DATE[], %s::TEXT[], %s::BIGINT[], %s::TEXT[], %s::TEXT[], %s::TEXT[],
-    %s::TEXT[], %s::BOOLEAN[], %s::TEXT[], %s::TEXT[], %s::BIGINT[], %s::BIGINT[], %s::BIGINT[],
-    %s::BIGINT[], %s::BIGINT[], %s::BIGINT[], %s::BIGINT[], %s::TEXT[])
+    %s::TEXT[], %s::BOOLEAN[], %s::TEXT[], %s::TEXT[], %s::INTEGER[], %s::INTEGER[],
+    %s::INTEGER[], %s::INTEGER[], %s::INTEGER[], %s::INTEGER[], %s::INTEGER[], %s::TEXT[])
 ON CONFLICT (probe_cc, day, probe_asn, region, domain, uploader, probe_key, contradicted, origin)
 DO UPDATE SET
     category_code = coalesce(excluded.category_code, r.category_code),
@@ -35,14 +35,14 @@ DO UPDATE SET
 _METHODS = """
 INSERT INTO rollup_methods AS r (day, probe_cc, probe_asn, region, domain, method, count, origin)
 SELECT * FROM unnest(%s::DATE[], %s::TEXT[], %s::BIGINT[], %s::TEXT[], %s::TEXT[], %s::TEXT[],
-    %s::BIGINT[], %s::TEXT[])
+    %s::INTEGER[], %s::TEXT[])
 ON CONFLICT (probe_cc, day, probe_asn, region, domain, method, origin) DO UPDATE SET
     count = r.count + excluded.count
 """
 
 _DOMAIN_DAY = """
 INSERT INTO rollup_domain_day AS r (day, probe_cc, domain, blocked, ok, origin)
-SELECT * FROM unnest(%s::DATE[], %s::TEXT[], %s::TEXT[], %s::BIGINT[], %s::BIGINT[], %s::TEXT[])
+SELECT * FROM unnest(%s::DATE[], %s::TEXT[], %s::TEXT[], %s::INTEGER[], %s::INTEGER[], %s::TEXT[])
 ON CONFLICT (probe_cc, day, domain, origin) DO UPDATE SET
     blocked = r.blocked + excluded.blocked, ok = r.ok + excluded.ok
 """

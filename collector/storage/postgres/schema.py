@@ -75,13 +75,13 @@ _ROLLUPS = (
         contradicted BOOLEAN NOT NULL,
         category_code TEXT,
         network_name TEXT,
-        blocked BIGINT NOT NULL,
-        blocked_no_control BIGINT NOT NULL,
-        ok BIGINT NOT NULL,
-        down BIGINT NOT NULL,
-        inconclusive BIGINT NOT NULL,
-        confirmed BIGINT NOT NULL,
-        packet_confirmed BIGINT NOT NULL,
+        blocked INTEGER NOT NULL,
+        blocked_no_control INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
+        down INTEGER NOT NULL,
+        inconclusive INTEGER NOT NULL,
+        confirmed INTEGER NOT NULL,
+        packet_confirmed INTEGER NOT NULL,
         origin TEXT NOT NULL,
         PRIMARY KEY (probe_cc, day, probe_asn, region, domain, uploader, probe_key,
                      contradicted, origin)
@@ -95,7 +95,7 @@ _ROLLUPS = (
         region TEXT NOT NULL,
         domain TEXT NOT NULL,
         method TEXT NOT NULL,
-        count BIGINT NOT NULL,
+        count INTEGER NOT NULL,
         origin TEXT NOT NULL,
         PRIMARY KEY (probe_cc, day, probe_asn, region, domain, method, origin)
     )
@@ -105,8 +105,8 @@ _ROLLUPS = (
         day DATE NOT NULL,
         probe_cc TEXT NOT NULL,
         domain TEXT NOT NULL,
-        blocked BIGINT NOT NULL,
-        ok BIGINT NOT NULL,
+        blocked INTEGER NOT NULL,
+        ok INTEGER NOT NULL,
         origin TEXT NOT NULL,
         PRIMARY KEY (probe_cc, day, domain, origin)
     )

@@ -60,7 +60,15 @@ POOL_CONNECTIONS = 8
 CONNECT_TIMEOUT_S = 10.0
 
 
+SESSION_SETTINGS = {"jit": "off", "work_mem": "64MB"}
+"""Set on every pooled connection. JIT compilation costs 100-300 ms per report query at this
+size and saves nothing; report aggregates over a few hundred thousand rollup rows spill to
+disk at the 4 MB default."""
+
+
 def _configure(con: Con) -> None:
+    for name, value in SESSION_SETTINGS.items():
+        con.execute("SELECT set_config(%s, %s, false)", [name, value])
     batches.create_staging(con)
 
 

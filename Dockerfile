@@ -47,11 +47,9 @@ ENTRYPOINT ["crenel-probe"]
 CMD ["--help"]
 
 # The collector: API, control and dashboard on 0.0.0.0:8080, DuckDB files in /data, or a
-# PostgreSQL database (CRENEL_COLLECTOR_STORE=postgresql://..., see compose.yaml) through libpq.
+# PostgreSQL database (CRENEL_COLLECTOR_STORE=postgresql://..., see compose.yaml; psycopg's
+# binary build brings its own libpq).
 FROM base AS collector
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libpq5 \
-    && rm -rf /var/lib/apt/lists/*
 COPY --from=build-collector /opt/crenel /opt/crenel
 ENV PATH=/opt/crenel/bin:$PATH \
     CRENEL_COLLECTOR_DATA_DIR=/data \

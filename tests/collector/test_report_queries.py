@@ -19,20 +19,17 @@ from collector.regional.model import (
 from collector.storage import ReportQuery, Storage
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.postgres.store import PostgresStorage
+from tests.collector.stores import BACKENDS, empty_store
 
 S = ModelSettings()
 DAY = date(2026, 11, 1)
 QUERY = ReportQuery(cc="CN", since=DAY, until=DAY)
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     """The report SQL of each backend: an empty DuckDB file, an empty PostgreSQL database."""
-    storage: Storage
-    if request.param == "duckdb":
-        storage = DuckDBStorage(tmp_path / "collector.duckdb")
-    else:
-        storage = PostgresStorage(request.getfixturevalue("postgres_cluster").create_database())
+    storage = empty_store(request, tmp_path)
     try:
         yield storage
     finally:

@@ -10,7 +10,6 @@ NUMERIC. Reads only the rollups, except for a domain's few sample rows.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -27,7 +26,9 @@ from collector.storage.report_records import (
     ReportQuery,
     ReportTable,
     Sample,
+    fingerprint_names,
     network_counts,
+    parse_methods,
 )
 
 Con = psycopg.Connection[tuple[Any, ...]]
@@ -111,13 +112,7 @@ def _weights(settings: ModelSettings) -> list[object]:
     return [settings.no_control_weight, cap, settings.uploader_weight_cap, cap]
 
 
-def _methods(text: str | None) -> dict[str, int]:
-    out: dict[str, int] = {}
-    if text:
-        for pair in text.split(";"):
-            method, _, count = pair.rpartition("=")
-            out[method] = out.get(method, 0) + int(count)
-    return out
+_methods = parse_methods
 
 
 def domain_rows(con: Con, query: ReportQuery, settings: ModelSettings) -> ReportTable:
@@ -338,15 +333,9 @@ def samples(con: Con, query: ReportQuery, limit: int) -> tuple[list[Sample], Cou
         Sample(uid=str(u), start_time=t, asn=int(a), verdict=v, methods=list(m or []))
         for u, t, a, v, m in rows
     ]
-    names: Counter[str] = Counter()
-    for (analysis,) in con.execute(
+    analyses = con.execute(
         f"SELECT analysis FROM measurements WHERE {window} "
         "AND coalesce(fingerprint_confirmed, false) LIMIT 500",
         params,
-    ).fetchall():
-        if analysis is None:
-            continue
-        for match in json.loads(str(analysis)).get("fingerprints", []):
-            if not match.get("is_false_positive"):
-                names[str(match.get("name"))] += 1
-    return found, names
+    ).fetchall()
+    return found, fingerprint_names(a for (a,) in analyses)

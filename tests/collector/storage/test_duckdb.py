@@ -27,24 +27,19 @@ from collector.storage import (
     TestListUrl,
 )
 from collector.storage.duckdb import DuckDBStorage
-from collector.storage.postgres.store import PostgresStorage
 from probe.analysis import ReferenceData, analyse
 from probe.model import Analysis, Measurement, Method, Verdict
 from tests.collector.running import measurement
+from tests.collector.stores import BACKENDS, empty_store
 
 DAY = datetime(2026, 11, 20, 12, tzinfo=UTC)
 _zstd = zstandard.ZstdCompressor()
 
 
-@pytest.fixture(params=["duckdb", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     """Each test runs on an empty DuckDB file and on an empty PostgreSQL database."""
-    db: Storage
-    if request.param == "duckdb":
-        db = DuckDBStorage(tmp_path / "c.duckdb")
-    else:
-        cluster = request.getfixturevalue("postgres_cluster")
-        db = PostgresStorage(cluster.create_database())
+    db = empty_store(request, tmp_path)
     try:
         yield db
     finally:

@@ -6,9 +6,10 @@ exactly as on DuckDB."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -46,61 +47,32 @@ def pair(url: str) -> Iterator[tuple[PostgresStorage, PostgresStorage]]:
         second.close()
 
 
-def rollups_of(url: str) -> dict[str, list[tuple[object, ...]]]:
-    """Return every non-empty rollup row, in a fixed order, without labels."""
+ROLLUP_QUERIES = {
+    "rollup_probe_day": "SELECT day, probe_cc, probe_asn, region, domain, uploader, probe_key, "
+    "contradicted, blocked, blocked_no_control, ok, down, inconclusive, confirmed, "
+    "packet_confirmed, origin FROM rollup_probe_day WHERE blocked + blocked_no_control + ok "
+    "+ down + inconclusive + confirmed + packet_confirmed <> 0",
+    "rollup_methods": "SELECT day, probe_cc, probe_asn, region, domain, method, count, origin "
+    "FROM rollup_methods WHERE count <> 0",
+    "rollup_domain_day": "SELECT day, probe_cc, domain, blocked, ok, origin "
+    "FROM rollup_domain_day WHERE blocked <> 0 OR ok <> 0",
+}
+"""Every non-empty rollup row, without labels, the same columns on both backends."""
+
+
+def _rollups(run: Callable[[str], list[tuple[Any, ...]]]) -> dict[str, list[tuple[Any, ...]]]:
+    return {table: sorted(run(sql), key=str) for table, sql in ROLLUP_QUERIES.items()}
+
+
+def rollups_of(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Return a PostgreSQL database's rollup rows, in a fixed order."""
     with psycopg.connect(url) as con:
-        return {
-            "rollup_probe_day": sorted(
-                con.execute(
-                    "SELECT day, probe_cc, probe_asn, region, domain, uploader, probe_key, "
-                    "contradicted, blocked, blocked_no_control, ok, down, inconclusive, "
-                    "confirmed, packet_confirmed, origin FROM rollup_probe_day "
-                    "WHERE blocked + blocked_no_control + ok + down + inconclusive + confirmed "
-                    "+ packet_confirmed <> 0"
-                ).fetchall(),
-                key=str,
-            ),
-            "rollup_methods": sorted(
-                con.execute("SELECT * FROM rollup_methods WHERE count <> 0").fetchall(), key=str
-            ),
-            "rollup_domain_day": sorted(
-                con.execute(
-                    "SELECT * FROM rollup_domain_day WHERE blocked <> 0 OR ok <> 0"
-                ).fetchall(),
-                key=str,
-            ),
-        }
+        return _rollups(lambda sql: con.execute(sql).fetchall())
 
 
-def duckdb_rollups(store: DuckDBStorage) -> dict[str, list[tuple[object, ...]]]:
+def duckdb_rollups(store: DuckDBStorage) -> dict[str, list[tuple[Any, ...]]]:
     """Return the same rollup rows of a DuckDB store."""
-    con = store._con
-    return {
-        "rollup_probe_day": sorted(
-            con.execute(
-                "SELECT day, probe_cc, probe_asn, region, domain, uploader, probe_key, "
-                "contradicted, blocked, blocked_no_control, ok, down, inconclusive, "
-                "confirmed, packet_confirmed, origin FROM rollup_probe_day "
-                "WHERE blocked + blocked_no_control + ok + down + inconclusive + confirmed "
-                "+ packet_confirmed <> 0"
-            ).fetchall(),
-            key=str,
-        ),
-        "rollup_methods": sorted(
-            con.execute(
-                "SELECT day, probe_cc, probe_asn, region, domain, method, count, origin "
-                "FROM rollup_methods WHERE count <> 0"
-            ).fetchall(),
-            key=str,
-        ),
-        "rollup_domain_day": sorted(
-            con.execute(
-                "SELECT day, probe_cc, domain, blocked, ok, origin FROM rollup_domain_day "
-                "WHERE blocked <> 0 OR ok <> 0"
-            ).fetchall(),
-            key=str,
-        ),
-    }
+    return _rollups(lambda sql: store._con.execute(sql).fetchall())
 
 
 def verdicts(

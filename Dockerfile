@@ -1,6 +1,6 @@
 # Crenel's container images, two targets (see README "Container images"):
 #   docker build --target probe -t crenel-probe .         # the probe alone (pip install .)
-#   docker build --target collector -t crenel-collector . # the collector (pip install '.[collector]')
+#   docker build --target collector -t crenel-collector . # the collector ('.[collector,postgres]')
 # The lab builds network namespaces on the host and has no image.
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
@@ -27,7 +27,7 @@ FROM source AS build-probe
 RUN python3 -m venv /opt/crenel && /opt/crenel/bin/pip install --no-compile .
 
 FROM source AS build-collector
-RUN python3 -m venv /opt/crenel && /opt/crenel/bin/pip install --no-compile '.[collector]'
+RUN python3 -m venv /opt/crenel && /opt/crenel/bin/pip install --no-compile '.[collector,postgres]'
 
 # The probe. Measurements and settings live in /data. Packet evidence (--packet-evidence,
 # --locate-censor) needs CAP_NET_RAW and CAP_NET_ADMIN, which Docker grants to root only:
@@ -46,7 +46,9 @@ VOLUME ["/data"]
 ENTRYPOINT ["crenel-probe"]
 CMD ["--help"]
 
-# The collector: API, control and dashboard on 0.0.0.0:8080, DuckDB files in /data.
+# The collector: API, control and dashboard on 0.0.0.0:8080, DuckDB files in /data, or a
+# PostgreSQL database (CRENEL_COLLECTOR_STORE=postgresql://..., see compose.yaml; psycopg's
+# binary build brings its own libpq).
 FROM base AS collector
 COPY --from=build-collector /opt/crenel /opt/crenel
 ENV PATH=/opt/crenel/bin:$PATH \

@@ -14,11 +14,17 @@ Aggregation: 10 million summary rows are generated with SQL straight into a Duck
 the collector's schema, then the per-country aggregation the API runs (counts per verdict, per
 method and distinct probes) is timed: first run after opening, then the median of 5.
 
+With `--store pg-temp` (a throw-away PostgreSQL cluster) or `--store postgresql://...`, the
+ingest runs against PostgreSQL with `--instances N` collector processes sharing it, the
+uploaders spread evenly over them (as a round-robin balancer would); the aggregation part is
+DuckDB's and is skipped.
+
 Usage: python bench/collector_ingest.py [--quick] [--seconds 30] [--uploaders 16] [--batch 10]
        [--rows 10000000] [--skip-ingest] [--skip-aggregation] [--skip-engine] [--code DIR]
-       [--build-rate 12000] [--pool 150000]
+       [--build-rate 12000] [--pool 150000] [--store duckdb|pg-temp|URL] [--instances N]
 Prints its headline on the last line:
-`ingest: N measurements/s, P % of the engine (E rows/s at C rows a commit)`.
+`ingest: N measurements/s, P % of the engine (E rows/s at C rows a commit)`
+(on PostgreSQL: `ingest: N measurements/s`).
 """
 
 from __future__ import annotations
@@ -568,6 +574,61 @@ def bench_aggregation(args: argparse.Namespace, tmp: Path) -> float:
     return headline
 
 
+async def upload_spread(
+    urls: list[str], bodies: list[bytes], uploaders: int, seconds: float
+) -> tuple[int, list[float], float]:
+    """Return `upload_for`'s figures with the uploaders and batches spread over `urls`."""
+    results: list[tuple[int, list[float], float]] = []
+
+    async def one(index: int) -> None:
+        share = bodies[index :: len(urls)]
+        results.append(
+            await upload_for(urls[index], share, max(1, uploaders // len(urls)), seconds)
+        )
+
+    async with trio.open_nursery() as nursery:
+        for index in range(len(urls)):
+            nursery.start_soon(one, index)
+    return (
+        sum(r[0] for r in results),
+        [t for r in results for t in r[1]],
+        max(r[2] for r in results),
+    )
+
+
+def bench_ingest_shared(args: argparse.Namespace, tmp: Path, store: str) -> float:
+    """Time the ingest of `args.instances` collectors sharing the database `store`."""
+    seconds = 8.0 if args.quick else args.seconds
+    expected = int(seconds * 6000)
+    print(f"building {expected} measurements in batches of {args.batch}...", flush=True)
+    bodies, mean_size = build_batches(expected, args.batch)
+    processes = []
+    try:
+        for index in range(args.instances):
+            extra = ["--store", store, *(f"--fingerprints={f}" for f in args.fingerprints)]
+            processes.append(start_collector(tmp / f"ingest-{index}", extra))
+        urls = [url for _, url in processes]
+        acked, latencies, elapsed = trio.run(upload_spread, urls, bodies, args.uploaders, seconds)
+        ordered = sorted(latencies)
+        print(
+            f"ingest: {acked} measurements (mean {mean_size} B, batches of {args.batch}, "
+            f"{args.uploaders} uploaders, {args.instances} collector instances on one "
+            f"PostgreSQL) in {elapsed:.1f} s; request latency p50 "
+            f"{ordered[len(ordered) // 2] * 1000:.1f} ms, "
+            f"p99 {ordered[int(len(ordered) * 0.99)] * 1000:.1f} ms",
+            flush=True,
+        )
+        pending, waited = wait_analysed(urls[0], 30.0 if args.quick else 600.0)
+        state = "caught up" if pending == 0 else f"{pending} still pending"
+        print(f"analysis: {state} {waited:.1f} s after the uploads ended", flush=True)
+    finally:
+        for process, _ in processes:
+            process.terminate()
+        for process, _ in processes:
+            process.wait(timeout=30)
+    return acked / elapsed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="8 s of ingest, 1 M rows (< 1 min)")
@@ -597,8 +658,19 @@ def main() -> int:
         default=150_000,
         help="most measurements built; a longer run sends them again with new uids",
     )
+    parser.add_argument(
+        "--store", default="duckdb", help="duckdb, pg-temp (a throw-away cluster) or a URL"
+    )
+    parser.add_argument("--instances", type=int, default=1, help="collectors (PostgreSQL)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}", flush=True)
+    if args.store != "duckdb":
+        from pg_store import postgres_database
+
+        with tempfile.TemporaryDirectory() as name, postgres_database(args.store) as url:
+            rate = 0.0 if args.skip_ingest else bench_ingest_shared(args, Path(name), url)
+        print(f"ingest: {rate:.0f} measurements/s")
+        return 0
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         if not args.skip_aggregation:

@@ -19,12 +19,18 @@ file. Each run copies it and times the copy (migrated first, if this code has ne
 migrations); at most `CACHE_KEEP` stores are kept, the least recently used go. `--fresh`
 ignores and replaces the kept store.
 
+With `--store pg-temp` (a throw-away PostgreSQL cluster) or `--store postgresql://...`, the
+same generated data's rollups (and the censored domain's measurement rows, for its page) are
+copied into PostgreSQL with COPY and the reports are timed on the PostgreSQL backend.
+
 Usage: python bench/report_latency.py [--quick] [--rows N] [--fresh]
+       [--store duckdb|pg-temp|URL] [--week-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -166,7 +172,26 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1 million measurements")
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--fresh", action="store_true", help="regenerate the kept store")
+    parser.add_argument(
+        "--store", default="duckdb", help="duckdb, pg-temp (a throw-away cluster) or a URL"
+    )
+    parser.add_argument(
+        "--week-only",
+        action="store_true",
+        help="time only the 7-day report, built and asked again (the headline)",
+    )
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        postgres = None
+        if args.store != "duckdb":
+            from pg_store import postgres_database
+
+            postgres = stack.enter_context(postgres_database(args.store))
+        return run(args, postgres)
+
+
+def run(args: argparse.Namespace, postgres: str | None) -> int:
+    """Generate, roll up and time the reports (on PostgreSQL when `postgres` is a URL)."""
     rows = 1_000_000 if args.quick else args.rows
     settings = ModelSettings()
     with tempfile.TemporaryDirectory() as tmp:
@@ -189,6 +214,20 @@ def main() -> int:
                 "SELECT probe_asn FROM measurements WHERE probe_cc = ? GROUP BY 1 "
                 "ORDER BY count(*) DESC LIMIT 1", [cc]).fetchall()[0][0]))  # fmt: skip
             censored = f"site{CC_INDEX[cc]}.example"
+            backend = "duckdb"
+            if postgres is not None:
+                from pg_store import copy_rollups
+
+                from collector.storage import open_backend
+
+                pg_store = open_backend(postgres)  # migrates the new database
+                started = time.perf_counter()
+                copied = copy_rollups(con, postgres, censored)
+                print(f"postgresql: {copied:,} rollup rows copied in "
+                      f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+                store.close()
+                store = pg_store  # type: ignore[assignment]
+                backend = "postgresql"
             cache = ReportCache()
             cases: dict[str, Callable[[], object]] = {
                 "country report, 7 days (the default)": lambda: country_report(
@@ -214,6 +253,10 @@ def main() -> int:
                     store, week.since, week.until, settings, now, report_of=cache.country_report
                 ),
             }
+            if args.week_only or (args.quick and postgres is not None):  # --quick: < 1 min
+                keep = ("country report, 7 days (the default)",
+                        "7-day report as JSON, asked again (cache, rollups unchanged)")  # fmt: skip
+                cases = {label: case for label, case in cases.items() if label in keep}
             results: dict[str, float] = {}
             for label, case in cases.items():
                 case()
@@ -244,7 +287,7 @@ def main() -> int:
         f"stored: {rows:,} measurements ({how}); opened (and migrated) in {opened:.1f} s; "
         f"{rollup_rows[0] if rollup_rows else 0:,} per-probe rollup rows"
     )
-    print(f"largest country: {cc} with {count:,} measurements")
+    print(f"largest country: {cc} with {count:,} measurements; backend: {backend}")
     headline = results["country report, 7 days (the default)"]
     cached = results["7-day report as JSON, asked again (cache, rollups unchanged)"]
     print(

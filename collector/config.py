@@ -126,11 +126,32 @@ class CollectorConfig:
     count_contradicted: bool = False
     """Count in reports measurements whose claimed network contradicts their source address
     (`regional.ModelSettings.count_contradicted`)."""
+    store: str | None = None
+    """The database URL (`postgresql://...`, `duckdb:///...`); None: the DuckDB file in
+    `data_dir` (`database_path`)."""
+    read_store: str | None = None
+    """A database URL researchers' queries, exports and reports read instead (a replica of
+    `store`); None: they read `store`."""
 
     @property
     def database_path(self) -> Path:
         """Return the DuckDB file inside the data directory."""
         return self.data_dir / "collector.duckdb"
+
+
+STORE_SCHEMES = ("duckdb://", "postgresql://", "postgres://")
+"""The database URLs `--store` and `--read-store` accept (`collector.storage.open_backend`)."""
+
+
+def _store_url(value: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    url = str(value).strip()
+    if not url.startswith(STORE_SCHEMES):
+        raise ConfigInvalid(
+            f"{what} must be a duckdb:///PATH or postgresql://... URL, got {url.split(':')[0]!r}"
+        )
+    return url
 
 
 def default_data_dir() -> Path:
@@ -323,6 +344,8 @@ def load_collector_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> C
         raw_retention_days=int(retention or 0),
         trusted_uploaders=_networks(_many(pick("trusted_uploader")), "--trusted-uploader"),
         count_contradicted=_flag(pick("count_contradicted"), "--count-contradicted"),
+        store=_store_url(pick("store"), "--store"),
+        read_store=_store_url(pick("read_store"), "--read-store"),
     )
 
 

@@ -30,7 +30,7 @@ from collector.sources.export_slots import ExportSlots
 from collector.sources.geoip import SourceLocator
 from collector.sources.quota import DailyQuota
 from collector.sources.uploaders import UploaderKeys, load_uploader_secret
-from collector.storage import ThreadedStorage, database_url, open_backend, remove_leftovers
+from collector.storage import ThreadedStorage, database_url, open_backends, remove_leftovers
 from collector.storage.retention import RawRetention
 
 logger = logging.getLogger(__name__)
@@ -91,8 +91,9 @@ async def open_runtime(config: CollectorConfig) -> AsyncIterator[Runtime]:
         await trio.to_thread.run_sync(remove_leftovers, config.data_dir, config.database_path)
         store = await trio.to_thread.run_sync(
             functools.partial(
-                open_backend,
-                database_url(config.database_path),
+                open_backends,
+                config.store or database_url(config.database_path),
+                config.read_store,
                 memory_mb=limits.db_memory_mb,
                 threads=limits.db_threads,
             )

@@ -24,8 +24,11 @@ from probe.config.sources import default_data_dir
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "Dockerfile"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-RUNTIME_EXTRAS = {"collector", "lab", "all"}
-IMAGES = {"probe": ("crenel-probe", ()), "collector": ("crenel-collector", ("collector",))}
+RUNTIME_EXTRAS = {"collector", "lab", "all", "postgres"}
+IMAGES = {
+    "probe": ("crenel-probe", ()),
+    "collector": ("crenel-collector", ("collector", "postgres")),
+}
 
 
 @dataclass

@@ -29,7 +29,7 @@ def open_storage(config: CollectorConfig, remedy: str = REMOTE_REMEDY) -> Storag
 
     try:
         return open_backend(
-            database_url(config.database_path),
+            config.store or database_url(config.database_path),
             memory_mb=config.limits.db_memory_mb,
             threads=config.limits.db_threads,
         )

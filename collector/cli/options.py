@@ -17,9 +17,15 @@ light."""
 
 
 def add_storage_flags(parser: argparse.ArgumentParser) -> None:
-    """Add --data-dir and --debug to `parser`; return nothing."""
+    """Add --data-dir, --store and --debug to `parser`; return nothing."""
     parser.add_argument(
         "--data-dir", metavar="DIR", help="where the database lives (default: per-user)"
+    )
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="the database: postgresql://USER@HOST:PORT/DB, shared by several collectors, or "
+        "duckdb:///PATH (default: the DuckDB file in --data-dir)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
 
@@ -89,6 +95,8 @@ def _flags(args: argparse.Namespace) -> dict[str, Any]:
         *LIMIT_FLAGS,
         "trusted_uploader",
         "count_contradicted",
+        "store",
+        "read_store",
     )
     return {key: getattr(args, key, None) for key in keys}
 

@@ -1,9 +1,10 @@
 """crenel-collector's entry point: parse flags, run the chosen command, map errors to exit codes.
 
 Commands: `serve` (the whole API), `helper` (the control alone), `testlists import`,
-`reanalyse`, `export`, `report` and `import-ooni`. The last five work on a stopped collector's
-data directory, or (the imports and reanalyse with the admin token, report and import-ooni
-without) on a running one over HTTP.
+`reanalyse`, `export`, `report`, `import-ooni`, `migrate` (schema migrations alone) and
+`copy` (DuckDB into PostgreSQL). The five before `migrate` work on a stopped collector's data
+directory, or (the imports and reanalyse with the admin token, report and import-ooni without)
+on a running one over HTTP.
 
 Exit codes: 0 done, 2 bad input, 3 the collector (for --url) is unreachable, 4 a required
 privilege is missing, 69 the address is in use, 70 a bug (traceback only with --debug), 74 the
@@ -22,7 +23,16 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from collector.cli import export, import_ooni, reanalyse, report, serve, testlists
+from collector.cli import (
+    copy_store,
+    export,
+    import_ooni,
+    migrate,
+    reanalyse,
+    report,
+    serve,
+    testlists,
+)
 from collector.cli.errors import EXIT_LOCKED, EXIT_STORAGE, CliError
 from collector.core.errors import CollectorError, DataDirLocked, StorageUnavailable
 from probe.commandline import add_completion_command, add_version_flag
@@ -42,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_parser(sub)
     report.add_parser(sub)
     import_ooni.add_parser(sub)
+    migrate.add_parser(sub)
+    copy_store.add_parser(sub)
     completion = add_completion_command(sub, build_parser, "crenel-collector")
     completion.set_defaults(handler=lambda args: args.print_completion(args))
     return parser

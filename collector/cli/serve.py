@@ -30,6 +30,12 @@ def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("serve", help="run the collector: ingest, check-in, control, research API")
     add_storage_flags(p)
     add_analysis_flags(p)
+    p.add_argument(
+        "--read-store",
+        metavar="URL",
+        help="answer researchers' queries, exports and reports from this database (a read "
+        "replica of --store)",
+    )
     p.add_argument("--listen", metavar="IP:PORT", help="address to serve on (127.0.0.1:8080)")
     p.add_argument(
         "--geoip",

@@ -4,7 +4,11 @@ embedded DuckDB backend.
 Modules:
 - `base`: the `Storage` protocol (everything the collector asks of a store) and the records
   that cross it (rows, filters, summaries); `report_records`: the records of its report reads.
-- `backends`: `open_backend(url)`, the only code outside the backend that names it.
+- `backends`: `open_backend(url)`, the only code outside the backends that names them;
+  `open_backends` adds a read replica (`replica_reads.ReplicaReads`).
+- `postgres`: `PostgresStorage`, a PostgreSQL database several collector processes share
+  (a package: its schema, partitions, COPY batches and SQL).
+- `aggregation_cells`: the aggregation API's cells from either backend's grouped rows.
 - `duckdb`: `DuckDBStorage`, one DuckDB file owned by the collector process; with it, its SQL:
   `sql`, `search`, `exports`, `export_pages`, `arrow_batches`, `test_lists`, `rollups`,
   `rollup_writes`, `reports`.
@@ -18,10 +22,16 @@ Modules:
 
 Must not: decide verdicts or build reports (it hands `collector.regional` and
 `collector.reports` counts), nor import any stage above it. Outside this package, only the
-names below are used, and never `DuckDBStorage` (a contract in pyproject.toml holds it).
+names below are used, and never `DuckDBStorage` or `PostgresStorage` (a contract in
+pyproject.toml holds it).
 """
 
-from collector.storage.backends import database_url, open_backend
+from collector.storage.backends import (
+    copy_to_postgresql,
+    database_url,
+    open_backend,
+    open_backends,
+)
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
@@ -83,8 +93,10 @@ __all__ = [
     "StorageCounts",
     "TestListUrl",
     "ThreadedStorage",
+    "copy_to_postgresql",
     "database_url",
     "migrate",
     "open_backend",
+    "open_backends",
     "remove_leftovers",
 ]

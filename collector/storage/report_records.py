@@ -6,7 +6,9 @@ Backend-neutral: a backend fills them from its rollups (`reports` for DuckDB).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -105,6 +107,30 @@ class Sample:
     asn: int
     verdict: str | None
     methods: list[str]
+
+
+def parse_methods(text: str | None) -> dict[str, int]:
+    """Return the counts per method of `method=count` pairs joined by ';' (a method repeated
+    once per network is summed), as the report queries' `string_agg` gives them."""
+    out: dict[str, int] = {}
+    if text:
+        for pair in text.split(";"):
+            method, _, count = pair.rpartition("=")
+            out[method] = out.get(method, 0) + int(count)
+    return out
+
+
+def fingerprint_names(analyses: Iterable[str | None]) -> Counter[str]:
+    """Return how often each fingerprint matched (false positives left out) in the stored
+    analyses' JSON."""
+    names: Counter[str] = Counter()
+    for analysis in analyses:
+        if analysis is None:
+            continue
+        for match in json.loads(str(analysis)).get("fingerprints", []):
+            if not match.get("is_false_positive"):
+                names[str(match.get("name"))] += 1
+    return names
 
 
 def network_counts(values: Sequence[Any], methods: dict[str, int]) -> NetworkCounts:

@@ -7,7 +7,6 @@ domain page links to. Runs on a DuckDB cursor handed in by `duckdb.DuckDBStorage
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -26,7 +25,9 @@ from collector.storage.report_records import (
     ReportQuery,
     ReportTable,
     Sample,
+    fingerprint_names,
     network_counts,
+    parse_methods,
 )
 
 
@@ -221,13 +222,7 @@ def _weights(settings: ModelSettings) -> list[object]:
     return [settings.no_control_weight, *_caps(settings)]
 
 
-def _methods(text: str | None) -> dict[str, int]:
-    out: dict[str, int] = {}
-    if text:
-        for pair in text.split(";"):
-            method, _, count = pair.rpartition("=")
-            out[method] = out.get(method, 0) + int(count)
-    return out
+_methods = parse_methods
 
 
 def _fetch_rows(
@@ -554,15 +549,9 @@ def samples(
         Sample(uid=str(u), start_time=t, asn=int(a), verdict=v, methods=list(m or []))
         for u, t, a, v, m in rows
     ]
-    names: Counter[str] = Counter()
-    for (analysis,) in con.execute(
+    analyses = con.execute(
         "SELECT analysis FROM measurements WHERE probe_cc = ? AND domain = ? AND start_time >= ? "
         f"AND start_time < ?{extra} AND coalesce(fingerprint_confirmed, false) LIMIT 500",
         params,
-    ).fetchall():
-        if analysis is None:
-            continue
-        for match in json.loads(str(analysis)).get("fingerprints", []):
-            if not match.get("is_false_positive"):
-                names[str(match.get("name"))] += 1
-    return found, names
+    ).fetchall()
+    return found, fingerprint_names(a for (a,) in analyses)

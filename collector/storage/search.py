@@ -11,6 +11,7 @@ from typing import Any
 
 import duckdb
 
+from collector.storage.aggregation_cells import assemble_cells
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
@@ -19,7 +20,7 @@ from collector.storage.base import (
     Filters,
     MeasurementSummary,
 )
-from collector.storage.sql import AXIS_SQL, PENDING, axis_text, where
+from collector.storage.sql import AXIS_SQL, where
 
 SUMMARY_COLUMNS = (
     "uid::VARCHAR, start_time, received_at, probe_cc, probe_asn, probe_network_name, input, "
@@ -43,10 +44,11 @@ def summaries(
         "ORDER BY start_time DESC, uid DESC LIMIT ?",
         [*params, limit],
     ).fetchall()
-    return [_summary(row) for row in rows]
+    return [summary_of(row) for row in rows]
 
 
-def _summary(row: tuple[Any, ...]) -> MeasurementSummary:
+def summary_of(row: tuple[Any, ...]) -> MeasurementSummary:
+    """Return one row of `SUMMARY_COLUMNS` as the query API lists it."""
     (
         uid,
         start_time,
@@ -152,51 +154,4 @@ def aggregate(cur: duckdb.DuckDBPyConnection, query: AggregationQuery) -> list[A
         if query.with_probes
         else []
     )
-    cells: dict[tuple[object, object], dict[str, float]] = {}
-    for gx, gy, verdict, weight, confirmed in totals:
-        cell = cells.setdefault((gx, gy), {})
-        key = PENDING if verdict is None else str(verdict)
-        cell[key] = cell.get(key, 0.0) + float(weight)
-        cell["#confirmed"] = cell.get("#confirmed", 0.0) + float(confirmed)
-    methods: dict[tuple[object, object], dict[str, int]] = {}
-    for gx, gy, method, weight in per_method:
-        methods.setdefault((gx, gy), {})[str(method)] = round(float(weight))
-    distinct = {(gx, gy): int(n) for gx, gy, n in probes}
-    out: list[AggregationRow] = []
-    for (gx, gy), cell in sorted(cells.items(), key=lambda item: _order(item[0])):
-        total = sum(v for k, v in cell.items() if not k.startswith("#"))
-        found = methods.get((gx, gy), {})
-        if by_method:
-            method_value = gx if query.axis_x is Axis.METHOD else gy
-            found = {str(method_value): round(total)}
-        out.append(
-            AggregationRow(
-                x=axis_text(query.axis_x, gx),
-                y=None if query.axis_y is None else axis_text(query.axis_y, gy),
-                measurements=round(total),
-                ok=round(cell.get("ok", 0.0)),
-                blocked=round(cell.get("blocked", 0.0)),
-                down=round(cell.get("down", 0.0)),
-                inconclusive=round(cell.get("inconclusive", 0.0)),
-                pending=round(cell.get(PENDING, 0.0)),
-                confirmed=round(cell.get("#confirmed", 0.0)),
-                probes=distinct.get((gx, gy)) if query.with_probes else None,
-                methods=dict(sorted(found.items())),
-            )
-        )
-    return out
-
-
-def _order(key: tuple[object, object]) -> tuple[tuple[bool, str], tuple[bool, str]]:
-    """Sort key of a cell: by x then y, natively typed values compared as text after None."""
-    x, y = key
-    return (x is None, "" if x is None else _sortable(x)), (
-        y is None,
-        "" if y is None else _sortable(y),
-    )
-
-
-def _sortable(value: object) -> str:
-    if isinstance(value, int):
-        return f"{value:020d}"
-    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return assemble_cells(query, totals, per_method, probes)

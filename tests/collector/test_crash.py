@@ -32,8 +32,11 @@ _SERVING = re.compile(rb"serving (http://127\.0\.0\.1:\d+)/api/v1")
 
 
 @asynccontextmanager
-async def collector_process(data_dir: Path) -> AsyncIterator[tuple[trio.Process, str]]:
-    """Run `crenel-collector serve` in a subprocess; yield it and its base URL."""
+async def collector_process(
+    data_dir: Path, *extra: str, listen: str = "127.0.0.1:0"
+) -> AsyncIterator[tuple[trio.Process, str]]:
+    """Run `crenel-collector serve` (with `extra` flags) in a subprocess; yield it and its base
+    URL."""
     command = [
         sys.executable,
         "-m",
@@ -42,11 +45,12 @@ async def collector_process(data_dir: Path) -> AsyncIterator[tuple[trio.Process,
         "--data-dir",
         str(data_dir),
         "--listen",
-        "127.0.0.1:0",
+        listen,
         "--rate-limit",
         "0",
         "--analysis-workers",
         "0",
+        *extra,
     ]
     log = data_dir.parent / f"{data_dir.name}-stderr.log"
     with log.open("ab") as stderr:

@@ -1,4 +1,4 @@
-"""End to end on loopback: a probe checks in, measures, uploads; a researcher finds, counts and
+"""End to end on loopback, on each storage backend: a probe checks in, measures, uploads; a researcher finds, counts and
 exports the measurements, and DuckDB reads the Parquet back with the same rows."""
 
 from __future__ import annotations
@@ -40,7 +40,15 @@ def write_lists(root: Path, urls: dict[str, list[tuple[str, str]]]) -> Path:
     return root / "test-lists"
 
 
-async def test_probe_to_researcher_on_loopback(home: Path) -> None:
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request: pytest.FixtureRequest) -> str | None:
+    """The collector's database: the DuckDB file of its data directory, or PostgreSQL."""
+    if request.param == "duckdb":
+        return None
+    return str(request.getfixturevalue("postgres_cluster").create_database())
+
+
+async def test_probe_to_researcher_on_loopback(home: Path, store_url: str | None) -> None:
     internet_dir = home / "internet"
     internet_dir.mkdir()
     token_file = home / "admin-token"
@@ -52,6 +60,7 @@ async def test_probe_to_researcher_on_loopback(home: Path) -> None:
             running = await start_collector(
                 service,
                 home,
+                store=store_url,
                 geoip_paths=(geodb,),
                 public_networks=("127.0.0.0/8",),
                 admin_token=TOKEN,
@@ -160,6 +169,7 @@ async def test_probe_to_researcher_on_loopback(home: Path) -> None:
             "export",
             "--data-dir",
             str(running.config.data_dir),
+            *(["--store", store_url] if store_url else []),
             "--since",
             "2020-01-01",
             "--until",

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from collector.core.errors import ConfigInvalid
+from collector.core.errors import ConfigInvalid, StorageUnavailable
 from collector.storage import Storage, database_url, open_backend
 from collector.storage.duckdb import DuckDBStorage
+from collector.storage.postgres.store import PostgresStorage
+from collector.storage.replica_reads import ReplicaReads
+from tests.postgres_cluster import PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,8 +70,13 @@ def test_every_layer_is_a_package_that_says_its_job_and_what_it_must_not_do() ->
         assert "must not" in doc.lower(), f"collector.{name} says what it must not do"
 
 
-def test_the_storage_interface_is_everything_the_duckdb_backend_offers() -> None:
-    public = {name for name, _ in inspect.getmembers(DuckDBStorage) if not name.startswith("_")}
+@pytest.mark.parametrize("backend", [DuckDBStorage, PostgresStorage, ReplicaReads])
+def test_the_storage_interface_is_everything_each_backend_offers(backend: type) -> None:
+    public = {
+        name
+        for name, _ in inspect.getmembers(backend)
+        if not name.startswith("_") and not isinstance(getattr(backend, name, None), type)
+    }
     interface = {name for name in dir(Storage) if not name.startswith("_")}
     assert public == interface
 
@@ -80,7 +89,24 @@ def test_the_backend_comes_from_the_database_url(tmp_path: Path) -> None:
     finally:
         store.close()
     with pytest.raises(ConfigInvalid, match="postgresql"):
-        open_backend("postgresql://db.invalid/crenel")
+        open_backend("mysql://db.invalid/crenel")
+
+
+def test_a_postgresql_url_opens_the_postgresql_backend(postgres_cluster: PostgresCluster) -> None:
+    store = open_backend(postgres_cluster.create_database())
+    try:
+        assert isinstance(store, PostgresStorage)
+        assert store.counts().measurements == 0
+    finally:
+        store.close()
+
+
+def test_an_unreachable_postgresql_server_is_storage_unavailable() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: the connection is refused
+        with pytest.raises(StorageUnavailable, match="PostgreSQL"):
+            open_backend(f"postgresql://crenel@127.0.0.1:{port}/crenel")
 
 
 def test_the_architecture_doc_draws_the_layers_of_the_contract() -> None:

@@ -7,12 +7,14 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from collector.regional.model import ModelSettings
-from collector.storage import ReportQuery
+from collector.storage import ReportQuery, Storage
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.pooled_rollups import FILL as FILL_POOLED
+from collector.storage.postgres.store import PostgresStorage
 from collector.storage.window_rollups import REFRESH as REFRESH_WINDOW
 from tests.collector.regional_oracle import (
     ProbeCounts,
@@ -20,15 +22,17 @@ from tests.collector.regional_oracle import (
     uploader_weights,
     weigh_probes,
 )
+from tests.collector.stores import BACKENDS, empty_store
 
 S = ModelSettings()
 DAY = date(2026, 11, 1)
 QUERY = ReportQuery(cc="CN", since=DAY, until=DAY)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBStorage]:
-    storage = DuckDBStorage(tmp_path / "collector.duckdb")
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """The report SQL of each backend: an empty DuckDB file, an empty PostgreSQL database."""
+    storage = empty_store(request, tmp_path)
     try:
         yield storage
     finally:
@@ -36,7 +40,7 @@ def store(tmp_path: Path) -> Iterator[DuckDBStorage]:
 
 
 def _probe_day(
-    store: DuckDBStorage,
+    store: Storage,
     *,
     asn: int,
     probe: str,
@@ -48,12 +52,12 @@ def _probe_day(
     uploader: str = "",
     contradicted: bool = False,
 ) -> None:
-    store._con.execute(
+    sql = (
         "INSERT INTO rollup_probe_day VALUES (?, 'CN', ?, ?, ?, ?, ?, ?, 'NEWS', 'Net', ?, ?, ?, "
-        "0, 0, 0, 0, 'crenel')",
-        [DAY, asn, region, domain, uploader, probe, contradicted, blocked, no_control, ok],
+        "0, 0, 0, 0, 'crenel')"
     )
-    _pool(store)
+    values = [DAY, asn, region, domain, uploader, probe, contradicted, blocked, no_control, ok]
+    _insert(store, sql, values)
 
 
 def _pool(store: DuckDBStorage) -> None:
@@ -65,7 +69,18 @@ def _pool(store: DuckDBStorage) -> None:
         store._con.execute(statement)
 
 
-def test_weighted_counts_in_sql_equal_the_model(store: DuckDBStorage) -> None:
+def _insert(store: Storage, sql: str, values: list[object]) -> None:
+    """Run one INSERT of hand-made rollup rows on the store's database."""
+    if isinstance(store, PostgresStorage):
+        with psycopg.connect(store.url, autocommit=True) as con:
+            con.execute(sql.replace("?", "%s"), values)
+    else:
+        assert isinstance(store, DuckDBStorage)
+        store._con.execute(sql, values)
+        _pool(store)
+
+
+def test_weighted_counts_in_sql_equal_the_model(store: Storage) -> None:
     probes = [
         ProbeCounts("a", blocked=40, ok=2),  # a flooding probe: its weight is capped at 5
         ProbeCounts("b", blocked=1, blocked_no_control=2, ok=1),
@@ -88,7 +103,7 @@ def test_weighted_counts_in_sql_equal_the_model(store: DuckDBStorage) -> None:
 
 
 def test_uploader_networks_are_capped_across_probes_and_networks_as_in_the_model(
-    store: DuckDBStorage,
+    store: Storage,
 ) -> None:
     networks = {
         1: [
@@ -120,7 +135,7 @@ def test_uploader_networks_are_capped_across_probes_and_networks_as_in_the_model
 
 
 def test_contradicted_measurements_count_only_when_the_settings_say_so(
-    store: DuckDBStorage,
+    store: Storage,
 ) -> None:
     _probe_day(store, asn=1, probe="a", uploader="u1", ok=5)
     _probe_day(store, asn=1, probe="b", uploader="u2", ok=5)
@@ -132,7 +147,7 @@ def test_contradicted_measurements_count_only_when_the_settings_say_so(
     assert (network.blocked_w, network.informative_probes) == (5, 3)
 
 
-def test_networks_too_small_to_decide_are_summed_not_listed(store: DuckDBStorage) -> None:
+def test_networks_too_small_to_decide_are_summed_not_listed(store: Storage) -> None:
     _probe_day(store, asn=1, probe="a", blocked=3)
     _probe_day(store, asn=1, probe="b", blocked=3)
     _probe_day(store, asn=2, probe="c", ok=5)  # one probe: too few
@@ -148,7 +163,7 @@ def test_networks_too_small_to_decide_are_summed_not_listed(store: DuckDBStorage
     assert detail.sparse == {}
 
 
-def test_region_narrows_the_report(store: DuckDBStorage) -> None:
+def test_region_narrows_the_report(store: Storage) -> None:
     _probe_day(store, asn=1, probe="a", blocked=3, region="Tehran")
     _probe_day(store, asn=1, probe="b", blocked=3, region="Tehran")
     _probe_day(store, asn=1, probe="c", ok=3, region="Isfahan")
@@ -161,9 +176,10 @@ def test_region_narrows_the_report(store: DuckDBStorage) -> None:
 
 
 def _country_day(
-    store: DuckDBStorage, cc: str, probe: str, *, blocked: int, ok: int, uploader: str = ""
+    store: Storage, cc: str, probe: str, *, blocked: int, ok: int, uploader: str = ""
 ) -> None:
-    store._con.execute(
+    _insert(
+        store,
         "INSERT INTO rollup_probe_day VALUES (?, ?, 1, '', 'd.example', ?, ?, false, NULL, NULL, "
         "?, 0, ?, 0, 0, 0, 0, 'crenel')",
         [DAY, cc, uploader, probe, blocked, ok],
@@ -171,7 +187,7 @@ def _country_day(
     _pool(store)
 
 
-def test_baseline_in_sql_is_the_models_median(store: DuckDBStorage) -> None:
+def test_baseline_in_sql_is_the_models_median(store: Storage) -> None:
     shares = {"IR": (1, 3), "RU": (2, 2), "TR": (3, 1), "DE": (0, 4)}
     for cc, (blocked, ok) in shares.items():
         _country_day(store, cc, "a", blocked=blocked, ok=ok)
@@ -180,12 +196,11 @@ def test_baseline_in_sql_is_the_models_median(store: DuckDBStorage) -> None:
     _country_day(store, "FR", "a", blocked=5, ok=0, uploader="evil")  # one uploader network
     expected = noise_baseline([b / (b + o) for b, o in shares.values()], S)
     assert store.report_baselines(QUERY, S) == {"d.example": pytest.approx(expected)}
-    store._con.execute("DELETE FROM rollup_probe_day WHERE probe_cc NOT IN ('IR', 'RU')")
-    _pool(store)
+    _insert(store, "DELETE FROM rollup_probe_day WHERE probe_cc NOT IN ('IR', 'RU')", [])
     assert store.report_baselines(QUERY, S) == {}  # two countries are too few for a baseline
 
 
-def test_one_uploader_cannot_make_baseline_countries(store: DuckDBStorage) -> None:
+def test_one_uploader_cannot_make_baseline_countries(store: Storage) -> None:
     for cc in ("IR", "RU", "TR", "DE", "FR"):
         for i in range(20):  # many ids, one uploader network: one voice per country
             _country_day(store, cc, f"sybil-{i}", blocked=50, ok=0, uploader="evil")

@@ -1,4 +1,4 @@
-"""The DuckDB store: idempotent inserts, filters, keyset pagination, aggregation, check-in order,
+"""Both stores (DuckDB and PostgreSQL): idempotent inserts, filters, keyset pagination, aggregation, check-in order,
 re-analysis flags and exports."""
 
 from __future__ import annotations
@@ -23,20 +23,23 @@ from collector.storage import (
     ExportFormat,
     Filters,
     MeasurementRow,
+    Storage,
     TestListUrl,
 )
 from collector.storage.duckdb import DuckDBStorage
 from probe.analysis import ReferenceData, analyse
 from probe.model import Analysis, Measurement, Method, Verdict
 from tests.collector.running import measurement
+from tests.collector.stores import BACKENDS, empty_store
 
 DAY = datetime(2026, 11, 20, 12, tzinfo=UTC)
 _zstd = zstandard.ZstdCompressor()
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBStorage]:
-    db = DuckDBStorage(tmp_path / "c.duckdb")
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """Each test runs on an empty DuckDB file and on an empty PostgreSQL database."""
+    db = empty_store(request, tmp_path)
     try:
         yield db
     finally:
@@ -49,7 +52,7 @@ def row_of(m: Measurement, source: SourceNetwork | None = None) -> MeasurementRo
     )
 
 
-def analysed(store: DuckDBStorage, verdicts: dict[str, tuple[Verdict, list[Method]]]) -> None:
+def analysed(store: Storage, verdicts: dict[str, tuple[Verdict, list[Method]]]) -> None:
     rows = []
     for uid, (verdict, methods) in verdicts.items():
         analysis = Analysis(
@@ -63,7 +66,7 @@ def analysed(store: DuckDBStorage, verdicts: dict[str, tuple[Verdict, list[Metho
     store.save_analyses(rows)
 
 
-def test_insert_returns_only_new_uids_and_keeps_the_bytes(store: DuckDBStorage) -> None:
+def test_insert_returns_only_new_uids_and_keeps_the_bytes(store: Storage) -> None:
     a, b = measurement(), measurement()
     assert store.insert([row_of(a), row_of(b)]) == {a.uid, b.uid}
     assert store.insert([row_of(a)]) == set()
@@ -74,7 +77,7 @@ def test_insert_returns_only_new_uids_and_keeps_the_bytes(store: DuckDBStorage) 
     assert store.counts().pending_analysis == 2
 
 
-def populate(store: DuckDBStorage) -> dict[str, Measurement]:
+def populate(store: Storage) -> dict[str, Measurement]:
     made: dict[str, Measurement] = {}
     plan = [
         ("IR", "AS197207", "http://a.test/", "NEWS", 0, Verdict.BLOCKED, [Method.DNS_NXDOMAIN]),
@@ -140,13 +143,13 @@ def populate(store: DuckDBStorage) -> dict[str, Measurement]:
     ],
 )
 def test_filters_select_the_right_measurements(
-    store: DuckDBStorage, filters: Filters, expected: int
+    store: Storage, filters: Filters, expected: int
 ) -> None:
     populate(store)
     assert len(store.summaries(filters, None, 100)) == expected
 
 
-def test_keyset_pages_cover_everything_once_newest_first(store: DuckDBStorage) -> None:
+def test_keyset_pages_cover_everything_once_newest_first(store: Storage) -> None:
     start = DAY - timedelta(hours=1)
     made = [measurement(start=start - timedelta(minutes=i // 3)) for i in range(25)]
     store.insert([row_of(m) for m in made])
@@ -163,7 +166,7 @@ def test_keyset_pages_cover_everything_once_newest_first(store: DuckDBStorage) -
     assert seen == [m.uid for m in expected]
 
 
-def test_aggregation_counts_verdicts_methods_and_probes(store: DuckDBStorage) -> None:
+def test_aggregation_counts_verdicts_methods_and_probes(store: Storage) -> None:
     populate(store)
     by_country = store.aggregate(AggregationQuery(axis_x=Axis.COUNTRY, with_probes=True))
     assert [(r.x, r.measurements, r.ok, r.blocked, r.down, r.pending) for r in by_country] == [
@@ -191,7 +194,7 @@ def test_aggregation_counts_verdicts_methods_and_probes(store: DuckDBStorage) ->
     assert [(r.x, r.measurements) for r in categories] == [("", 1), ("HUMR", 1), ("NEWS", 3)]
 
 
-def test_one_flooding_probe_can_be_capped_per_cell(store: DuckDBStorage) -> None:
+def test_one_flooding_probe_can_be_capped_per_cell(store: Storage) -> None:
     flood = [measurement(probe_id="p-flood", cc="IR") for _ in range(30)]
     honest = [measurement(probe_id=f"p-{i}", cc="IR") for i in range(3)]
     store.insert([row_of(m) for m in flood + honest])
@@ -203,7 +206,7 @@ def test_one_flooding_probe_can_be_capped_per_cell(store: DuckDBStorage) -> None
     assert (capped[0].measurements, capped[0].probes) == (5, 4)
 
 
-def test_check_in_puts_least_measured_urls_of_the_network_first(store: DuckDBStorage) -> None:
+def test_check_in_puts_least_measured_urls_of_the_network_first(store: Storage) -> None:
     lists = [
         TestListUrl(url="http://a.test/", category_code="NEWS"),
         TestListUrl(url="http://b.test/", category_code="NEWS"),
@@ -232,7 +235,7 @@ def test_check_in_puts_least_measured_urls_of_the_network_first(store: DuckDBSto
     assert all(u.recent_measurements == 0 for u in later)
 
 
-def test_reanalysis_flags_rows_of_other_rules_or_references(store: DuckDBStorage) -> None:
+def test_reanalysis_flags_rows_of_other_rules_or_references(store: Storage) -> None:
     made = populate(store)
     assert store.counts().pending_analysis == 1
     assert store.request_reanalysis(rules_version="1", reference_digest="d", everything=False) == 0
@@ -249,7 +252,7 @@ def test_reanalysis_flags_rows_of_other_rules_or_references(store: DuckDBStorage
     assert store.request_reanalysis(rules_version="x", reference_digest="y", everything=True) == 5
 
 
-def test_geo_mismatch_is_recorded_without_the_address(store: DuckDBStorage) -> None:
+def test_geo_mismatch_is_recorded_without_the_address(store: Storage) -> None:
     claimed = measurement(cc="IR", asn="AS197207")
     unknown = measurement(cc="ZZ", asn="AS0")
     store.insert(
@@ -264,7 +267,7 @@ def test_geo_mismatch_is_recorded_without_the_address(store: DuckDBStorage) -> N
     assert len(store.summaries(Filters(geo_mismatch=True), None, 10)) == 1
 
 
-def test_exports_hold_the_same_rows_in_every_format(store: DuckDBStorage, tmp_path: Path) -> None:
+def test_exports_hold_the_same_rows_in_every_format(store: Storage, tmp_path: Path) -> None:
     made = populate(store)
     window = Filters(since=DAY - timedelta(days=30), until=DAY + timedelta(days=1))
     parts = tmp_path / "parquet"
@@ -303,7 +306,8 @@ def test_exports_hold_the_same_rows_in_every_format(store: DuckDBStorage, tmp_pa
         assert db.execute(f"SELECT count(*) FROM '{empty}'").fetchall() == [(0,)]
 
 
-def test_a_second_process_cannot_open_a_directory_in_use(store: DuckDBStorage) -> None:
+def test_a_second_process_cannot_open_a_directory_in_use(tmp_path: Path) -> None:
+    store = DuckDBStorage(tmp_path / "c.duckdb")
     code = (
         "import sys; from pathlib import Path\n"
         "from collector.storage.duckdb import DuckDBStorage\n"
@@ -311,9 +315,15 @@ def test_a_second_process_cannot_open_a_directory_in_use(store: DuckDBStorage) -
         "try:\n    DuckDBStorage(Path(sys.argv[1]))\n"
         "except DataDirLocked:\n    sys.exit(75)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code, str(store.path)], capture_output=True, timeout=60, check=False
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", code, str(store.path)],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        store.close()
     assert result.returncode == 75, result.stderr
 
 

@@ -10,8 +10,7 @@ import duckdb
 import msgspec
 import pytest
 
-from collector.storage import Cursor, ExportEncoder, ExportFormat, Filters
-from collector.storage.duckdb import DuckDBStorage
+from collector.storage import Cursor, ExportEncoder, ExportFormat, Filters, Storage
 from probe.model import Measurement
 from tests.collector.running import measurement
 from tests.collector.storage.test_duckdb import DAY, populate, row_of, store
@@ -21,7 +20,7 @@ __all__ = ["store"]
 WINDOW = Filters(since=DAY - timedelta(days=30), until=DAY + timedelta(days=1))
 
 
-def streamed(db: DuckDBStorage, filters: Filters, fmt: ExportFormat, page_rows: int) -> bytes:
+def streamed(db: Storage, filters: Filters, fmt: ExportFormat, page_rows: int) -> bytes:
     """Return an export as the HTTP handler builds it: page after page, then the end."""
     encoder = ExportEncoder(fmt)
     out = bytearray()
@@ -35,7 +34,7 @@ def streamed(db: DuckDBStorage, filters: Filters, fmt: ExportFormat, page_rows: 
     return bytes(out + encoder.finish())
 
 
-def with_ties(db: DuckDBStorage) -> dict[str, Measurement]:
+def with_ties(db: Storage) -> dict[str, Measurement]:
     """Store the five rows of `populate` plus four that share one start time."""
     made = populate(db)
     same = [measurement(url=f"http://tie{i}.test/", start=DAY) for i in range(4)]
@@ -47,7 +46,7 @@ def with_ties(db: DuckDBStorage) -> dict[str, Measurement]:
 
 @pytest.mark.parametrize("page_rows", [1, 2, 4, 1000])
 def test_streamed_jsonl_csv_and_ooni_equal_the_file_export_byte_for_byte(
-    store: DuckDBStorage, tmp_path: Path, page_rows: int
+    store: Storage, tmp_path: Path, page_rows: int
 ) -> None:
     made = with_ties(store)
     jsonl = tmp_path / "all.jsonl"
@@ -63,7 +62,7 @@ def test_streamed_jsonl_csv_and_ooni_equal_the_file_export_byte_for_byte(
 
 @pytest.mark.parametrize("page_rows", [1, 3, 1000])
 def test_streamed_parquet_holds_every_row_once_in_order(
-    store: DuckDBStorage, tmp_path: Path, page_rows: int
+    store: Storage, tmp_path: Path, page_rows: int
 ) -> None:
     made = with_ties(store)
     single = tmp_path / "one.parquet"
@@ -84,7 +83,7 @@ def test_streamed_parquet_holds_every_row_once_in_order(
 
 @pytest.mark.parametrize("fmt", list(ExportFormat))
 def test_an_empty_export_is_still_a_valid_file(
-    store: DuckDBStorage, tmp_path: Path, fmt: ExportFormat
+    store: Storage, tmp_path: Path, fmt: ExportFormat
 ) -> None:
     populate(store)
     nothing = Filters(since=DAY + timedelta(days=5), until=DAY + timedelta(days=6))

@@ -1,0 +1,131 @@
+"""A write's rows into the session's staging tables with COPY: the measurements of an insert and
+the analyses of a save, each table emptied when its transaction ends.
+
+Every pooled connection creates the staging tables once (`create_staging`); a write copies its
+batch in and moves it to the real tables with one INSERT or UPDATE in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+
+from collector.storage.base import AnalysisRow, MeasurementRow
+from collector.storage.sql import naive_utc
+
+MEASUREMENT_COLUMNS = (
+    "uid, received_at, start_time, probe_cc, probe_asn, probe_network_name, probe_id, region, "
+    "input, domain, category_code, software_name, software_version, format_version, "
+    "probe_verdict, probe_methods, probe_confidence, control_failed, source_cc, source_asn, "
+    "geo_mismatch, raw, uploader_network, origin"
+)
+ANALYSIS_COLUMNS = (
+    "uid, verdict, methods, confidence, blocking, accessible, fingerprint_confirmed, "
+    "rules_version, reference_digest, analysed_at, analysis_json, packet_confirmed"
+)
+
+STAGING = (
+    "CREATE TEMP TABLE IF NOT EXISTS ingest_batch (uid UUID, received_at TIMESTAMP, "
+    "start_time TIMESTAMP, probe_cc TEXT, probe_asn BIGINT, probe_network_name TEXT, "
+    "probe_id TEXT, region TEXT, input TEXT, domain TEXT, category_code TEXT, "
+    "software_name TEXT, software_version TEXT, format_version TEXT, probe_verdict TEXT, "
+    "probe_methods TEXT[], probe_confidence DOUBLE PRECISION, control_failed BOOLEAN, "
+    "source_cc TEXT, source_asn BIGINT, geo_mismatch BOOLEAN, raw BYTEA, "
+    "uploader_network TEXT, origin TEXT) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS analysis_batch (uid UUID, verdict TEXT, methods TEXT[], "
+    "confidence DOUBLE PRECISION, blocking TEXT, accessible BOOLEAN, "
+    "fingerprint_confirmed BOOLEAN, rules_version TEXT, reference_digest TEXT, "
+    "analysed_at TIMESTAMP, analysis_json TEXT, packet_confirmed BOOLEAN) ON COMMIT DELETE ROWS",
+)
+
+INSERT_NEW = """
+INSERT INTO measurements (
+    uid, received_at, start_time, day, probe_cc, probe_asn, probe_network_name, probe_id, region,
+    input, domain, category_code, software_name, software_version, format_version,
+    probe_verdict, probe_methods, probe_confidence, needs_analysis, control_failed,
+    source_cc, source_asn, geo_mismatch, raw, uploader_network, origin)
+SELECT uid, received_at, start_time, start_time::DATE, probe_cc, probe_asn,
+    probe_network_name, probe_id, region, input, domain, category_code, software_name,
+    software_version, format_version, probe_verdict, probe_methods, probe_confidence, true,
+    control_failed, source_cc, source_asn, geo_mismatch, raw, uploader_network, origin
+FROM ingest_batch
+ON CONFLICT DO NOTHING
+RETURNING uid::TEXT
+"""
+"""Move the staged measurements in; a uid already stored (by any instance) is skipped."""
+
+SAVE_ANALYSES = """
+UPDATE measurements AS m SET
+    verdict = a.verdict, methods = a.methods, confidence = a.confidence, blocking = a.blocking,
+    accessible = a.accessible, fingerprint_confirmed = a.fingerprint_confirmed,
+    rules_version = a.rules_version, reference_digest = a.reference_digest,
+    analysed_at = a.analysed_at, analysis = a.analysis_json, needs_analysis = false,
+    packet_confirmed = a.packet_confirmed
+FROM analysis_batch AS a
+WHERE m.uid = a.uid
+"""
+
+
+def create_staging(con: psycopg.Connection[tuple[object, ...]]) -> None:
+    """Create this session's staging tables (the pool calls it for each new connection)."""
+    for statement in STAGING:
+        con.execute(statement)
+
+
+def copy_measurements(
+    cur: psycopg.Cursor[tuple[object, ...]], rows: Sequence[MeasurementRow]
+) -> None:
+    """COPY the rows into `ingest_batch` (inside the caller's transaction)."""
+    with cur.copy(f"COPY ingest_batch ({MEASUREMENT_COLUMNS}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(
+                (
+                    r.uid,
+                    naive_utc(r.received_at),
+                    naive_utc(r.start_time),
+                    r.probe_cc,
+                    r.probe_asn,
+                    r.probe_network_name,
+                    r.probe_id,
+                    r.region,
+                    r.input,
+                    r.domain,
+                    r.category_code,
+                    r.software_name,
+                    r.software_version,
+                    r.format_version,
+                    r.probe_verdict,
+                    list(r.probe_methods),
+                    r.probe_confidence,
+                    r.control_failed,
+                    r.source_cc,
+                    r.source_asn,
+                    r.geo_mismatch,
+                    r.raw_zstd,
+                    r.uploader_network,
+                    r.origin,
+                )
+            )
+
+
+def copy_analyses(cur: psycopg.Cursor[tuple[object, ...]], rows: Sequence[AnalysisRow]) -> None:
+    """COPY the analyses into `analysis_batch` (inside the caller's transaction)."""
+    with cur.copy(f"COPY analysis_batch ({ANALYSIS_COLUMNS}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(
+                (
+                    r.uid,
+                    r.verdict,
+                    list(r.methods),
+                    r.confidence,
+                    r.blocking,
+                    r.accessible,
+                    r.fingerprint_confirmed,
+                    r.rules_version,
+                    r.reference_digest,
+                    naive_utc(r.analysed_at),
+                    r.analysis_json,
+                    r.packet_confirmed,
+                )
+            )

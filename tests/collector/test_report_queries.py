@@ -184,7 +184,6 @@ def _country_day(
         "?, 0, ?, 0, 0, 0, 0, 'crenel')",
         [DAY, cc, uploader, probe, blocked, ok],
     )
-    _pool(store)
 
 
 def test_baseline_in_sql_is_the_models_median(store: Storage) -> None:
@@ -207,11 +206,12 @@ def test_one_uploader_cannot_make_baseline_countries(store: Storage) -> None:
     assert store.report_baselines(QUERY, S) == {}
 
 
-def test_each_days_tables_in_one_query_equal_one_day_reports(store: DuckDBStorage) -> None:
+def test_each_days_tables_in_one_query_equal_one_day_reports(store: Storage) -> None:
     second = date(2026, 11, 2)
     for day, blocked in ((DAY, 0), (second, 4)):
         for probe, uploader in (("a", "u1"), ("b", "u2"), ("c", "")):
-            store._con.execute(
+            _insert(
+                store,
                 "INSERT INTO rollup_probe_day VALUES (?, 'CN', 1, '', 'd.example', ?, ?, false, "
                 "'NEWS', 'Net', ?, 1, 2, 0, 0, 0, 0, 'crenel')",
                 [day, uploader, probe, blocked],

@@ -10,7 +10,10 @@ report encoded as JSON (median of 5 runs after one warm-up). Reports read only r
 the same report and overview asked again through the collector's `ReportCache` while the
 rollups are unchanged (what a repeated request costs). The headline is the report built cold.
 
-Usage: python bench/report_latency.py [--quick] [--rows N]
+With --db-memory-mb the store gets the memory limit `crenel-collector serve --db-memory-mb`
+gives it (without: DuckDB's own default, 80 % of the machine's memory).
+
+Usage: python bench/report_latency.py [--quick] [--rows N] [--db-memory-mb MIB]
 """
 
 from __future__ import annotations
@@ -92,11 +95,14 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 million measurements")
     parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument(
+        "--db-memory-mb", type=int, help="DuckDB's memory limit (default: DuckDB's own)"
+    )
     args = parser.parse_args()
     rows = 1_000_000 if args.quick else args.rows
     settings = ModelSettings()
     with tempfile.TemporaryDirectory() as tmp:
-        store = DuckDBStorage(Path(tmp) / "collector.duckdb")
+        store = DuckDBStorage(Path(tmp) / "collector.duckdb", memory_mb=args.db_memory_mb)
         try:
             started = time.perf_counter()
             con = store._con  # the bench writes directly, as the generator needs raw SQL
@@ -175,6 +181,8 @@ def main() -> int:
         f"{rolled:.1f} s ({rollup_rows[0] if rollup_rows else 0:,} rows)"
     )
     print(f"largest country: {cc} with {count:,} measurements")
+    limit = "DuckDB's default" if args.db_memory_mb is None else f"{args.db_memory_mb} MiB"
+    print(f"DuckDB memory limit: {limit}")
     headline = results["country report, 7 days (the default)"]
     cached = results["7-day report as JSON, asked again (cache, rollups unchanged)"]
     print(

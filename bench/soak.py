@@ -302,7 +302,7 @@ def flatness(
     more than that slope allows between them."""
     steady = [(t, mb) for t, mb in series if t >= warmup]
     if minutes - warmup < 15 or len(steady) < 10:
-        return False, f"not judged: needs 15 minutes after the {warmup:g}-minute warm-up"
+        return False, f"needs 15 minutes after the {warmup:g}-minute warm-up"
     slope = slope_mb_per_min([(t, mb) for t, mb in steady if t >= minutes - 20])
     third = (minutes - warmup) / 3
     first_peak = max(mb for t, mb in steady if t < warmup + third)
@@ -331,6 +331,12 @@ def outside_duckdb(
     return series
 
 
+def _verdict(flat: bool, why: str) -> str:
+    if why.startswith("needs"):
+        return "not judged"
+    return "flat" if flat else "NOT shown flat"
+
+
 def print_verdict(
     samples: list[Sample],
     records: list[dict[str, Any]] | None,
@@ -342,23 +348,23 @@ def print_verdict(
     flat, why = flatness(
         [(t, mb) for t, mb, _, _ in samples], minutes, args.warmup, args.flat_slope
     )
-    print(f"memory {'flat' if flat else 'NOT shown flat'}: {why}", flush=True)
+    print(f"memory {_verdict(flat, why)}: {why}", flush=True)
     if records:
         rest, why = flatness(
             outside_duckdb(samples, records), minutes, args.warmup, args.flat_slope
         )
         print(
             f"memory outside DuckDB's limit (RSS less DuckDB's tagged memory) "
-            f"{'flat' if rest else 'NOT shown flat'}: {why}",
+            f"{_verdict(rest, why)}: {why}",
             flush=True,
         )
         duck = [(r["minute"], sum(r.get("duckdb_mb", {}).values())) for r in records]
         limit = args.db_memory_mb or Limits().db_memory_mb
-        late = [mb for t, mb in duck if t >= args.warmup] or [0.0]
+        late = [mb for t, mb in duck if t >= args.warmup]
+        after = f"; after the warm-up {min(late):.0f}-{max(late):.0f} MB" if late else ""
         print(
             f"DuckDB's tagged memory: peak {max(mb for _, mb in duck):.0f} MB of its "
-            f"{limit} MiB limit ({limit * 1.048576:.0f} MB); after the warm-up "
-            f"{min(late):.0f}-{max(late):.0f} MB",
+            f"{limit} MiB limit ({limit * 1.048576:.0f} MB){after}",
             flush=True,
         )
     return flat

@@ -23,8 +23,11 @@ With `--store pg-temp` (a throw-away PostgreSQL cluster) or `--store postgresql:
 same generated data's rollups (and the censored domain's measurement rows, for its page) are
 copied into PostgreSQL with COPY and the reports are timed on the PostgreSQL backend.
 
+With --db-memory-mb the timed store gets the memory limit `crenel-collector serve
+--db-memory-mb` gives it (without: DuckDB's own default, 80 % of the machine's memory).
+
 Usage: python bench/report_latency.py [--quick] [--rows N] [--fresh]
-       [--store duckdb|pg-temp|URL] [--week-only]
+       [--store duckdb|pg-temp|URL] [--week-only] [--db-memory-mb MIB]
 """
 
 from __future__ import annotations
@@ -180,6 +183,9 @@ def main() -> int:
         action="store_true",
         help="time only the 7-day report, built and asked again (the headline)",
     )
+    parser.add_argument(
+        "--db-memory-mb", type=int, help="DuckDB's memory limit (default: DuckDB's own)"
+    )
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
         postgres = None
@@ -198,7 +204,7 @@ def run(args: argparse.Namespace, postgres: str | None) -> int:
         path = Path(tmp) / "collector.duckdb"
         how = _stored(rows, args.fresh, path)
         started = time.perf_counter()
-        store = DuckDBStorage(path)
+        store = DuckDBStorage(path, memory_mb=args.db_memory_mb)
         opened = time.perf_counter() - started
         try:
             con = store._con  # the bench reads the generated data directly
@@ -287,7 +293,13 @@ def run(args: argparse.Namespace, postgres: str | None) -> int:
         f"stored: {rows:,} measurements ({how}); opened (and migrated) in {opened:.1f} s; "
         f"{rollup_rows[0] if rollup_rows else 0:,} per-probe rollup rows"
     )
+<<<<<<< HEAD
     print(f"largest country: {cc} with {count:,} measurements; backend: {backend}")
+=======
+    print(f"largest country: {cc} with {count:,} measurements")
+    limit = "DuckDB's default" if args.db_memory_mb is None else f"{args.db_memory_mb} MiB"
+    print(f"DuckDB memory limit: {limit}")
+>>>>>>> soak
     headline = results["country report, 7 days (the default)"]
     cached = results["7-day report as JSON, asked again (cache, rollups unchanged)"]
     print(

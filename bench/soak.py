@@ -57,6 +57,8 @@ import psutil
 import trio
 from collector_ingest import COUNTRIES, realistic
 
+from collector.config import Limits
+
 ROOT = Path(__file__).resolve().parents[1]
 _SERVING = re.compile(r"serving (http://127\.0\.0\.1:\d+)/api/v1")
 BATCH = 10
@@ -266,20 +268,106 @@ def print_internals(records: list[dict[str, Any]]) -> None:
         print("internals: no samples (see the collector's stderr)", flush=True)
         return
     print(
-        "internals (minute: server RSS; C heap held / in use; WAL; DuckDB by tag; "
-        "report cache; in MB)",
+        "internals (minute: server RSS (anonymous); C heap held / in use; Arrow pool; WAL; "
+        "DuckDB by tag; report cache; Python objects; threads; in MB)",
         flush=True,
     )
     shown = records[:: max(1, len(records) // 10)]
     for r in shown if shown[-1] is records[-1] else [*shown, records[-1]]:
         duck = r.get("duckdb_mb", {})
         tags = ", ".join(f"{tag} {mb:.0f}" for tag, mb in sorted(duck.items()) if mb >= 1)
+        traced = f"; traced Python heap {r['traced_mb']:.0f}" if "traced_mb" in r else ""
         print(
-            f"  {r['minute']:.1f}: {r['rss_mb']:.0f}; {r.get('heap_mb', 0):.0f} / "
-            f"{r.get('heap_in_use_mb', 0):.0f}; WAL {r.get('wal_mb', 0):.0f}; DuckDB "
-            f"{sum(duck.values()):.0f} ({tags}); report cache {r.get('report_cache_mb', 0):.1f}",
+            f"  {r['minute']:.1f}: {r['rss_mb']:.0f} ({r.get('rss_anon_mb', 0):.0f}); "
+            f"{r.get('heap_mb', 0):.0f} / {r.get('heap_in_use_mb', 0):.0f}; "
+            f"Arrow {r.get('arrow_mb', 0):.0f}; WAL {r.get('wal_mb', 0):.0f}; "
+            f"DuckDB {sum(duck.values()):.0f} ({tags}); "
+            f"report cache {r.get('report_cache_mb', 0):.1f}; "
+            f"{r.get('py_blocks', 0) / 1e6:.2f}M objects; {r.get('threads', 0)} threads{traced}",
             flush=True,
         )
+    growth = records[-1].get("traced_growth")
+    if growth:
+        print("Python heap, largest growth since the first sample:", flush=True)
+        for line in growth:
+            print(f"  {line}", flush=True)
+
+
+def flatness(
+    series: list[tuple[float, float]], minutes: float, warmup: float, max_slope: float
+) -> tuple[bool, str]:
+    """Return whether a memory series (minutes, MB) is flat, and why: after `warmup` minutes,
+    its least-squares slope over the last 20 minutes is at most `max_slope` MB/min, and its
+    highest value in the last third of the steady part exceeds that of the first third by no
+    more than that slope allows between them."""
+    steady = [(t, mb) for t, mb in series if t >= warmup]
+    if minutes - warmup < 15 or len(steady) < 10:
+        return False, f"needs 15 minutes after the {warmup:g}-minute warm-up"
+    slope = slope_mb_per_min([(t, mb) for t, mb in steady if t >= minutes - 20])
+    third = (minutes - warmup) / 3
+    first_peak = max(mb for t, mb in steady if t < warmup + third)
+    last_peak = max(mb for t, mb in steady if t >= minutes - third)
+    allowance = max_slope * 2 * third
+    low, high = min(mb for _, mb in steady), max(mb for _, mb in steady)
+    flat = slope <= max_slope and last_peak <= first_peak + allowance
+    return flat, (
+        f"slope over the last 20 min {slope:.2f} MB/min (bound {max_slope:g}); peak "
+        f"{first_peak:.0f} MB in minutes {warmup:g}-{warmup + third:.0f}, {last_peak:.0f} MB in "
+        f"{minutes - third:.0f}-{minutes:g} (bound +{allowance:.0f}); {low:.0f}-{high:.0f} MB "
+        f"after the warm-up"
+    )
+
+
+def outside_duckdb(
+    samples: list[Sample], records: list[dict[str, Any]]
+) -> list[tuple[float, float]]:
+    """Return (minutes, MB) of the memory DuckDB's limit does not bound: the server's RSS less
+    DuckDB's tagged memory, plus the analysis workers' RSS at the nearest client sample."""
+    series = []
+    for r in records:
+        nearest = min(samples, key=lambda s: abs(s[0] - r["minute"]))
+        duck = sum(r.get("duckdb_mb", {}).values())
+        series.append((r["minute"], r["rss_mb"] - duck + nearest[2]))
+    return series
+
+
+def _verdict(flat: bool, why: str) -> str:
+    if why.startswith("needs"):
+        return "not judged"
+    return "flat" if flat else "NOT shown flat"
+
+
+def print_verdict(
+    samples: list[Sample],
+    records: list[dict[str, Any]] | None,
+    minutes: float,
+    args: argparse.Namespace,
+) -> bool:
+    """Print whether memory is flat (all of it; with internals, also what DuckDB's limit does
+    not bound, and DuckDB's peak against that limit); return the verdict on all of it."""
+    flat, why = flatness(
+        [(t, mb) for t, mb, _, _ in samples], minutes, args.warmup, args.flat_slope
+    )
+    print(f"memory {_verdict(flat, why)}: {why}", flush=True)
+    if records:
+        rest, why = flatness(
+            outside_duckdb(samples, records), minutes, args.warmup, args.flat_slope
+        )
+        print(
+            f"memory outside DuckDB's limit (RSS less DuckDB's tagged memory) "
+            f"{_verdict(rest, why)}: {why}",
+            flush=True,
+        )
+        duck = [(r["minute"], sum(r.get("duckdb_mb", {}).values())) for r in records]
+        limit = args.db_memory_mb or Limits().db_memory_mb
+        late = [mb for t, mb in duck if t >= args.warmup]
+        after = f"; after the warm-up {min(late):.0f}-{max(late):.0f} MB" if late else ""
+        print(
+            f"DuckDB's tagged memory: peak {max(mb for _, mb in duck):.0f} MB of its "
+            f"{limit} MiB limit ({limit * 1.048576:.0f} MB){after}",
+            flush=True,
+        )
+    return flat
 
 
 def main() -> int:
@@ -293,9 +381,28 @@ def main() -> int:
         help="also sample the server's DuckDB memory by tag, WAL, report cache and C heap",
     )
     parser.add_argument(
+        "--tracemalloc",
+        action="store_true",
+        help="with --internals: also trace the server's Python heap (slower)",
+    )
+    parser.add_argument(
+        "--internals-out", type=Path, help="with --internals: also keep its records in this file"
+    )
+    parser.add_argument(
         "--db-memory-mb", type=int, help="the collector's --db-memory-mb (default: its own)"
     )
+    parser.add_argument(
+        "--warmup", type=float, default=10.0, help="minutes before memory is judged (default 10)"
+    )
+    parser.add_argument(
+        "--flat-slope",
+        type=float,
+        default=1.0,
+        help="the largest RSS slope over the last 20 minutes called flat, MB/min (default 1)",
+    )
     args = parser.parse_args()
+    if args.tracemalloc:
+        os.environ["CRENEL_SOAK_TRACEMALLOC"] = "1"
     minutes = 0.5 if args.quick else args.minutes
     sample_s = min(args.sample_s, 2.0) if args.quick else args.sample_s
     print(f"machine: {os.cpu_count()} cores, python {sys.version.split()[0]}", flush=True)
@@ -313,6 +420,8 @@ def main() -> int:
         finally:
             stop(process)
         records = read_internals(internals)
+        if internals is not None and args.internals_out is not None and internals.exists():
+            args.internals_out.write_bytes(internals.read_bytes())
     for kind in sorted(tally.latencies.keys() | tally.failures.keys()):
         values = tally.latencies.get(kind, [])
         if values:
@@ -367,10 +476,11 @@ def main() -> int:
     )
     if records is not None:
         print_internals(records)
+    flat = print_verdict(samples, records, minutes, args)
     health = tally.latencies.get("health") or [0.0]
     print(
         f"soak: {minutes:g} min, p99 health {percentile(health, 0.99) * 1000:.0f} ms, "
-        f"RSS slope {half_slope:.2f} MB/min"
+        f"RSS slope {half_slope:.2f} MB/min, memory {'flat' if flat else 'not shown flat'}"
     )
     return 0
 

@@ -13,7 +13,8 @@ Modules:
   `sql`, `search`, `exports`, `export_pages`, `arrow_batches`, `test_lists`, `rollups`,
   `rollup_writes`, `reports`.
 - `exports`: export files (CLI); `export_pages`: HTTP exports page by page, with no file.
-- `heap_trim`: hands the C heap's free pages back after a checkpoint (glibc `malloc_trim`).
+- `heap_trim`: keeps the C heap small (two arenas, large blocks mapped on their own) and hands
+  its free pages back after a checkpoint (glibc `mallopt`, `malloc_trim`).
 - `leftovers`: removes what an earlier process left in the data directory.
 - `migrations`: numbered schema migrations recorded in `schema_migrations`.
 - `sql`: pure SQL fragments (filters, axes).

@@ -47,7 +47,7 @@ from collector.storage.base import (
     StorageCounts,
     TestListUrl,
 )
-from collector.storage.heap_trim import release_free_heap
+from collector.storage.heap_trim import limit_heap_fragmentation, release_free_heap
 from collector.storage.migrations import MigrationError, migrate
 from collector.storage.sql import HAS_RAW, naive_utc
 
@@ -105,6 +105,8 @@ class DuckDBStorage:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._wal = path.with_name(path.name + ".wal")
+        # Before DuckDB starts its threads, each of which would otherwise get an arena.
+        limit_heap_fragmentation()
         try:
             self._con = duckdb.connect(str(path))
         except duckdb.IOException as exc:

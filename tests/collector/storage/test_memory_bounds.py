@@ -1,9 +1,11 @@
 """What keeps the store's memory bounded: DuckDB's limit and checkpoint threshold as the
-collector sets them, and the C heap handed back after a checkpoint."""
+collector sets them, glibc's arenas capped before DuckDB starts, and the C heap handed back
+after a checkpoint."""
 
 from __future__ import annotations
 
 import ctypes.util
+import subprocess
 import sys
 from pathlib import Path
 
@@ -73,3 +75,76 @@ def test_the_heap_trim_reaches_glibc_on_linux() -> None:
         pytest.skip("malloc_trim is glibc's; elsewhere releasing the heap is a no-op")
     assert heap_trim._malloc_trim() is not None  # type: ignore[attr-defined]
     assert isinstance(heap_trim.release_free_heap(), bool)
+
+
+_COUNT_ARENAS = """
+import ctypes, ctypes.util, sys, threading
+from collector.storage.heap_trim import limit_heap_fragmentation
+if sys.argv[1] == "limit":
+    assert limit_heap_fragmentation()
+if sys.argv[1] == "operator":
+    assert not limit_heap_fragmentation()
+libc = ctypes.CDLL(ctypes.util.find_library("c"))
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.fopen.restype, libc.fopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_char_p]
+libc.fclose.argtypes = [ctypes.c_void_p]
+libc.malloc_info.argtypes = [ctypes.c_int, ctypes.c_void_p]
+started, done = threading.Barrier(9), threading.Event()
+def allocate():
+    block = libc.malloc(1000)
+    started.wait()
+    done.wait()
+    libc.free(block)
+threads = [threading.Thread(target=allocate) for _ in range(8)]
+for thread in threads:
+    thread.start()
+started.wait()
+out = libc.fopen(sys.argv[2].encode(), b"w")
+libc.malloc_info(0, out)
+libc.fclose(out)
+done.set()
+for thread in threads:
+    thread.join()
+"""
+
+
+def _arenas_with_eight_threads(tmp_path: Path, mode: str, **environment: str) -> int:
+    """Return how many malloc arenas a fresh interpreter uses with eight allocating threads."""
+    report = tmp_path / f"malloc-info-{mode}.xml"
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    env.update(environment)
+    subprocess.run(
+        [sys.executable, "-c", _COUNT_ARENAS, mode, str(report)],
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    return report.read_text().count("<heap nr=")
+
+
+def test_the_store_caps_glibcs_arenas_before_duckdb_starts_its_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(duckdb_store, "limit_heap_fragmentation", lambda: calls.append("limit"))
+    opened = duckdb_store.duckdb.connect
+    monkeypatch.setattr(
+        duckdb_store.duckdb, "connect", lambda *a, **k: calls.append("connect") or opened(*a, **k)
+    )
+    DuckDBStorage(tmp_path / "c.duckdb").close()
+    assert calls[:2] == ["limit", "connect"]
+
+
+def test_eight_threads_share_two_arenas_once_the_heap_is_limited(tmp_path: Path) -> None:
+    if not sys.platform.startswith("linux") or "libc.so" not in str(ctypes.util.find_library("c")):
+        pytest.skip("mallopt and malloc_info are glibc's; elsewhere the limit is a no-op")
+    assert _arenas_with_eight_threads(tmp_path, "default") > heap_trim.ARENAS
+    assert _arenas_with_eight_threads(tmp_path, "limit") <= heap_trim.ARENAS
+
+
+def test_an_operators_own_malloc_tuning_is_left_alone(tmp_path: Path) -> None:
+    if not sys.platform.startswith("linux") or "libc.so" not in str(ctypes.util.find_library("c")):
+        pytest.skip("mallopt and malloc_info are glibc's; elsewhere the limit is a no-op")
+    tunables = "glibc.malloc.arena_max=6"
+    assert _arenas_with_eight_threads(tmp_path, "operator", GLIBC_TUNABLES=tunables) == 6

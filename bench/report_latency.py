@@ -293,13 +293,9 @@ def run(args: argparse.Namespace, postgres: str | None) -> int:
         f"stored: {rows:,} measurements ({how}); opened (and migrated) in {opened:.1f} s; "
         f"{rollup_rows[0] if rollup_rows else 0:,} per-probe rollup rows"
     )
-<<<<<<< HEAD
     print(f"largest country: {cc} with {count:,} measurements; backend: {backend}")
-=======
-    print(f"largest country: {cc} with {count:,} measurements")
     limit = "DuckDB's default" if args.db_memory_mb is None else f"{args.db_memory_mb} MiB"
     print(f"DuckDB memory limit: {limit}")
->>>>>>> soak
     headline = results["country report, 7 days (the default)"]
     cached = results["7-day report as JSON, asked again (cache, rollups unchanged)"]
     print(

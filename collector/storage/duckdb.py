@@ -128,11 +128,11 @@ class DuckDBStorage:
             # DuckDB draws a progress bar on stdout for long queries, which would corrupt the
             # commands' --json output.
             self._con.execute("SET enable_progress_bar = false")
-            if memory_mb is not None:
-                self._con.execute(f"SET memory_limit = '{int(memory_mb)}MiB'")
             if threads > 0:
                 self._con.execute(f"SET threads = {int(threads)}")
-            migrate(self._con)
+            self._memory_mb = memory_mb
+            with self._maintenance_memory():
+                migrate(self._con)
         except (duckdb.Error, MigrationError) as exc:
             self._con.close()
             raise StorageUnavailable(f"cannot prepare {path}: {exc}") from exc
@@ -409,11 +409,25 @@ class DuckDBStorage:
             StorageUnavailable: the database refused the write.
         """
         try:
-            with self._transaction() as con:
+            with self._maintenance_memory(), self._transaction() as con:
                 for statement in rollups.REBUILD:
                     con.execute(statement)
         finally:
             self._rollups_changed()
+
+    @contextlib.contextmanager
+    def _maintenance_memory(self) -> Iterator[None]:
+        """Lift the serving memory limit while a migration or a rollup rebuild runs, then set
+        it (DuckDB's default meanwhile, 80 % of RAM: rebuilding the rollups of a million
+        measurements needs more than 256 MiB, and a store that cannot migrate cannot open)."""
+        if self._memory_mb is None:
+            yield
+            return
+        self._con.execute("RESET memory_limit")
+        try:
+            yield
+        finally:
+            self._con.execute(f"SET memory_limit = '{int(self._memory_mb)}MiB'")
 
     def report_domains(
         self, query: report_records.ReportQuery, settings: ModelSettings

@@ -148,3 +148,23 @@ def test_an_operators_own_malloc_tuning_is_left_alone(tmp_path: Path) -> None:
         pytest.skip("mallopt and malloc_info are glibc's; elsewhere the limit is a no-op")
     tunables = "glibc.malloc.arena_max=6"
     assert _arenas_with_eight_threads(tmp_path, "operator", GLIBC_TUNABLES=tunables) == 6
+
+
+def test_a_rollup_rebuild_runs_without_the_serving_limit_which_comes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rebuild (and a migration) of a large store needs more than the serving limit: it runs
+    under DuckDB's own limit, and the serving limit is set again afterwards."""
+    from collector.storage import rollups
+
+    seen = "CREATE OR REPLACE TEMP TABLE seen_limit AS SELECT current_setting('memory_limit') AS m"
+    monkeypatch.setattr(rollups, "REBUILD", [*rollups.REBUILD, seen])
+    store = DuckDBStorage(tmp_path / "collector.duckdb", memory_mb=64)
+    try:
+        assert _mib(_setting(store, "memory_limit")) == pytest.approx(64, abs=1)
+        store.rebuild_rollups()
+        during = store._con.execute("SELECT m FROM seen_limit").fetchone()  # type: ignore[attr-defined]
+        assert during is not None and _mib(str(during[0])) > 64
+        assert _mib(_setting(store, "memory_limit")) == pytest.approx(64, abs=1)
+    finally:
+        store.close()

@@ -78,7 +78,7 @@ class Limits:
     exports_per_source: int = 1
     """HTTP exports one source address may run at once (429 `too_many_exports` beyond)."""
     exports_total: int = 2
-    db_memory_mb: int = 256
+    db_memory_mb: int = 128
     """DuckDB's memory limit (buffer cache, uncheckpointed rows and query memory, MiB). DuckDB's
     own default is 80 % of the machine's RAM, which a long-running collector slowly fills."""
     db_threads: int = 0

@@ -343,7 +343,7 @@ def test_memory_and_threads_bound_duckdb(tmp_path: Path) -> None:
 def test_the_collector_bounds_duckdb_by_default() -> None:
     from collector.config import Limits, load_collector_config
 
-    assert Limits().db_memory_mb == 256
+    assert Limits().db_memory_mb == 128
     config = load_collector_config({"db_memory_mb": "256", "db_threads": "2"}, {})
     assert (config.limits.db_memory_mb, config.limits.db_threads) == (256, 2)
 

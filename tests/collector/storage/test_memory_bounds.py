@@ -45,7 +45,7 @@ def test_the_collectors_store_holds_at_most_its_documented_budget(tmp_path: Path
     try:
         # The soak showed 256 MiB of WAL held in memory and a 512 MiB limit never reached a
         # plateau in 30 minutes; both are smaller now (docs/reliability.md, "Soak").
-        assert _mib(_setting(store, "memory_limit")) == 256
+        assert _mib(_setting(store, "memory_limit")) == 128
         assert _mib(_setting(store, "checkpoint_threshold")) == pytest.approx(
             64e6 / (1 << 20), abs=0.1
         )

@@ -50,10 +50,13 @@ SELECT uid, received_at, start_time, start_time::DATE, probe_cc, probe_asn,
     software_version, format_version, probe_verdict, probe_methods, probe_confidence, true,
     control_failed, source_cc, source_asn, geo_mismatch, raw, uploader_network, origin
 FROM ingest_batch
+ORDER BY uid
 ON CONFLICT DO NOTHING
 RETURNING uid::TEXT
 """
-"""Move the staged measurements in; a uid already stored (by any instance) is skipped."""
+"""Move the staged measurements in; a uid already stored (by any instance) is skipped. Rows go
+in uid order, so two instances inserting overlapping batches take the unique index's locks in
+the same order and wait for each other instead of deadlocking."""
 
 SAVE_ANALYSES = """
 UPDATE measurements AS m SET

@@ -58,6 +58,9 @@ POOL_CONNECTIONS = 8
 """Most connections one collector process opens (its writer, analyser and readers)."""
 
 CONNECT_TIMEOUT_S = 10.0
+WRITE_ATTEMPTS = 3
+"""How often a batch whose transaction lost a lock race (deadlock, serialization failure) is
+tried again: it was rolled back whole, so trying again stores each row once."""
 
 
 SESSION_SETTINGS = {"jit": "off", "work_mem": "64MB"}
@@ -153,13 +156,18 @@ class PostgresStorage:
         unique = list({r.uid: r for r in reversed(rows)}.values())[::-1]
         with self._write() as con:
             self._partitions.ensure(con, {naive_utc(r.start_time).date() for r in unique})
-            try:
-                with con.transaction(), con.cursor() as cur:
-                    batches.copy_measurements(cur, unique)
-                    stored = cur.execute(batches.INSERT_NEW).fetchall()
-            except psycopg.errors.CheckViolation:
-                self._partitions.forget()  # a partition was dropped behind our back
-                raise
+            for attempt in range(1, WRITE_ATTEMPTS + 1):
+                try:
+                    with con.transaction(), con.cursor() as cur:
+                        batches.copy_measurements(cur, unique)
+                        stored = cur.execute(batches.INSERT_NEW).fetchall()
+                    break
+                except psycopg.errors.CheckViolation:
+                    self._partitions.forget()  # a partition was dropped behind our back
+                    raise
+                except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                    if attempt == WRITE_ATTEMPTS:
+                        raise  # rolled back: nothing stored, the uploader is told to retry
         return {str(r[0]) for r in stored}
 
     def save_analyses(self, rows: Sequence[AnalysisRow]) -> None:

@@ -6,6 +6,7 @@ exactly as on DuckDB."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -19,7 +20,7 @@ from collector.ingest.rows import analysis_row
 from collector.storage import Storage
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import Migration, MigrationError
-from collector.storage.postgres import schema
+from collector.storage.postgres import batches, schema
 from collector.storage.postgres.partitions import months_ahead, partition_name
 from collector.storage.postgres.store import PostgresStorage
 from probe.model import Analysis, Measurement, Method, Verdict
@@ -166,6 +167,44 @@ def test_two_instances_store_each_uid_once(pair: tuple[PostgresStorage, Postgres
     assert new[0] | new[1] == {m.uid for m in made}
     assert pair[0].counts().measurements == len(made)
     assert pair[1].insert(rows[:5]) == set()
+
+
+def _insert_in_open_transaction(cur: psycopg.Cursor[Any], row: Any) -> None:
+    """Stage and insert one row as an instance does, leaving the transaction open."""
+    batches.copy_measurements(cur, [row])
+    cur.execute(batches.INSERT_NEW)
+    cur.execute("TRUNCATE ingest_batch")
+
+
+def test_overlapping_batches_in_opposite_orders_wait_instead_of_deadlocking(
+    pair: tuple[PostgresStorage, PostgresStorage], url: str
+) -> None:
+    """One instance holds uid `low` uncommitted; another's batch lists `high` before `low`.
+    Inserted in the batch's order, the second would lock `high` and wait for `low` while the
+    first, inserting `high` next, waited for it: a deadlock one of them loses."""
+    low, high = sorted((row_of(m) for m in sample(2)), key=lambda r: r.uid)
+    pair[0].insert([row_of(m) for m in sample(1)])  # the partitions exist
+    result: list[set[str]] = []
+    with psycopg.connect(url, autocommit=True) as first:
+        batches.create_staging(first)
+        with first.transaction(), first.cursor() as cur:
+            _insert_in_open_transaction(cur, low)
+            second = threading.Thread(target=lambda: result.append(pair[1].insert([high, low])))
+            second.start()
+            waiting = 0
+            for _ in range(200):  # bounded: 10 s
+                waiting = cur.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+                ).fetchall()[0][0]
+                if waiting:
+                    break
+                time.sleep(0.05)
+            assert waiting, "the second instance never waited for the first"
+            _insert_in_open_transaction(cur, high)
+        second.join(timeout=30)
+    assert result == [set()]
+    assert pair[0].counts().measurements == 3
 
 
 def test_two_instances_analysing_the_same_rows_move_rollups_once(

@@ -25,7 +25,15 @@ from collector.storage.postgres.partitions import Partitions
 from tests.postgres_cluster import running_cluster
 
 TEMP = "pg-temp"
-ROLLUPS = ("rollup_probe_day", "rollup_methods", "rollup_domain_day")
+ROLLUPS = (
+    "rollup_probe_day",
+    "rollup_methods",
+    "rollup_domain_day",
+    "rollup_uploader_day",
+    "rollup_probe_window",
+    "rollup_uploader_window",
+    "rollup_window_span",
+)
 
 
 @contextlib.contextmanager

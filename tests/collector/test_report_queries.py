@@ -14,6 +14,7 @@ from collector.regional.model import ModelSettings
 from collector.storage import ReportQuery, Storage
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.pooled_rollups import FILL as FILL_POOLED
+from collector.storage.postgres import derived_rollups
 from collector.storage.postgres.store import PostgresStorage
 from collector.storage.window_rollups import REFRESH as REFRESH_WINDOW
 from tests.collector.regional_oracle import (
@@ -74,6 +75,9 @@ def _insert(store: Storage, sql: str, values: list[object]) -> None:
     if isinstance(store, PostgresStorage):
         with psycopg.connect(store.url, autocommit=True) as con:
             con.execute(sql.replace("?", "%s"), values)
+            con.execute("DELETE FROM rollup_uploader_day")
+            for statement in (derived_rollups.FILL_POOLED, *derived_rollups.REFRESH):
+                con.execute(statement)
     else:
         assert isinstance(store, DuckDBStorage)
         store._con.execute(sql, values)

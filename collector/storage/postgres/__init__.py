@@ -7,6 +7,7 @@ Modules:
 - `partitions`: month partitions of `measurements`, created ahead and on demand.
 - `batches`: COPY of a write's rows into the session's staging tables.
 - `rollup_upserts`: a batch's rollup deltas as upserts (counts computed by `storage.rollups`).
+- `derived_rollups`: the pooled and rolling-window rollups, moved by the same deltas.
 - `queries`: researcher search, aggregation and check-in in PostgreSQL's dialect.
 - `reports`: the report reads of the rollups.
 - `exports`: exports, page by page (`storage.export_pages` encodes them).

@@ -5,7 +5,9 @@ The same arithmetic as the DuckDB backend's `storage.reports` (each probe capped
 `probe_weight_cap` informative measurements, each uploader network at `uploader_weight_cap`,
 measurements without a working control weighed `no_control_weight`), written for PostgreSQL 15:
 every subquery named, no `GROUP BY ALL`, `percentile_cont` for the median, sums cast back from
-NUMERIC. Reads only the rollups, except for a domain's few sample rows.
+NUMERIC. Reads only the rollups, except for a domain's few sample rows: the default window's
+per-probe and per-uploader sums (`derived_rollups`) when they sum the query's window, the
+pooled rollup for cells that pool a whole country.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 import psycopg
 
 from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
+from collector.storage.postgres import derived_rollups
 from collector.storage.report_records import (
     CountryNetwork,
     CountrySummary,
@@ -35,10 +38,18 @@ Con = psycopg.Connection[tuple[Any, ...]]
 
 
 def _filters(
-    query: ReportQuery, params: list[object], *, category: bool = True, region: bool = True
+    query: ReportQuery,
+    params: list[object],
+    *,
+    category: bool = True,
+    region: bool = True,
+    days: bool = True,
 ) -> str:
-    parts = ["probe_cc = %s", "day >= %s", "day <= %s"]
-    params += [query.cc, query.since, query.until]
+    parts = ["probe_cc = %s"]
+    params.append(query.cc)
+    if days:
+        parts += ["day >= %s", "day <= %s"]
+        params += [query.since, query.until]
     optional: list[tuple[str, object]] = [("probe_asn", query.asn)]
     if region:
         optional.append(("region", query.region))
@@ -60,6 +71,61 @@ _PER_PROBE = """
     FROM rollup_probe_day WHERE {where} AND (%s OR NOT contradicted)
     GROUP BY {group}, uploader, probe_key
 """
+
+_PER_PROBE_IN_WINDOW = """
+    SELECT domain, probe_asn, uploader, probe_key, blocked AS b, blocked_no_control AS bn,
+           ok AS o, down AS d, inconclusive AS i, confirmed AS c, packet_confirmed AS pc
+    FROM rollup_probe_window WHERE {where} AND NOT contradicted
+"""
+"""`_PER_PROBE` over the rolling window, read as summed (`derived_rollups`)."""
+
+_PER_PROBE_IN_WINDOW_CONTRADICTED = """
+    SELECT domain, probe_asn, uploader, probe_key,
+           sum(blocked)::INT AS b, sum(blocked_no_control)::INT AS bn, sum(ok)::INT AS o,
+           sum(down)::INT AS d, sum(inconclusive)::INT AS i, sum(confirmed)::INT AS c,
+           sum(packet_confirmed)::INT AS pc
+    FROM rollup_probe_window WHERE {where}
+    GROUP BY domain, probe_asn, uploader, probe_key
+"""
+"""The same when contradicted claims count (`ModelSettings.count_contradicted`)."""
+
+
+def _snapshot(con: Con) -> None:
+    """Make the open transaction read one snapshot (the window's span and its sums as of the
+    same moment); the first statement of the transaction."""
+    con.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+def _in_window(con: Con, query: ReportQuery) -> bool:
+    """Return whether the rolling-window rollups sum exactly the query's window and the query
+    filters only on what they keep (no region, category nor origin)."""
+    return (
+        query.region is None
+        and query.category is None
+        and query.origin is None
+        and derived_rollups.span(con) == (query.since, query.until)
+    )
+
+
+def _per_probe(
+    con: Con, query: ReportQuery, settings: ModelSettings, group: str
+) -> tuple[str, list[object]]:
+    """Return the SQL of a report's per-probe rows by `group` and its parameters: from the
+    rolling-window rollup when it sums the query's window (`group` by domain and network only),
+    else from `rollup_probe_day`."""
+    params: list[object] = []
+    if group == "domain, probe_asn" and _in_window(con, query):
+        where = _filters(query, params, days=False)
+        sql = (
+            _PER_PROBE_IN_WINDOW_CONTRADICTED
+            if settings.count_contradicted
+            else _PER_PROBE_IN_WINDOW
+        )
+        return sql.format(where=where), params
+    where = _filters(query, params)
+    params.append(settings.count_contradicted)
+    return _PER_PROBE.format(group=group, where=where), params
+
 
 _WEIGHED = """
     SELECT p.*, least(1.0, %s::FLOAT8 / nullif(b + bn + o, 0)) * coalesce(u.uw, 1.0) AS w
@@ -109,9 +175,7 @@ def _domain_rows_sql(by: str) -> str:
     each of its days (`by` = 'day, ': no methods, no summed row of undecided networks)."""
     marked = _NO_METHODS if by else _METHODS
     return f"""
-WITH per_probe AS MATERIALIZED (
-    {_PER_PROBE.format(group=by + "domain, probe_asn", where="{where}")}
-),
+WITH per_probe AS MATERIALIZED ({{per_probe}}),
 per_network AS ({_PER_NETWORK.format(group=by + "domain, probe_asn", scope=by + "domain")}),
 {marked}
 SELECT {by}domain, decided_asn, sum(bw)::FLOAT8 AS bw, sum(ow)::FLOAT8 AS ow,
@@ -145,10 +209,14 @@ def _fetch_rows(
     thresholds = (
         [0, 0] if query.domain is not None else [settings.min_measurements, settings.min_probes]
     )
-    rows = con.execute(
-        sql.format(where=where, method_where=method_where),
-        [*params, settings.count_contradicted, *_weights(settings), *method_params, *thresholds],
-    ).fetchall()
+    group = "day, domain, probe_asn" if daily else "domain, probe_asn"
+    with con.transaction():
+        _snapshot(con)
+        per_probe, per_probe_params = _per_probe(con, query, settings, group)
+        rows = con.execute(
+            sql.format(per_probe=per_probe, method_where=method_where),
+            [*per_probe_params, *_weights(settings), *method_params, *thresholds],
+        ).fetchall()
     categories: dict[str, str] = dict(
         con.execute(
             "SELECT domain, min(category_code) FROM rollup_probe_day "
@@ -242,7 +310,7 @@ _POOLED = """
         FROM (
             SELECT {group}, uploader, sum(blocked)::INT AS b,
                    sum(blocked_no_control)::INT AS bn, sum(ok)::INT AS o
-            FROM rollup_probe_day WHERE {where} AND (%s OR NOT contradicted)
+            FROM {table} WHERE {where} AND (%s OR NOT contradicted)
             GROUP BY {group}, uploader
         ) AS per_uploader_counts
     ) AS per_uploader
@@ -252,33 +320,49 @@ _POOLED = """
 """
 """`storage.reports._POOLED` over `_PER_UPLOADER`: a pooled cell's weighted blocked and ok
 counts, each uploader network capped, for cells with a trusted source or `min_probes` uploader
-networks. Parameters: the uploader cap, the filters', `count_contradicted`, `min_probes`."""
+networks. Parameters: the uploader cap, the filters', `count_contradicted`, `min_probes`. Read
+from `{table}`: the pooled rollup, the window's, or the per-probe one when the filters need its
+network, region or category."""
+
+
+def _pooled_table(query: ReportQuery) -> str:
+    """Return the rollup that holds every column the query filters on: the pooled one unless
+    it filters by network, region or category."""
+    narrowed = query.asn is not None or query.region is not None or query.category is not None
+    return "rollup_probe_day" if narrowed else "rollup_uploader_day"
 
 
 def baselines(con: Con, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
     """Return, per domain, the median of its blocked shares in the other countries with
     enough data, where enough countries have one (`storage.reports.baselines`)."""
-    params: list[object] = [query.cc, query.since, query.until]
-    where = "probe_cc <> %s AND day >= %s AND day <= %s"
-    if query.domain is not None:
-        where += " AND domain = %s"
-        params.append(query.domain)
-    if query.origin is not None:
-        where += " AND origin = %s"
-        params.append(query.origin)
-    pooled = _POOLED.format(group="domain, probe_cc", where=where)
-    rows = con.execute(
-        "SELECT domain, percentile_cont(0.5) WITHIN GROUP (ORDER BY bw / (bw + ow)) "
-        f"FROM ({pooled}) AS pooled WHERE bw + ow >= %s GROUP BY domain HAVING count(*) >= %s",
-        [
-            settings.uploader_weight_cap,
-            *params,
-            settings.count_contradicted,
-            settings.min_probes,
-            settings.min_measurements,
-            settings.baseline_countries,
-        ],
-    ).fetchall()
+    with con.transaction():
+        _snapshot(con)
+        params: list[object] = [query.cc]
+        if query.origin is None and derived_rollups.span(con) == (query.since, query.until):
+            table, where = "rollup_uploader_window", "probe_cc <> %s"
+        else:
+            table, where = "rollup_uploader_day", "probe_cc <> %s AND day >= %s AND day <= %s"
+            params += [query.since, query.until]
+        if query.domain is not None:
+            where += " AND domain = %s"
+            params.append(query.domain)
+        if query.origin is not None:
+            where += " AND origin = %s"
+            params.append(query.origin)
+        pooled = _POOLED.format(group="domain, probe_cc", where=where, table=table)
+        rows = con.execute(
+            "SELECT domain, percentile_cont(0.5) WITHIN GROUP (ORDER BY bw / (bw + ow)) "
+            f"FROM ({pooled}) AS pooled WHERE bw + ow >= %s GROUP BY domain "
+            "HAVING count(*) >= %s",
+            [
+                settings.uploader_weight_cap,
+                *params,
+                settings.count_contradicted,
+                settings.min_probes,
+                settings.min_measurements,
+                settings.baseline_countries,
+            ],
+        ).fetchall()
     return {str(domain): float(share) for domain, share in rows}
 
 
@@ -295,7 +379,7 @@ def daily_shares(
     if domains is not None:
         where += " AND domain = ANY(%s)"
         params.append(list(domains))
-    pooled = _POOLED.format(group="domain, day", where=where)
+    pooled = _POOLED.format(group="domain, day", where=where, table=_pooled_table(query))
     rows = con.execute(
         f"SELECT domain, day, bw, ow FROM ({pooled}) AS pooled ORDER BY day, domain",
         [settings.uploader_weight_cap, *params, settings.count_contradicted, settings.min_probes],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from collector.storage import rollups
+from collector.storage.postgres import derived_rollups
 
 _PROBE_DAY = """
 INSERT INTO rollup_probe_day AS r (day, probe_cc, probe_asn, region, domain, uploader, probe_key,
@@ -51,6 +52,7 @@ REBUILD: tuple[str, ...] = (
     "DELETE FROM rollup_probe_day",
     "DELETE FROM rollup_methods",
     "DELETE FROM rollup_domain_day",
+    "DELETE FROM rollup_uploader_day",
     """
     INSERT INTO rollup_probe_day (day, probe_cc, probe_asn, region, domain, uploader, probe_key,
         contradicted, category_code, network_name, blocked, blocked_no_control, ok, down,
@@ -84,9 +86,11 @@ REBUILD: tuple[str, ...] = (
     FROM measurements WHERE verdict IS NOT NULL
     GROUP BY 1, 2, 3, 6
     """,
+    derived_rollups.FILL_POOLED,
 )
 """Recompute every rollup from the analysed measurements (`storage.rollups.REBUILD`'s meaning;
-an arbitrary label per key becomes the smallest, PostgreSQL 15 having no `any_value`)."""
+an arbitrary label per key becomes the smallest, PostgreSQL 15 having no `any_value`), and the
+pooled rollup from the per-probe one; the window follows (`derived_rollups.refresh`)."""
 
 
 def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
@@ -95,10 +99,10 @@ def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
 
 def apply_deltas(cur: psycopg.Cursor[tuple[object, ...]], deltas: rollups.Deltas) -> None:
     """Upsert a batch's rollup deltas, each table's keys in sorted order (inside the caller's
-    transaction)."""
+    transaction), the pooled and window rollups (`derived_rollups`) last."""
+    rows: list[tuple[object, ...]] = []
     if deltas.probe_day:
         keys = sorted(deltas.probe_day, key=lambda k: (k[1], k[0], *k[2:]))
-        rows: list[tuple[object, ...]] = []
         for key in keys:
             category, network = deltas.labels.get(key, (None, None))
             day, cc, asn, region, domain, uploader, probe_key, contradicted, origin = key
@@ -117,3 +121,5 @@ def apply_deltas(cur: psycopg.Cursor[tuple[object, ...]], deltas: rollups.Deltas
             _DOMAIN_DAY,
             _columns([(*k[:3], *deltas.domain_day[k], k[3]) for k in domain_keys], 6),
         )
+    if rows:
+        derived_rollups.apply_deltas(cur, rows, max(k[0] for k in deltas.probe_day))

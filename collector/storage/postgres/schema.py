@@ -4,8 +4,9 @@
 Version 1 is the DuckDB schema's version 4 in PostgreSQL's types, with `measurements`
 partitioned by month of `day`: the primary key is (uid, day), and `day` is the measurement's own
 start day, so a re-upload of the same measurement meets its first copy in the same partition and
-is ignored, whichever collector instance receives it. Several instances may start at once: the
-migrations run under a transaction-scoped advisory lock.
+is ignored, whichever collector instance receives it. Version 2 is the DuckDB schema's version 5:
+the pooled and rolling-window rollups (`derived_rollups`). Several instances may start at once:
+the migrations run under a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from collector.storage.migrations import Migration, MigrationError
+from collector.storage.postgres import derived_rollups
 
 MIGRATION_LOCK = 0x63726E6C
 """The advisory lock key migrations and partition creation take ("crnl")."""
@@ -145,6 +147,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_ROLLUPS,
             "CREATE SEQUENCE rollup_changes",
         ),
+    ),
+    Migration(
+        2,
+        "pooled and rolling-window rollups for reports",
+        derived_rollups.MIGRATION_STATEMENTS,
     ),
 )
 """Every PostgreSQL migration, in order; the schema version is the last one's number."""

@@ -42,6 +42,7 @@ from collector.storage.base import (
 from collector.storage.migrations import MigrationError
 from collector.storage.postgres import (
     batches,
+    derived_rollups,
     exports,
     queries,
     reports,
@@ -73,6 +74,7 @@ def _configure(con: Con) -> None:
     for name, value in SESSION_SETTINGS.items():
         con.execute("SELECT set_config(%s, %s, false)", [name, value])
     batches.create_staging(con)
+    con.execute(derived_rollups.DELTA)
 
 
 class PostgresStorage:
@@ -353,9 +355,15 @@ class PostgresStorage:
         """
         try:
             with self._write() as con, con.transaction():
-                con.execute("LOCK TABLE rollup_probe_day, rollup_methods, rollup_domain_day")
-                for statement in rollup_upserts.REBUILD:
-                    con.execute(statement)
+                con.execute(
+                    "LOCK TABLE rollup_probe_day, rollup_methods, rollup_domain_day, "
+                    "rollup_uploader_day, rollup_probe_window, rollup_uploader_window, "
+                    "rollup_window_span"
+                )
+                with con.cursor() as cur:
+                    for statement in rollup_upserts.REBUILD:
+                        cur.execute(statement)
+                    derived_rollups.refresh(cur)
         finally:
             self._rollups_changed()
 

@@ -57,6 +57,13 @@ ROLLUP_QUERIES = {
     "FROM rollup_methods WHERE count <> 0",
     "rollup_domain_day": "SELECT day, probe_cc, domain, blocked, ok, origin "
     "FROM rollup_domain_day WHERE blocked <> 0 OR ok <> 0",
+    "rollup_uploader_day": "SELECT * FROM rollup_uploader_day "
+    "WHERE blocked <> 0 OR blocked_no_control <> 0 OR ok <> 0",
+    "rollup_probe_window": "SELECT * FROM rollup_probe_window WHERE blocked + blocked_no_control "
+    "+ ok + down + inconclusive + confirmed + packet_confirmed <> 0",
+    "rollup_uploader_window": "SELECT * FROM rollup_uploader_window "
+    "WHERE blocked <> 0 OR blocked_no_control <> 0 OR ok <> 0",
+    "rollup_window_span": "SELECT * FROM rollup_window_span",
 }
 """Every non-empty rollup row, without labels, the same columns on both backends."""
 
@@ -223,6 +230,36 @@ def test_two_instances_analysing_the_same_rows_move_rollups_once(
     pair[0].rebuild_rollups()
     assert rollups_of(url) == incremental
     assert pair[1].rollup_version != before  # the other instance sees the change
+
+
+def test_two_instances_moving_the_window_at_once_keep_its_sums_exact(
+    pair: tuple[PostgresStorage, PostgresStorage], url: str
+) -> None:
+    """Both instances analyse batches of mixed days, newest days last, so the window moves
+    while the other instance is adding to it: its sums must still be those of a rebuild."""
+    made = sorted(sample(240), key=lambda m: (m.start_time, m.uid), reverse=True)
+    pair[0].insert([row_of(m) for m in made])
+    first, second = first_and_second(made)
+    plans = [first, second]
+    oldest_first = [m.uid for m in reversed(made)]
+
+    def analyse(index: int) -> None:
+        plan = plans[index]
+        mine = [uid for uid in oldest_first[index::2] if uid in plan]
+        for start in range(0, len(mine), 8):
+            verdicts(pair[index], {uid: plan[uid] for uid in mine[start : start + 8]})
+
+    threads = [threading.Thread(target=analyse, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    incremental = rollups_of(url)
+    assert incremental["rollup_probe_window"] and incremental["rollup_window_span"] == [
+        (DAY.date() - timedelta(days=6), DAY.date())
+    ]
+    pair[0].rebuild_rollups()
+    assert rollups_of(url) == incremental
 
 
 def test_measurements_land_in_month_partitions_made_on_demand(url: str) -> None:

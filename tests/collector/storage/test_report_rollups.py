@@ -1,6 +1,7 @@
-"""The pooled and rolling-window rollups: reports read through them equal reports of the same
-measurements rebuilt from the raw rows, after re-analysis moves counts, after the window
-moves to a newer day and after raw retention."""
+"""The pooled and rolling-window rollups, on both backends: reports read through them equal
+reports of the same measurements rebuilt from the raw rows, after re-analysis moves counts,
+after the window moves to a newer day and after raw retention; and both backends keep the same
+rows and answer the same reports."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ from typing import Any
 
 import duckdb
 import msgspec
+import psycopg
 import pytest
 
 from collector.regional.model import ModelSettings
 from collector.reports.build import DEFAULT_WINDOW_DAYS, countries, country_report, domain_detail
-from collector.storage import ReportQuery
+from collector.storage import ReportQuery, Storage
 from collector.storage.base import AnalysisRow
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import MIGRATIONS, migrate
+from collector.storage.postgres import schema
+from collector.storage.postgres.partitions import Partitions
+from collector.storage.postgres.store import PostgresStorage
 from collector.storage.window_rollups import WINDOW_DAYS
+from tests.collector.stores import BACKENDS, empty_store
 
 FIRST = date(2026, 11, 1)
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -40,31 +46,50 @@ INSERT INTO measurements (uid, received_at, start_time, day, probe_cc, probe_asn
     probe_network_name, probe_id, region, input, domain, category_code, software_name,
     software_version, format_version, probe_verdict, probe_methods, probe_confidence,
     needs_analysis, control_failed, geo_mismatch, uploader_network, origin, raw)
-VALUES (?::UUID, ?, ?, ?, ?, ?, 'Net', ?, ?, ?, ?, ?, 'crenel-probe', '0.1.0', '1.2', 'ok', [],
-        0.9, true, ?, ?, ?, ?, 'body'::BLOB)
+VALUES (?::UUID, ?, ?, ?, ?, ?, 'Net', ?, ?, ?, ?, ?, 'crenel-probe', '0.1.0', '1.2', 'ok', {empty},
+        0.9, true, ?, ?, ?, ?, 'body'::{blob})
 """
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[DuckDBStorage]:
-    storage = DuckDBStorage(tmp_path / "collector.duckdb")
+@pytest.fixture(params=BACKENDS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    storage = empty_store(request, tmp_path)
     try:
         yield storage
     finally:
         storage.close()
 
 
+def _sql(store: Storage, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    """Run one statement on the store's own database; return its rows (none for a write)."""
+    if isinstance(store, PostgresStorage):
+        with psycopg.connect(store.url, autocommit=True) as con:
+            cur = con.execute(sql.replace("?", "%s"), params)
+            return cur.fetchall() if cur.description else []
+    assert isinstance(store, DuckDBStorage)
+    cur = store._con.execute(sql, params)
+    return cur.fetchall() if cur.description else []
+
+
 def _uid(n: int) -> str:
     return f"01900000-0000-7000-8000-{n:012x}"
 
 
-def _insert(store: DuckDBStorage, rng: random.Random, first: int, count: int, day: date) -> None:
+def _insert(store: Storage, rng: random.Random, first: int, count: int, day: date) -> None:
     """Store `count` unanalysed measurements of `day` (uids from `first`)."""
+    postgres = isinstance(store, PostgresStorage)
+    if postgres:
+        with psycopg.connect(store.url, autocommit=True) as con:
+            Partitions().ensure(con, [day])
+    sql = _INSERT.format(
+        empty="'{}'::TEXT[]" if postgres else "[]", blob="BYTEA" if postgres else "BLOB"
+    )
     for n in range(first, first + count):
         at = datetime.combine(day, datetime.min.time()) + timedelta(minutes=rng.randrange(1440))
         domain = rng.choice(DOMAINS)
-        store._con.execute(
-            _INSERT,
+        _sql(
+            store,
+            sql,
             [
                 _uid(n),
                 at,
@@ -85,15 +110,10 @@ def _insert(store: DuckDBStorage, rng: random.Random, first: int, count: int, da
         )
 
 
-def _analyse(store: DuckDBStorage, rng: random.Random, uids: list[str]) -> None:
+def _analyse(store: Storage, rng: random.Random, uids: list[str]) -> None:
     """Save an analysis of each measurement, its verdict drawn at random (blocked most often
     for the first three domains)."""
-    domains = dict(
-        store._con.execute(
-            "SELECT uid::VARCHAR, domain FROM measurements WHERE list_contains(?, uid::VARCHAR)",
-            [uids],
-        ).fetchall()
-    )
+    domains = dict(_sql(store, "SELECT uid::VARCHAR, domain FROM measurements"))
     rows = []
     for uid in uids:
         censored = domains[uid] in DOMAINS[:3]
@@ -130,7 +150,7 @@ def _rounded(value: Any) -> Any:
     return value
 
 
-def _reports(store: DuckDBStorage, until: date) -> dict[str, Any]:
+def _reports(store: Storage, until: date) -> dict[str, Any]:
     """Return every report a country page and the overview show, for the default window ending
     on `until`, under each of `SETTINGS`, as plain values."""
     since = until - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
@@ -151,18 +171,17 @@ def _reports(store: DuckDBStorage, until: date) -> dict[str, Any]:
     return _rounded(msgspec.to_builtins(out))
 
 
-def _span(store: DuckDBStorage) -> tuple[date, date] | None:
-    row = store._con.execute("SELECT since, until FROM rollup_window_span").fetchone()
-    return None if row is None else (row[0], row[1])
+def _span(store: Storage) -> tuple[date, date] | None:
+    rows = _sql(store, "SELECT since, until FROM rollup_window_span")
+    return None if not rows else (rows[0][0], rows[0][1])
 
 
-def _derived(store: DuckDBStorage) -> dict[str, list[tuple[object, ...]]]:
-    return {
-        t: sorted(store._con.execute(f"SELECT * FROM {t}").fetchall(), key=str) for t in DERIVED
-    }
+def _derived(store: Storage) -> dict[str, list[tuple[object, ...]]]:
+    """Return every row of the derived rollups (the same columns on both backends)."""
+    return {t: sorted(_sql(store, f"SELECT * FROM {t}"), key=str) for t in DERIVED}
 
 
-def _check_against_rebuild(store: DuckDBStorage, until: date) -> None:
+def _check_against_rebuild(store: Storage, until: date) -> None:
     """Assert that the reports through the derived rollups equal those read without them, and
     those after every rollup is rebuilt from the raw rows."""
     assert _span(store) == (until - timedelta(days=WINDOW_DAYS - 1), until)
@@ -172,7 +191,7 @@ def _check_against_rebuild(store: DuckDBStorage, until: date) -> None:
     store.rebuild_rollups()
     assert _derived(store) == incremental
     assert _reports(store, until) == fast
-    store._con.execute("DELETE FROM rollup_window_span")  # every report from rollup_probe_day
+    _sql(store, "DELETE FROM rollup_window_span")  # every report from rollup_probe_day
     assert _reports(store, until) == fast
     store.rebuild_rollups()
 
@@ -181,10 +200,9 @@ def test_window_is_the_reports_default() -> None:
     assert WINDOW_DAYS == DEFAULT_WINDOW_DAYS
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_reports_through_derived_rollups_equal_a_rebuild_from_raw_rows(
-    store: DuckDBStorage, seed: int
-) -> None:
+def _fill(store: Storage, seed: int) -> date:
+    """Store and analyse ten days of measurements in batches of mixed days (`seed` draws them);
+    return the last day."""
     rng = random.Random(seed)
     uids: list[str] = []
     for offset in range(10):  # ten days: the window holds the last seven
@@ -194,8 +212,17 @@ def test_reports_through_derived_rollups_equal_a_rebuild_from_raw_rows(
     rng.shuffle(uids)
     for start in range(0, len(uids), 100):  # batches of mixed days, as the analyser saves them
         _analyse(store, rng, uids[start : start + 100])
-    last = FIRST + timedelta(days=9)
+    return FIRST + timedelta(days=9)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_reports_through_derived_rollups_equal_a_rebuild_from_raw_rows(
+    store: Storage, seed: int
+) -> None:
+    last = _fill(store, seed)
     _check_against_rebuild(store, last)
+    rng = random.Random(seed + 100)
+    uids = [str(r[0]) for r in _sql(store, "SELECT uid::VARCHAR FROM measurements ORDER BY 1")]
 
     # Re-analysis moves counts between verdicts inside and outside the window.
     _analyse(store, rng, rng.sample(uids, 250))
@@ -245,3 +272,38 @@ def test_migration_5_derives_the_rollups_of_an_existing_store(tmp_path: Path) ->
         assert _reports(store, last) == expected
     finally:
         store.close()
+
+
+def test_postgresql_migration_2_derives_the_rollups_of_an_existing_store(
+    postgres_cluster: Any,
+) -> None:
+    url = postgres_cluster.create_database()
+    store = PostgresStorage(url)
+    try:
+        last = _fill(store, 7)
+        expected = _reports(store, last)
+        derived = _derived(store)
+        with psycopg.connect(url, autocommit=True) as con:
+            for table in DERIVED:
+                con.execute(f"DROP TABLE {table}")
+            con.execute("DELETE FROM schema_migrations WHERE version = 2")
+            assert schema.migrate(con) == [2]
+        assert _derived(store) == derived
+        assert _reports(store, last) == expected
+    finally:
+        store.close()
+
+
+def test_both_backends_keep_the_same_derived_rows_and_answer_the_same_reports(
+    postgres_cluster: Any, tmp_path: Path
+) -> None:
+    duck = DuckDBStorage(tmp_path / "collector.duckdb")
+    pg = PostgresStorage(postgres_cluster.create_database())
+    try:
+        last = _fill(duck, 3)
+        assert _fill(pg, 3) == last
+        assert _derived(pg) == _derived(duck)
+        assert _reports(pg, last) == _reports(duck, last)
+    finally:
+        duck.close()
+        pg.close()

@@ -104,7 +104,13 @@ class HealthReply(msgspec.Struct, frozen=True, kw_only=True):
 
     status: str
     version: str
-    schema_version: int
+    schema_version: Annotated[
+        int,
+        Doc(
+            description="The newest migration applied to the store, in its backend's own "
+            "numbering (DuckDB's and PostgreSQL's migrations are numbered apart)."
+        ),
+    ]
     measurements: int
     pending_analysis: int
     test_list_urls: int

@@ -11,7 +11,6 @@ from collector.api.openapi import openapi_document
 from collector.api.schemas import HealthReply
 from collector.core.metrics import CONTENT_TYPE
 from collector.runtime import Runtime
-from collector.storage import SCHEMA_VERSION
 from probe.identity import SOFTWARE_VERSION
 
 
@@ -22,7 +21,7 @@ async def health(collector: Runtime, request: Request) -> Response:
     reply = HealthReply(
         status="ok",
         version=SOFTWARE_VERSION,
-        schema_version=SCHEMA_VERSION,
+        schema_version=counts.schema_version,
         measurements=counts.measurements,
         pending_analysis=counts.pending_analysis,
         test_list_urls=counts.test_list_urls,

@@ -241,6 +241,9 @@ class StorageCounts:
     measurements: int
     pending_analysis: int
     test_list_urls: int
+    schema_version: int
+    """The newest migration applied to the store, in its backend's own numbering (DuckDB's and
+    PostgreSQL's migrations are numbered apart)."""
 
 
 class ExportFormat(StrEnum):

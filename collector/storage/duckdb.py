@@ -364,8 +364,12 @@ class DuckDBStorage:
                 "SELECT count(*), count(*) FILTER (WHERE needs_analysis) FROM measurements"
             ).fetchall()
             (lists,) = cur.execute("SELECT count(*) FROM test_list_urls").fetchall()
+            (version,) = cur.execute("SELECT max(version) FROM schema_migrations").fetchall()
         return StorageCounts(
-            measurements=int(row[0]), pending_analysis=int(row[1]), test_list_urls=int(lists[0])
+            measurements=int(row[0]),
+            pending_analysis=int(row[1]),
+            test_list_urls=int(lists[0]),
+            schema_version=int(version[0]),
         )
 
     # -- export -------------------------------------------------------------------------------

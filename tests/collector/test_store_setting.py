@@ -8,16 +8,19 @@ import json
 import socket
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
+import trio
 
 from collector.cli import main as collector_main
 from collector.config import load_collector_config
 from collector.core.errors import ConfigInvalid
-from collector.storage import Filters, open_backends
+from collector.storage import SCHEMA_VERSION, Filters, open_backends
+from collector.storage.migrations import Migration
 from collector.storage.postgres import schema
 from collector.storage.replica_reads import ReplicaReads
-from tests.collector.running import measurement
+from tests.collector.running import measurement, start_collector
 from tests.collector.storage.test_duckdb import row_of
 from tests.postgres_cluster import PostgresCluster
 
@@ -75,3 +78,24 @@ def test_researchers_reads_go_to_the_read_store(postgres_cluster: PostgresCluste
         assert store.raw(m.uid) is None
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "postgresql"])
+async def test_health_reports_the_stores_own_applied_schema_version(
+    nursery: trio.Nursery, tmp_path: Path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    url = None
+    if backend == "postgresql":
+        url = request.getfixturevalue("postgres_cluster").create_database()
+    running = await start_collector(nursery, tmp_path, store=url)
+    async with httpx.AsyncClient(base_url=running.api) as client:
+        health = (await client.get("/health")).json()
+        if url is None:
+            assert health["schema_version"] == SCHEMA_VERSION
+            return
+        assert health["schema_version"] == schema.SCHEMA_VERSION
+        # A migration applied by another instance (a newer collector) shows at once.
+        added = Migration(schema.SCHEMA_VERSION + 1, "note", ("SELECT 1",))
+        with psycopg.connect(url, autocommit=True) as con:
+            assert schema.migrate(con, (*schema.MIGRATIONS, added)) == [added.version]
+        assert (await client.get("/health")).json()["schema_version"] == added.version

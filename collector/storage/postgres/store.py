@@ -310,9 +310,13 @@ class PostgresStorage:
                 "SELECT count(*), count(*) FILTER (WHERE needs_analysis) FROM measurements"
             ).fetchone()
             lists = con.execute("SELECT count(*) FROM test_list_urls").fetchone()
-        assert row is not None and lists is not None
+            version = con.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        assert row is not None and lists is not None and version is not None
         return StorageCounts(
-            measurements=int(row[0]), pending_analysis=int(row[1]), test_list_urls=int(lists[0])
+            measurements=int(row[0]),
+            pending_analysis=int(row[1]),
+            test_list_urls=int(lists[0]),
+            schema_version=int(version[0]),
         )
 
     # -- export -------------------------------------------------------------------------------

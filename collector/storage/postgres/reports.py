@@ -137,18 +137,30 @@ _WEIGHED = """
 """
 
 _PER_NETWORK = f"""
-    SELECT {{group}},
-           coalesce(sum((b + bn * %s::FLOAT8) * w), 0)::FLOAT8 AS bw,
-           coalesce(sum(o * w), 0)::FLOAT8 AS ow,
-           sum(b + bn + o)::BIGINT AS informative,
-           (count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0)
-            + count(DISTINCT uploader) FILTER (WHERE uploader <> '' AND b + bn + o > 0)) AS ip,
-           count(*) AS probes,
-           sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
-           sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
-           sum(pc)::BIGINT AS packet_confirmed
-    FROM ({_WEIGHED}) AS weighed GROUP BY {{group}}
+    SELECT {{group}}, bw, ow, informative, own + coalesce(u.uploaders, 0) AS ip, probes,
+           blocked, ok, down, inconclusive, confirmed, packet_confirmed
+    FROM (
+        SELECT {{group}},
+               coalesce(sum((b + bn * %s::FLOAT8) * w), 0)::FLOAT8 AS bw,
+               coalesce(sum(o * w), 0)::FLOAT8 AS ow,
+               sum(b + bn + o)::BIGINT AS informative,
+               count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0) AS own,
+               count(*) AS probes,
+               sum(b + bn)::BIGINT AS blocked, sum(o)::BIGINT AS ok, sum(d)::BIGINT AS down,
+               sum(i)::BIGINT AS inconclusive, sum(c)::BIGINT AS confirmed,
+               sum(pc)::BIGINT AS packet_confirmed
+        FROM ({_WEIGHED}) AS weighed GROUP BY {{group}}
+    ) AS sums LEFT JOIN (
+        SELECT {{group}}, count(*) AS uploaders
+        FROM (SELECT DISTINCT {{group}}, uploader FROM per_probe
+              WHERE uploader <> '' AND b + bn + o > 0) AS informative_uploaders
+        GROUP BY {{group}}
+    ) AS u USING ({{group}})
 """
+"""Each network's weighted counts (`storage.reports._PER_NETWORK`); `ip` counts the
+independent uploaders with informative measurements. The uploader networks are counted apart
+from the sums: a `count(DISTINCT)` beside them makes PostgreSQL sort every probe row for one
+sorted aggregation instead of hashing them (measured: 0.5 s of a 1.3 s daily query at 10 M)."""
 
 _METHODS = """
 methods AS (

@@ -22,7 +22,7 @@ from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import Migration, MigrationError
 from collector.storage.postgres import batches, schema
 from collector.storage.postgres.partitions import months_ahead, partition_name
-from collector.storage.postgres.store import PostgresStorage
+from collector.storage.postgres.store import ANALYSES_COMMIT, PostgresStorage
 from probe.model import Analysis, Measurement, Method, Verdict
 from tests.collector.running import measurement
 from tests.collector.storage.test_duckdb import DAY, row_of
@@ -309,3 +309,20 @@ def test_migrations_are_recorded_once_and_a_newer_schema_is_refused(url: str) ->
             schema.migrate(con)
     with pytest.raises(StorageUnavailable, match="upgrade crenel-collector"):
         PostgresStorage(url)
+
+
+def test_analyses_commit_without_waiting_for_the_flush_and_inserts_still_wait(url: str) -> None:
+    """Saving analyses sets `synchronous_commit` for its own transaction only: the connection
+    goes back to the pool flushing every commit, as an acknowledged insert needs."""
+    store = PostgresStorage(url, connections=2)
+    made = sample(6)
+    try:
+        assert ANALYSES_COMMIT == "off"
+        store.insert([row_of(m) for m in made])
+        verdicts(store, {m.uid: (Verdict.OK, []) for m in made})
+        for _ in range(4):  # every pooled connection, whichever saved the analyses
+            with store._pool.connection() as con:
+                assert con.execute("SHOW synchronous_commit").fetchone() == ("on",)
+        assert store.counts().pending_analysis == 0
+    finally:
+        store.close()

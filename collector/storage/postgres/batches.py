@@ -66,8 +66,11 @@ UPDATE measurements AS m SET
     analysed_at = a.analysed_at, analysis = a.analysis_json, needs_analysis = false,
     packet_confirmed = a.packet_confirmed
 FROM analysis_batch AS a
-WHERE m.uid = a.uid
+WHERE m.uid = a.uid AND m.uid = ANY(%s::UUID[])
 """
+"""Save the staged analyses; the parameter is their uids (so each partition's primary key finds
+the rows: the staging table has no statistics, and joined alone it made PostgreSQL scan every
+partition, a cost growing with the store)."""
 
 
 def create_staging(con: psycopg.Connection[tuple[object, ...]]) -> None:

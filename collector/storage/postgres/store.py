@@ -195,8 +195,15 @@ class PostgresStorage:
                 # is the whole transaction, flag and rollups with it, so it is analysed again.
                 cur.execute(f"SET LOCAL synchronous_commit = {ANALYSES_COMMIT}")
                 batches.copy_analyses(cur, list(new.values()))
-                old = cur.execute(rollups.OLD_STATE + " ORDER BY m.uid FOR UPDATE OF m").fetchall()
-                cur.execute(batches.SAVE_ANALYSES)
+                # The uids as a parameter too: the planner knows the staging table's size only
+                # from them, and reads each partition's primary key instead of scanning it.
+                uids = sorted(new)
+                old = cur.execute(
+                    rollups.OLD_STATE
+                    + " WHERE m.uid = ANY(%s::UUID[]) ORDER BY m.uid FOR UPDATE OF m",
+                    [uids],
+                ).fetchall()
+                cur.execute(batches.SAVE_ANALYSES, [uids])
                 deltas = rollups.compute_deltas(rollup_writes.state_pairs(old, new))
                 rollup_upserts.apply_deltas(cur, deltas)
         finally:

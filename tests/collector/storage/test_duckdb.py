@@ -252,6 +252,59 @@ def test_reanalysis_flags_rows_of_other_rules_or_references(store: Storage) -> N
     assert store.request_reanalysis(rules_version="x", reference_digest="y", everything=True) == 5
 
 
+def test_analyses_that_change_or_keep_methods_are_stored_and_counted(store: Storage) -> None:
+    """Saving keeps an unchanged method list as it is and rewrites a changed one (DuckDB writes
+    the two kinds with different statements); summaries and rollup counts follow every save."""
+    kept, changed = measurement(cc="IR"), measurement(cc="IR")
+    store.insert([row_of(kept), row_of(changed)])
+    steps: list[tuple[list[Method], list[Method]]] = [
+        ([], [Method.DNS_NXDOMAIN, Method.TCP_RESET]),
+        ([], []),
+        ([], [Method.TCP_RESET]),
+    ]
+    for kept_methods, changed_methods in steps:
+        analysed(
+            store,
+            {
+                kept.uid: (Verdict.OK, kept_methods),
+                changed.uid: (
+                    Verdict.BLOCKED if changed_methods else Verdict.OK,
+                    changed_methods,
+                ),
+            },
+        )
+        summaries = {s.uid: s for s in store.summaries(Filters(), None, 10)}
+        assert summaries[kept.uid].methods == []
+        assert summaries[changed.uid].methods == [str(m) for m in changed_methods]
+        by_method = store.aggregate(AggregationQuery(axis_x=Axis.METHOD))
+        assert {r.x: r.blocked for r in by_method} == {str(m): 1 for m in changed_methods}
+        (country,) = store.aggregate(AggregationQuery(axis_x=Axis.COUNTRY))
+        assert (country.ok, country.blocked, country.pending) == (
+            2 - bool(changed_methods),
+            int(bool(changed_methods)),
+            0,
+        )
+    assert store.counts().pending_analysis == 0
+
+
+def test_a_row_stored_with_null_methods_is_analysed_like_a_new_one(tmp_path: Path) -> None:
+    """Rows stored before new rows' methods started as an empty list hold NULL there."""
+    store = DuckDBStorage(tmp_path / "c.duckdb")
+    try:
+        old, new = measurement(), measurement()
+        store.insert([row_of(old), row_of(new)])
+        with store._transaction() as con:
+            con.execute("UPDATE measurements SET methods = NULL WHERE uid = ?", [old.uid])
+        analysed(store, {old.uid: (Verdict.OK, []), new.uid: (Verdict.OK, [])})
+        with store._reader() as cur:
+            stored = dict(cur.execute("SELECT uid::VARCHAR, methods FROM measurements").fetchall())
+        assert stored == {old.uid: [], new.uid: []}
+        (country,) = store.aggregate(AggregationQuery(axis_x=Axis.COUNTRY))
+        assert (country.ok, country.pending) == (2, 0)
+    finally:
+        store.close()
+
+
 def test_geo_mismatch_is_recorded_without_the_address(store: Storage) -> None:
     claimed = measurement(cc="IR", asn="AS197207")
     unknown = measurement(cc="ZZ", asn="AS0")

@@ -262,8 +262,11 @@ class ReportStore(Protocol):
         """Return a number that changes after every committed change to the rollups."""
         ...
 
-    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
-        """Return each domain's per-network weighted counts."""
+    def report_domains(
+        self, query: ReportQuery, settings: ModelSettings, *, details: bool = True
+    ) -> ReportTable:
+        """Return each domain's per-network weighted counts; with `details` False, methods and
+        categories may be left empty (verdicts need neither: the overview asks so)."""
         ...
 
     def report_networks(self, query: ReportQuery) -> list[CountryNetwork]:
@@ -279,7 +282,8 @@ class ReportStore(Protocol):
     ) -> dict[date, ReportTable]:
         """Return, for each day of the window with data, what `report_domains` returns for
         that day alone (weights capped per day), all days in one pass, but without methods and
-        without the summed networks too small to decide (`ReportTable.sparse` is empty)."""
+        without the summed networks too small to decide (`ReportTable.sparse` is empty); the
+        categories may be left empty too."""
         ...
 
     def report_daily_shares(

@@ -127,9 +127,11 @@ class ReplicaReads:
         """Return the replica's rollup version (the reports read its rollups)."""
         return self.replica.rollup_version
 
-    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
+    def report_domains(
+        self, query: ReportQuery, settings: ModelSettings, *, details: bool = True
+    ) -> ReportTable:
         """Return each domain's per-network counts, from the replica."""
-        return self.replica.report_domains(query, settings)
+        return self.replica.report_domains(query, settings, details=details)
 
     def report_networks(self, query: ReportQuery) -> list[CountryNetwork]:
         """Return the window's networks, from the replica."""

@@ -48,7 +48,9 @@ class CountingStore:
         self.countries = list(countries)
         self.during_build: list[Callable[[], None]] = []
 
-    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
+    def report_domains(
+        self, query: ReportQuery, settings: ModelSettings, *, details: bool = True
+    ) -> ReportTable:
         self.builds[query.cc] += 1
         for action in self.during_build:
             action()

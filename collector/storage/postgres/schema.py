@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from collector.storage.migrations import Migration, MigrationError
+from collector.storage.postgres import network_day
 
 MIGRATION_LOCK = 0x63726E6C
 """The advisory lock key migrations and partition creation take ("crnl")."""
@@ -145,6 +146,11 @@ MIGRATIONS: tuple[Migration, ...] = (
             *_ROLLUPS,
             "CREATE SEQUENCE rollup_changes",
         ),
+    ),
+    Migration(
+        2,
+        "per-day network rollup for daily verdicts",
+        (network_day.TABLE, network_day.INDEX, network_day.FILL),
     ),
 )
 """Every PostgreSQL migration, in order; the schema version is the last one's number."""

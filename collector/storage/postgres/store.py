@@ -360,9 +360,10 @@ class PostgresStorage:
             self._rollups_changed()
 
     def report_domains(
-        self, query: report_records.ReportQuery, settings: ModelSettings
+        self, query: report_records.ReportQuery, settings: ModelSettings, *, details: bool = True
     ) -> report_records.ReportTable:
-        """Return each domain's per-network weighted counts for a report window."""
+        """Return each domain's per-network weighted counts for a report window (with methods
+        and categories whatever `details` says: the protocol allows leaving them out)."""
         with self._read() as con:
             return reports.domain_rows(con, query, settings)
 

@@ -20,6 +20,7 @@ from collector.storage import ReportQuery
 from collector.storage.base import AnalysisRow
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import MIGRATIONS, migrate
+from collector.storage.reports import daily_rows_sql
 from collector.storage.window_rollups import WINDOW_DAYS
 
 FIRST = date(2026, 11, 1)
@@ -33,6 +34,7 @@ DERIVED = (
     "rollup_probe_window",
     "rollup_uploader_window",
     "rollup_window_span",
+    "rollup_network_day",
 )
 
 _INSERT = """
@@ -127,6 +129,8 @@ def _rounded(value: Any) -> Any:
         return {k: _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rounded(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_rounded(v) for v in value)
     return value
 
 
@@ -158,8 +162,25 @@ def _span(store: DuckDBStorage) -> tuple[date, date] | None:
 
 def _derived(store: DuckDBStorage) -> dict[str, list[tuple[object, ...]]]:
     return {
-        t: sorted(store._con.execute(f"SELECT * FROM {t}").fetchall(), key=str) for t in DERIVED
+        t: sorted(_rounded(store._con.execute(f"SELECT * FROM {t}").fetchall()), key=str)
+        for t in DERIVED
     }
+
+
+def _daily_rows_computed(store: DuckDBStorage) -> list[tuple[object, ...]]:
+    """Return the daily report query's rows of every country as `rollup_network_day` should
+    hold them, computed from `rollup_probe_day` now."""
+    query = daily_rows_sql("day, probe_cc, ", "true")
+    return sorted(
+        _rounded(
+            store._con.execute(
+                "SELECT day, probe_cc, domain, decided_asn, bw, ow, informative, ip, probes, "
+                "blocked, ok, down, inconclusive, confirmed, packet_confirmed "
+                f"FROM ({query})"
+            ).fetchall()
+        ),
+        key=str,
+    )
 
 
 def _check_against_rebuild(store: DuckDBStorage, until: date) -> None:
@@ -169,12 +190,29 @@ def _check_against_rebuild(store: DuckDBStorage, until: date) -> None:
     fast = _reports(store, until)
     incremental = _derived(store)
     assert fast["CN 0"]["domains"] and fast["overview 0"]["countries"]
+    assert incremental["rollup_network_day"] == _daily_rows_computed(store)
     store.rebuild_rollups()
     assert _derived(store) == incremental
     assert _reports(store, until) == fast
     store._con.execute("DELETE FROM rollup_window_span")  # every report from rollup_probe_day
     assert _reports(store, until) == fast
     store.rebuild_rollups()
+
+
+def test_network_day_rollup_moves_exactly_with_re_analysis(store: DuckDBStorage) -> None:
+    rng = random.Random(3)
+    _insert(store, rng, 0, 600, FIRST)  # dense enough that many networks are decided
+    uids = [_uid(n) for n in range(600)]
+    _analyse(store, rng, uids)
+    first = _derived(store)["rollup_network_day"]
+    assert len(first) > 20
+    assert first == _daily_rows_computed(store)
+    _analyse(store, rng, rng.sample(uids, 300))
+    moved = _derived(store)["rollup_network_day"]
+    assert moved != first
+    assert moved == _daily_rows_computed(store)
+    store.rebuild_rollups()
+    assert _derived(store)["rollup_network_day"] == moved
 
 
 def test_window_is_the_reports_default() -> None:
@@ -221,7 +259,7 @@ def test_reports_through_derived_rollups_equal_a_rebuild_from_raw_rows(
     _check_against_rebuild(store, newer)
 
 
-def test_migration_5_derives_the_rollups_of_an_existing_store(tmp_path: Path) -> None:
+def test_migrations_5_and_6_derive_the_rollups_of_an_existing_store(tmp_path: Path) -> None:
     path = tmp_path / "collector.duckdb"
     store = DuckDBStorage(path)
     rng = random.Random(7)
@@ -237,8 +275,8 @@ def test_migration_5_derives_the_rollups_of_an_existing_store(tmp_path: Path) ->
     with duckdb.connect(str(path)) as con:
         for table in DERIVED:
             con.execute(f"DROP TABLE {table}")
-        con.execute("DELETE FROM schema_migrations WHERE version = 5")
-        assert migrate(con, MIGRATIONS) == [5]
+        con.execute("DELETE FROM schema_migrations WHERE version >= 5")
+        assert migrate(con, MIGRATIONS) == [5, 6]
     store = DuckDBStorage(path)
     try:
         assert _derived(store) == derived

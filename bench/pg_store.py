@@ -25,7 +25,7 @@ from collector.storage.postgres.partitions import Partitions
 from tests.postgres_cluster import running_cluster
 
 TEMP = "pg-temp"
-ROLLUPS = ("rollup_probe_day", "rollup_methods", "rollup_domain_day")
+ROLLUPS = ("rollup_probe_day", "rollup_methods", "rollup_domain_day", "rollup_network_day")
 
 
 @contextlib.contextmanager

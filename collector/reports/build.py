@@ -75,11 +75,18 @@ class _Window:
 
 
 def _read_window(
-    store: ReportStore, query: ReportQuery, settings: ModelSettings, *, details: bool = True
+    store: ReportStore,
+    query: ReportQuery,
+    settings: ModelSettings,
+    *,
+    details: bool = True,
+    baselines: dict[str, float] | None = None,
 ) -> _Window:
-    """Return the query's window table, baselines and (when it has domains) daily tables."""
+    """Return the query's window table, baselines (read unless given) and (when it has
+    domains) daily tables."""
     table = store.report_domains(query, settings, details=details)
-    baselines = store.report_baselines(query, settings)
+    if baselines is None:
+        baselines = store.report_baselines(query, settings)
     days = _window_days(query, store.report_daily_domains(query, settings)) if table.domains else []
     return _Window(table=table, baselines=baselines, days=days)
 
@@ -264,7 +271,12 @@ def _verdict_counts_of(
     store: ReportStore, queries: Sequence[ReportQuery], settings: ModelSettings
 ) -> list[Counter[str]]:
     """Return `verdict_counts` of each query, the reads one by one, the decisions in one pass."""
-    windows = [_read_window(store, query, settings, details=False) for query in queries]
+    windows = [
+        _read_window(store, query, settings, details=False, baselines=baselines)
+        for query, baselines in zip(
+            queries, store.report_baselines_of(queries, settings), strict=True
+        )
+    ]
     decided = _decide_windows([w for w in windows if w.table.domains], settings)
     counts = iter([_counts(whole) for whole, _ in decided])
     return [next(counts) if w.table.domains else Counter() for w in windows]

@@ -277,6 +277,12 @@ class ReportStore(Protocol):
         """Return each domain's noise baseline from the other countries."""
         ...
 
+    def report_baselines_of(
+        self, queries: Sequence[ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return `report_baselines` of each query (the overview asks for every country's)."""
+        ...
+
     def report_daily_domains(
         self, query: ReportQuery, settings: ModelSettings
     ) -> dict[date, ReportTable]:

@@ -451,6 +451,13 @@ class DuckDBStorage:
         with self._reader() as con:
             return reports.baselines(con, query, settings)
 
+    def report_baselines_of(
+        self, queries: Sequence[report_records.ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return each query's noise baselines, in one query when they share a window."""
+        with self._reader() as con:
+            return reports.baselines_of(con, queries, settings)
+
     def report_daily_domains(
         self, query: report_records.ReportQuery, settings: ModelSettings
     ) -> dict[date, report_records.ReportTable]:

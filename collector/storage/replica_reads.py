@@ -141,6 +141,12 @@ class ReplicaReads:
         """Return each domain's noise baseline, from the replica."""
         return self.replica.report_baselines(query, settings)
 
+    def report_baselines_of(
+        self, queries: Sequence[ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return each query's noise baselines, from the replica."""
+        return self.replica.report_baselines_of(queries, settings)
+
     def report_daily_domains(
         self, query: ReportQuery, settings: ModelSettings
     ) -> dict[date, ReportTable]:

@@ -246,12 +246,12 @@ def daily_rows_sql(by: str, where: str) -> str:
 
 _NETWORK_DAY_ROWS = """
 SELECT day, domain, probe_asn AS decided_asn, bw, ow, informative, ip, probes, blocked, ok,
-       down, inconclusive, confirmed, packet_confirmed, 1::BIGINT AS networks,
-       NULL::VARCHAR AS methods
+       down, inconclusive, confirmed, packet_confirmed, 1::BIGINT AS networks
 FROM rollup_network_day WHERE probe_cc = ? AND day >= ? AND day <= ?
 ORDER BY day, domain, probe_asn
 """
-"""`_DAILY_DOMAIN_ROWS`'s rows of a whole country, as `network_day_rollups` keeps them."""
+"""`_DAILY_DOMAIN_ROWS`'s rows of a whole country, as `network_day_rollups` keeps them (no
+`methods` column: the daily rows have none)."""
 
 
 _CATEGORIES = """
@@ -313,13 +313,15 @@ def _fetch_rows(
 
 
 def _table(rows: dict[str, Any], categories: dict[str, str]) -> ReportTable:
-    """Return the `ReportTable` of `_DOMAIN_ROWS`'s columns."""
+    """Return the `ReportTable` of `_DOMAIN_ROWS`'s columns (without a `methods` column, every
+    network's methods are empty)."""
     domains, group = np.unique(rows["domain"].astype(str), return_inverse=True)
     names = domains.tolist()
     asn_column = rows["decided_asn"]
     listed = ~np.ma.getmaskarray(asn_column)
-    methods = rows["methods"]
     summed = np.flatnonzero(~listed)
+    methods = rows.get("methods")
+    summed_methods = [None] * len(summed) if methods is None else methods[summed].tolist()
     values = [
         np.ma.getdata(rows[name])[summed].astype(np.int64).tolist()
         for name in ("networks", "blocked", "ok", "down", "inconclusive", "probes", "confirmed",
@@ -327,7 +329,7 @@ def _table(rows: dict[str, Any], categories: dict[str, str]) -> ReportTable:
     ]  # fmt: skip
     sparse: dict[str, SparseNetworks] = {}
     for g, text, networks, blocked, ok, down, inconclusive, probes, confirmed, packet in zip(
-        group[summed].tolist(), methods[summed].tolist(), *values, strict=True
+        group[summed].tolist(), summed_methods, *values, strict=True
     ):
         sparse[names[g]] = SparseNetworks(
             networks=networks,
@@ -358,7 +360,9 @@ def _table(rows: dict[str, Any], categories: dict[str, str]) -> ReportTable:
             inconclusive=column("inconclusive"),
             confirmed=column("confirmed"),
             packet_confirmed=column("packet_confirmed"),
-            methods=[_methods(m) for m in methods[listed].tolist()],
+            methods=[{} for _ in range(int(listed.sum()))]
+            if methods is None
+            else [_methods(m) if m else {} for m in methods[listed].tolist()],
         ),
         sparse=sparse,
     )
@@ -381,11 +385,11 @@ def domain_rows(
 def daily_domain_rows(
     con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
 ) -> dict[date, ReportTable]:
-    """Return `domain_rows` of each day of the window, in one query, without methods, categories
-    and
-    without the networks too small to decide that day (a country query's summed row): each
-    probe's and uploader network's weight capped per day. A one-domain query lists every
-    network, as `domain_rows` does."""
+    """Return `domain_rows` of each day of the window, in one query, without methods,
+    categories and without the networks too small to decide that day (a country query's
+    summed row): each probe's and uploader network's weight capped per day. A one-domain query
+    lists every network, as `domain_rows` does. A whole country's rows under the default
+    settings come from `rollup_network_day`."""
     if reads_network_day(query, settings):
         rows: dict[str, Any] = con.execute(
             _NETWORK_DAY_ROWS, [query.cc, query.since, query.until]
@@ -507,6 +511,66 @@ def baselines(
     finally:
         con.execute("ROLLBACK")
     return {domain: float(share) for domain, share in rows}
+
+
+_BASELINES_OF = f"""
+SELECT target, domain, median(bw / (bw + ow))
+FROM ({_POOLED}), (SELECT unnest(?::VARCHAR[]) AS target)
+WHERE bw + ow >= ? AND probe_cc <> target
+GROUP BY target, domain HAVING count(*) >= ?
+"""
+"""`_BASELINES` of several countries at once: every country's pooled share computed once, each
+target's median over the others'."""
+
+
+def baselines_of(
+    con: duckdb.DuckDBPyConnection, queries: Sequence[ReportQuery], settings: ModelSettings
+) -> list[dict[str, float]]:
+    """Return `baselines` of each query: in one query when they differ only by country (the
+    overview's), else one by one."""
+    first = queries[0] if queries else None
+    if first is None or any(
+        (q.since, q.until, q.domain, q.origin)
+        != (first.since, first.until, first.domain, first.origin)
+        for q in queries
+    ):
+        return [baselines(con, query, settings) for query in queries]
+    targets = [q.cc for q in queries]
+    # One snapshot: the window's span and its sums are read as of the same moment.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        params: list[object] = []
+        if first.origin is None and window_rollups.span(con) == (first.since, first.until):
+            table, where = "rollup_uploader_window", "true"
+        else:
+            table, where = _POOLED_TABLE, "day >= ? AND day <= ?"
+            params += [first.since, first.until]
+        if first.domain is not None:
+            where += " AND domain = ?"
+            params.append(first.domain)
+        if first.origin is not None:
+            where += " AND origin = ?"
+            params.append(first.origin)
+        group = "domain, probe_cc"
+        pooled = _PER_UPLOADER.format(group=group, where=where, table=table)
+        rows: list[Any] = con.execute(
+            _BASELINES_OF.format(group=group, per_uploader=pooled),
+            [
+                settings.uploader_weight_cap,
+                *params,
+                settings.count_contradicted,
+                settings.min_probes,
+                targets,
+                settings.min_measurements,
+                settings.baseline_countries,
+            ],
+        ).fetchall()
+    finally:
+        con.execute("ROLLBACK")
+    found: dict[str, dict[str, float]] = {cc: {} for cc in targets}
+    for target, domain, share in rows:
+        found[target][domain] = float(share)
+    return [found[cc] for cc in targets]
 
 
 _DAILY = f"""

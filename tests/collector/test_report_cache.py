@@ -62,6 +62,11 @@ class CountingStore:
     def report_baselines(self, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
         return {}
 
+    def report_baselines_of(
+        self, queries: Sequence[ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        return [{} for _ in queries]
+
     def report_daily_domains(
         self, query: ReportQuery, settings: ModelSettings
     ) -> dict[date, ReportTable]:

@@ -381,6 +381,13 @@ class PostgresStorage:
         with self._read() as con:
             return reports.baselines(con, query, settings)
 
+    def report_baselines_of(
+        self, queries: Sequence[report_records.ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return each query's noise baselines (one query each)."""
+        with self._read() as con:
+            return [reports.baselines(con, query, settings) for query in queries]
+
     def report_daily_domains(
         self, query: report_records.ReportQuery, settings: ModelSettings
     ) -> dict[date, report_records.ReportTable]:

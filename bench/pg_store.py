@@ -33,6 +33,7 @@ ROLLUPS = (
     "rollup_probe_window",
     "rollup_uploader_window",
     "rollup_window_span",
+    "rollup_network_day",
 )
 
 

@@ -24,6 +24,9 @@ MIXED = verdict_code(RegionalVerdict.MIXED)
 INSUFFICIENT = verdict_code(RegionalVerdict.INSUFFICIENT)
 
 Floats = npt.NDArray[np.float64]
+
+_DISTINCT_FROM = 64
+"""From this many tails, `posterior_above` evaluates each distinct one once."""
 Ints = npt.NDArray[np.int64]
 Codes = npt.NDArray[np.int8]
 
@@ -34,7 +37,19 @@ def posterior_above(successes: Floats, failures: Floats, threshold: Floats) -> F
     Counts are rounded first (capped weights make them fractional): P(Beta(a, b) > x) is the
     regularised incomplete beta I_{1-x}(b, a), a binomial tail for these whole counts.
     """
-    return beta_survival(1.0 + np.rint(successes), 1.0 + np.rint(failures), threshold)
+    a, b = 1.0 + np.rint(successes), 1.0 + np.rint(failures)
+    a, b, threshold = np.broadcast_arrays(a, b, np.asarray(threshold, dtype=np.float64))
+    if a.size < _DISTINCT_FROM or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return beta_survival(a, b, threshold)
+    # Reports ask for few distinct (count, count, threshold) triples (254,000 tails of the
+    # overview are 6,000 triples): evaluate each once. Same values, elementwise.
+    levels, level_at = np.unique(threshold, return_inverse=True)
+    high_a, high_b = float(a.max()), float(b.max())
+    if min(a.min(), b.min()) < 0.0 or (high_a + 1.0) * (high_b + 1.0) * len(levels) >= 2.0**62:
+        return beta_survival(a, b, threshold)
+    key = (a.astype(np.int64) * (int(high_b) + 1) + b.astype(np.int64)) * len(levels) + level_at
+    _, first, where = np.unique(key, return_index=True, return_inverse=True)
+    return beta_survival(a[first], b[first], threshold[first])[where]
 
 
 def wilson_interval(successes: Floats, trials: Floats, z: float = Z_95) -> tuple[Floats, Floats]:
@@ -117,10 +132,21 @@ def decide_networks(
     with np.errstate(divide="ignore", invalid="ignore"):
         share: Floats = np.where(enough, bw / trials, np.nan).astype(np.float64)
     block_at = raised_by_baseline(settings.blocked_share, columns.baseline, settings)
-    above = posterior_above(bw, ow, block_at)
-    partly = posterior_above(
-        bw, ow, raised_by_baseline(settings.partial_share, columns.baseline, settings)
-    ) - posterior_above(bw, ow, np.full(len(bw), 1.0 - settings.partial_share))
+    # The three tails in one call (elementwise, so the same values; one call costs less).
+    n = len(bw)
+    tails = posterior_above(
+        np.tile(bw, 3),
+        np.tile(ow, 3),
+        np.concatenate(
+            [
+                block_at,
+                raised_by_baseline(settings.partial_share, columns.baseline, settings),
+                np.full(n, 1.0 - settings.partial_share),
+            ]
+        ),
+    )
+    above = tails[:n]
+    partly = tails[n : 2 * n] - tails[2 * n :]
     blocked = enough & ((above >= level) | ((share >= block_at) & (columns.confirmed > 0)))
     clear = enough & ~blocked & (above <= 1.0 - settings.decide_at)
     mixed = enough & ~blocked & ~clear & (partly >= level)

@@ -8,7 +8,8 @@ one whole in a storage reader thread; the CLI calls them directly.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
@@ -20,7 +21,7 @@ from collector.reports.domains import (
     Series,
     TableDecisions,
     daily_series,
-    decide_table,
+    decide_tables,
     domain_reports,
     empty_table,
     reconcile_days,
@@ -38,7 +39,10 @@ from collector.reports.model import (
     TimelineDay,
     TimelineNetwork,
 )
-from collector.storage import ReportQuery, ReportStore
+from collector.storage import ReportQuery, ReportStore, ReportTable
+
+DayTable = tuple[date, ReportTable]
+"""One day of a window and its table."""
 
 DEFAULT_WINDOW_DAYS = 7
 SAMPLE_LIMIT = 20
@@ -51,6 +55,60 @@ def default_window(today: date, days: int = DEFAULT_WINDOW_DAYS) -> tuple[date, 
     return today - timedelta(days=days - 1), today
 
 
+def _window_days(query: ReportQuery, tables: Mapping[date, ReportTable]) -> list[DayTable]:
+    """Return every day of the query's window with its table (an empty one without data)."""
+    days = (query.until - query.since).days + 1
+    out = []
+    for offset in range(days):
+        day = query.since + timedelta(days=offset)
+        out.append((day, tables.get(day) or empty_table()))
+    return out
+
+
+@dataclass(frozen=True)
+class _Window:
+    """What deciding one country's window takes: its table, baselines and daily tables."""
+
+    table: ReportTable
+    baselines: dict[str, float]
+    days: list[DayTable]
+
+
+def _read_window(
+    store: ReportStore,
+    query: ReportQuery,
+    settings: ModelSettings,
+    *,
+    details: bool = True,
+    baselines: dict[str, float] | None = None,
+) -> _Window:
+    """Return the query's window table, baselines (read unless given) and (when it has
+    domains) daily tables."""
+    table = store.report_domains(query, settings, details=details)
+    if baselines is None:
+        baselines = store.report_baselines(query, settings)
+    days = _window_days(query, store.report_daily_domains(query, settings)) if table.domains else []
+    return _Window(table=table, baselines=baselines, days=days)
+
+
+def _decide_windows(
+    windows: Sequence[_Window], settings: ModelSettings
+) -> list[tuple[TableDecisions, list[tuple[date, TableDecisions]]]]:
+    """Return each window decided (reconciled with its days) and its days decided, all in one
+    `decide_tables` pass."""
+    tables: list[tuple[ReportTable, dict[str, float]]] = []
+    for window in windows:
+        tables.append((window.table, window.baselines))
+        tables += [(table, window.baselines) for _, table in window.days]
+    decided = iter(decide_tables(tables, settings))
+    out = []
+    for window in windows:
+        whole = next(decided)
+        days = [(day, next(decided)) for day, _ in window.days]
+        out.append((reconcile_days(whole, [d for _, d in days]), days))
+    return out
+
+
 def _decided_days(
     store: ReportStore,
     query: ReportQuery,
@@ -59,14 +117,9 @@ def _decided_days(
 ) -> list[tuple[date, TableDecisions]]:
     """Return every day of the query's window decided like the window (with its baselines);
     a day without data has an empty table."""
-    tables = store.report_daily_domains(query, settings)
-    days = (query.until - query.since).days + 1
-    out = []
-    for offset in range(days):
-        day = query.since + timedelta(days=offset)
-        table = tables.get(day) or empty_table()
-        out.append((day, decide_table(table, baselines, settings)))
-    return out
+    days = _window_days(query, store.report_daily_domains(query, settings))
+    decided = decide_tables([(table, baselines) for _, table in days], settings)
+    return [(day, d) for (day, _), d in zip(days, decided, strict=True)]
 
 
 _ORDER = {
@@ -91,12 +144,10 @@ def country_report(
 ) -> CountryReport:
     """Return the report of one country (network, category) over the query's window: each
     domain's verdict agrees with its networks' and with its daily verdicts (`changes`)."""
-    table = store.report_domains(query, settings)
-    baselines = store.report_baselines(query, settings)
+    window = _read_window(store, query, settings)
     stored_networks = store.report_networks(query)
     names = {n.asn: n.name for n in stored_networks}
-    days = _decided_days(store, query, baselines, settings) if table.domains else []
-    decided = reconcile_days(decide_table(table, baselines, settings), [d for _, d in days])
+    [(decided, days)] = _decide_windows([window], settings)
     lines = domain_reports(decided, names)
     blocked = [d.domain for d in lines if d.verdict == RegionalVerdict.BLOCKED.value]
     reports = _with_since(lines, daily_series(blocked, days))
@@ -167,14 +218,12 @@ def domain_detail(
     """Return one domain's page: summary, daily timeline per network (every day of the window),
     changes, evidence."""
     assert query.domain is not None
-    table = store.report_domains(query, settings)
-    if not table.domains:
+    window = _read_window(store, query, settings)
+    if not window.table.domains:
         return None
-    [domain] = table.domains
+    [domain] = window.table.domains
     names = {n.asn: n.name for n in store.report_networks(query)}
-    baselines = store.report_baselines(query, settings)
-    days = _decided_days(store, query, baselines, settings)
-    decided = reconcile_days(decide_table(table, baselines, settings), [d for _, d in days])
+    [(decided, days)] = _decide_windows([window], settings)
     series = daily_series([domain], days)
     [summary] = _with_since(domain_reports(decided, names), series)
     timeline = [_timeline_day(day, domain_reports(d, names)) for day, d in days]
@@ -205,17 +254,32 @@ CountryReportFunction = Callable[[S, ReportQuery, ModelSettings, datetime], Coun
 """`country_report` or a cached stand-in (`collector.reports.cache.ReportCache`)."""
 
 
+def _counts(decided: TableDecisions) -> Counter[str]:
+    return Counter(VERDICTS[code].value for code in decided.domains.verdict.tolist())
+
+
 def verdict_counts(store: ReportStore, query: ReportQuery, settings: ModelSettings) -> Counter[str]:
     """Return how many domains of the country's report have each verdict: the report's own
     verdicts (`country_report`, reconciled with their days), without what only its page shows
-    (the report lines, each blocked domain's `since`, the networks and their names)."""
-    table = store.report_domains(query, settings)
-    if not table.domains:
-        return Counter()
-    baselines = store.report_baselines(query, settings)
-    days = _decided_days(store, query, baselines, settings)
-    decided = reconcile_days(decide_table(table, baselines, settings), [d for _, d in days])
-    return Counter(VERDICTS[code].value for code in decided.domains.verdict.tolist())
+    (the report lines and their methods and categories, each blocked domain's `since`, the
+    networks and their names)."""
+    [counts] = _verdict_counts_of(store, [query], settings)
+    return counts
+
+
+def _verdict_counts_of(
+    store: ReportStore, queries: Sequence[ReportQuery], settings: ModelSettings
+) -> list[Counter[str]]:
+    """Return `verdict_counts` of each query, the reads one by one, the decisions in one pass."""
+    windows = [
+        _read_window(store, query, settings, details=False, baselines=baselines)
+        for query, baselines in zip(
+            queries, store.report_baselines_of(queries, settings), strict=True
+        )
+    ]
+    decided = _decide_windows([w for w in windows if w.table.domains], settings)
+    counts = iter([_counts(whole) for whole, _ in decided])
+    return [next(counts) if w.table.domains else Counter() for w in windows]
 
 
 def countries(
@@ -232,13 +296,16 @@ def countries(
     blocks (each country's verdicts from `report_of`'s report when given, such as a cached one,
     else from `verdict_counts`)."""
     lines: list[CountrySummaryReport] = []
-    for summary in store.report_countries(since, until, origin):
-        query = ReportQuery(cc=summary.cc, since=since, until=until, origin=origin)
-        if report_of is None:
-            verdicts = verdict_counts(store, query, settings)
-        else:
-            report = report_of(store, query, settings, now)
-            verdicts = Counter(d.verdict for d in report.domains)
+    summaries = store.report_countries(since, until, origin)
+    queries = [
+        ReportQuery(cc=summary.cc, since=since, until=until, origin=origin) for summary in summaries
+    ]
+    if report_of is None:
+        counted = _verdict_counts_of(store, queries, settings)
+    else:
+        reports = (report_of(store, query, settings, now) for query in queries)
+        counted = [Counter(d.verdict for d in report.domains) for report in reports]
+    for summary, verdicts in zip(summaries, counted, strict=True):
         lines.append(
             CountrySummaryReport(
                 cc=summary.cc,

@@ -265,8 +265,11 @@ class ReportStore(Protocol):
         """Return a number that changes after every committed change to the rollups."""
         ...
 
-    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
-        """Return each domain's per-network weighted counts."""
+    def report_domains(
+        self, query: ReportQuery, settings: ModelSettings, *, details: bool = True
+    ) -> ReportTable:
+        """Return each domain's per-network weighted counts; with `details` False, methods and
+        categories may be left empty (verdicts need neither: the overview asks so)."""
         ...
 
     def report_networks(self, query: ReportQuery) -> list[CountryNetwork]:
@@ -277,12 +280,19 @@ class ReportStore(Protocol):
         """Return each domain's noise baseline from the other countries."""
         ...
 
+    def report_baselines_of(
+        self, queries: Sequence[ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return `report_baselines` of each query (the overview asks for every country's)."""
+        ...
+
     def report_daily_domains(
         self, query: ReportQuery, settings: ModelSettings
     ) -> dict[date, ReportTable]:
         """Return, for each day of the window with data, what `report_domains` returns for
         that day alone (weights capped per day), all days in one pass, but without methods and
-        without the summed networks too small to decide (`ReportTable.sparse` is empty)."""
+        without the summed networks too small to decide (`ReportTable.sparse` is empty); the
+        categories may be left empty too."""
         ...
 
     def report_daily_shares(

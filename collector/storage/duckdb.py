@@ -464,11 +464,12 @@ class DuckDBStorage:
             self._con.execute(f"SET memory_limit = '{int(self._memory_mb)}MiB'")
 
     def report_domains(
-        self, query: report_records.ReportQuery, settings: ModelSettings
+        self, query: report_records.ReportQuery, settings: ModelSettings, *, details: bool = True
     ) -> report_records.ReportTable:
-        """Return each domain's per-network weighted counts for a report window."""
+        """Return each domain's per-network weighted counts for a report window (without
+        methods and categories unless `details`)."""
         with self._reader() as con:
-            return reports.domain_rows(con, query, settings)
+            return reports.domain_rows(con, query, settings, details=details)
 
     def report_networks(
         self, query: report_records.ReportQuery
@@ -483,6 +484,13 @@ class DuckDBStorage:
         """Return each domain's noise baseline from the other countries."""
         with self._reader() as con:
             return reports.baselines(con, query, settings)
+
+    def report_baselines_of(
+        self, queries: Sequence[report_records.ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return each query's noise baselines, in one query when they share a window."""
+        with self._reader() as con:
+            return reports.baselines_of(con, queries, settings)
 
     def report_daily_domains(
         self, query: report_records.ReportQuery, settings: ModelSettings

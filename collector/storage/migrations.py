@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from collector.storage import pooled_rollups, window_rollups
+from collector.storage import network_day_rollups, pooled_rollups, window_rollups
 from collector.storage.rollups import (
     FILLS,
     MIGRATION_3_STATEMENTS,
@@ -92,6 +92,10 @@ MIGRATION_5_STATEMENTS: tuple[str, ...] = (
 rollup: counts pooled per uploader network (`pooled_rollups`), and each probe's sums over the
 default window (`window_rollups`)."""
 
+MIGRATION_6_STATEMENTS: tuple[str, ...] = (network_day_rollups.TABLE, network_day_rollups.FILL)
+"""Migration 6: the rows a report's daily verdicts read, per day, country, domain and network
+(`network_day_rollups`), from the per-probe rollup."""
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -168,6 +172,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "uploader networks in measurements and rollups", MIGRATION_3_STATEMENTS),
     Migration(4, "origin of measurements, in measurements and rollups", MIGRATION_4_STATEMENTS),
     Migration(5, "pooled and rolling-window rollups for reports", MIGRATION_5_STATEMENTS),
+    Migration(6, "per-day network rollup for daily verdicts", MIGRATION_6_STATEMENTS),
 )
 """Every migration, in order; the schema version is the last one's number."""
 

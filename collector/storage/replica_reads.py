@@ -127,9 +127,11 @@ class ReplicaReads:
         """Return the replica's rollup version (the reports read its rollups)."""
         return self.replica.rollup_version
 
-    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
+    def report_domains(
+        self, query: ReportQuery, settings: ModelSettings, *, details: bool = True
+    ) -> ReportTable:
         """Return each domain's per-network counts, from the replica."""
-        return self.replica.report_domains(query, settings)
+        return self.replica.report_domains(query, settings, details=details)
 
     def report_networks(self, query: ReportQuery) -> list[CountryNetwork]:
         """Return the window's networks, from the replica."""
@@ -138,6 +140,12 @@ class ReplicaReads:
     def report_baselines(self, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
         """Return each domain's noise baseline, from the replica."""
         return self.replica.report_baselines(query, settings)
+
+    def report_baselines_of(
+        self, queries: Sequence[ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return each query's noise baselines, from the replica."""
+        return self.replica.report_baselines_of(queries, settings)
 
     def report_daily_domains(
         self, query: ReportQuery, settings: ModelSettings

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from collector.regional.columns import Floats, Ints
-from collector.regional.model import NetworkCounts, SparseNetworks
+from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
 
 
 @dataclass(frozen=True)
@@ -155,3 +155,32 @@ def network_counts(values: Sequence[Any], methods: dict[str, int]) -> NetworkCou
         packet_confirmed=int(packet),
         methods=methods,
     )
+
+
+NETWORK_DAY_SETTINGS = ModelSettings()
+"""The settings the per-day network rollup (`rollup_network_day`) is computed with."""
+
+
+def _row_settings(settings: ModelSettings) -> tuple[object, ...]:
+    """Return the settings the daily report query's rows depend on."""
+    return (
+        settings.count_contradicted,
+        settings.no_control_weight,
+        settings.probe_weight_cap,
+        settings.uploader_weight_cap,
+        settings.min_measurements,
+        settings.min_probes,
+    )
+
+
+def reads_network_day(query: ReportQuery, settings: ModelSettings) -> bool:
+    """Return whether the daily rows of `query` are those `rollup_network_day` keeps: a whole
+    country (no network, region, category, domain or origin) under its settings."""
+    whole = (
+        query.asn is None
+        and query.region is None
+        and query.category is None
+        and query.domain is None
+        and query.origin is None
+    )
+    return whole and _row_settings(settings) == _row_settings(NETWORK_DAY_SETTINGS)

@@ -19,6 +19,7 @@ from collector.regional.columns import Ints
 from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
 from collector.storage import window_rollups
 from collector.storage.report_records import (
+    NETWORK_DAY_SETTINGS,
     CountryNetwork,
     CountrySummary,
     NetworkTable,
@@ -28,6 +29,7 @@ from collector.storage.report_records import (
     fingerprint_names,
     network_counts,
     parse_methods,
+    reads_network_day,
 )
 
 
@@ -179,12 +181,12 @@ marked AS (
 )"""
 
 
-def _domain_rows_sql(by: str) -> str:
+def _domain_rows_sql(by: str, *, methods: bool = True) -> str:
     """Return the per-(domain, network) query of a window (`by` = '', with each network's
-    methods) or of each of its days (`by` = 'day, ': caps, thresholds and sums per day; neither
-    methods nor the summed row of networks too small to decide, which daily verdicts do not
-    use)."""
-    marked = _NO_METHODS if by else _METHODS
+    methods unless `methods` is False) or of each of its days (`by` = 'day, ': caps, thresholds
+    and sums per day; neither methods nor the summed row of networks too small to decide, which
+    daily verdicts do not use)."""
+    marked = _METHODS if methods and not by else _NO_METHODS
     return f"""
 WITH per_probe AS MATERIALIZED ({{per_probe}}),
 per_network AS ({_PER_NETWORK.format(group=by + "domain, probe_asn", scope=by + "domain")}),
@@ -204,8 +206,53 @@ _DOMAIN_ROWS = _domain_rows_sql("")
 without; `networks` counts a row's networks, `methods` lists `method=count` pairs (';'-joined,
 a method repeated once per network in the summed row)."""
 
+_VERDICT_ROWS = _domain_rows_sql("", methods=False)
+"""`_DOMAIN_ROWS` without methods (`methods` NULL): what verdicts need."""
+
 _DAILY_DOMAIN_ROWS = _domain_rows_sql("day, ")
 """`_DOMAIN_ROWS` for each day of the window at once, without methods or summed rows."""
+
+
+def _literal(value: object) -> str:
+    """Return `value` as a SQL literal of the type DuckDB gives it as a parameter."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"CAST({value!r} AS DOUBLE)"
+    if isinstance(value, int):
+        return str(value)
+    raise TypeError(f"no literal for {value!r}")
+
+
+def daily_rows_sql(by: str, where: str) -> str:
+    """Return `_DAILY_DOMAIN_ROWS` grouped by `by` ('day, ' or 'day, probe_cc, ') over the
+    `rollup_probe_day` rows `where` (no parameters) selects, with `NETWORK_DAY_SETTINGS` as
+    literals: the query `network_day_rollups` keeps the result of."""
+    settings = NETWORK_DAY_SETTINGS
+    per_probe = _PER_PROBE.format(group=by + "domain, probe_asn", where=where)
+    sql = _domain_rows_sql(by).format(per_probe=per_probe, method_where="")
+    values = [
+        settings.count_contradicted,
+        *_weights(settings),
+        settings.min_measurements,
+        settings.min_probes,
+    ]
+    pieces = sql.split("?")
+    assert len(pieces) == len(values) + 1, "one value per parameter"
+    return pieces[0] + "".join(
+        _literal(v) + rest for v, rest in zip(values, pieces[1:], strict=True)
+    )
+
+
+_NETWORK_DAY_ROWS = """
+SELECT day, domain, probe_asn AS decided_asn, bw, ow, informative, ip, probes, blocked, ok,
+       down, inconclusive, confirmed, packet_confirmed, 1::BIGINT AS networks
+FROM rollup_network_day WHERE probe_cc = ? AND day >= ? AND day <= ?
+ORDER BY day, domain, probe_asn
+"""
+"""`_DAILY_DOMAIN_ROWS`'s rows of a whole country, as `network_day_rollups` keeps them (no
+`methods` column: the daily rows have none)."""
+
 
 _CATEGORIES = """
 SELECT domain, any_value(category_code) FROM rollup_probe_day
@@ -232,11 +279,14 @@ def _fetch_rows(
     settings: ModelSettings,
     *,
     daily: bool = False,
+    details: bool = True,
 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the columns of `sql` for the query, and each domain's category unless `details`
+    is False (then none)."""
     params: list[object] = []
     where = _filters(query, params)
     method_params: list[object] = []
-    method_where = "" if daily else _filters(query, method_params, category=False)
+    method_where = "" if daily or not details else _filters(query, method_params, category=False)
     thresholds = (
         [0, 0] if query.domain is not None else [settings.min_measurements, settings.min_probes]
     )
@@ -254,6 +304,8 @@ def _fetch_rows(
         ).fetchnumpy()
     finally:
         con.execute("ROLLBACK")
+    if not details:
+        return rows, {}
     categories: dict[str, str] = dict(
         con.execute(_CATEGORIES.format(where=where), params).fetchall()
     )
@@ -261,13 +313,15 @@ def _fetch_rows(
 
 
 def _table(rows: dict[str, Any], categories: dict[str, str]) -> ReportTable:
-    """Return the `ReportTable` of `_DOMAIN_ROWS`'s columns."""
+    """Return the `ReportTable` of `_DOMAIN_ROWS`'s columns (without a `methods` column, every
+    network's methods are empty)."""
     domains, group = np.unique(rows["domain"].astype(str), return_inverse=True)
     names = domains.tolist()
     asn_column = rows["decided_asn"]
     listed = ~np.ma.getmaskarray(asn_column)
-    methods = rows["methods"]
     summed = np.flatnonzero(~listed)
+    methods = rows.get("methods")
+    summed_methods = [None] * len(summed) if methods is None else methods[summed].tolist()
     values = [
         np.ma.getdata(rows[name])[summed].astype(np.int64).tolist()
         for name in ("networks", "blocked", "ok", "down", "inconclusive", "probes", "confirmed",
@@ -275,7 +329,7 @@ def _table(rows: dict[str, Any], categories: dict[str, str]) -> ReportTable:
     ]  # fmt: skip
     sparse: dict[str, SparseNetworks] = {}
     for g, text, networks, blocked, ok, down, inconclusive, probes, confirmed, packet in zip(
-        group[summed].tolist(), methods[summed].tolist(), *values, strict=True
+        group[summed].tolist(), summed_methods, *values, strict=True
     ):
         sparse[names[g]] = SparseNetworks(
             networks=networks,
@@ -306,29 +360,45 @@ def _table(rows: dict[str, Any], categories: dict[str, str]) -> ReportTable:
             inconclusive=column("inconclusive"),
             confirmed=column("confirmed"),
             packet_confirmed=column("packet_confirmed"),
-            methods=[_methods(m) for m in methods[listed].tolist()],
+            methods=[{} for _ in range(int(listed.sum()))]
+            if methods is None
+            else [_methods(m) if m else {} for m in methods[listed].tolist()],
         ),
         sparse=sparse,
     )
 
 
 def domain_rows(
-    con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
+    con: duckdb.DuckDBPyConnection,
+    query: ReportQuery,
+    settings: ModelSettings,
+    *,
+    details: bool = True,
 ) -> ReportTable:
     """Return every domain of the report with its decidable networks' weighted counts and the
     sum of the rest; a one-domain query lists every network. Network names are left to
-    `networks`."""
-    return _table(*_fetch_rows(con, _DOMAIN_ROWS, query, settings))
+    `networks`; methods and categories to `details` (empty without)."""
+    sql = _DOMAIN_ROWS if details else _VERDICT_ROWS
+    return _table(*_fetch_rows(con, sql, query, settings, details=details))
 
 
 def daily_domain_rows(
     con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
 ) -> dict[date, ReportTable]:
-    """Return `domain_rows` of each day of the window, in one query, without methods and
-    without the networks too small to decide that day (a country query's summed row): each
-    probe's and uploader network's weight capped per day. A one-domain query lists every
-    network, as `domain_rows` does."""
-    rows, categories = _fetch_rows(con, _DAILY_DOMAIN_ROWS, query, settings, daily=True)
+    """Return `domain_rows` of each day of the window, in one query, without methods,
+    categories and without the networks too small to decide that day (a country query's
+    summed row): each probe's and uploader network's weight capped per day. A one-domain query
+    lists every network, as `domain_rows` does. A whole country's rows under the default
+    settings come from `rollup_network_day`."""
+    if reads_network_day(query, settings):
+        rows: dict[str, Any] = con.execute(
+            _NETWORK_DAY_ROWS, [query.cc, query.since, query.until]
+        ).fetchnumpy()
+        categories: dict[str, str] = {}
+    else:
+        rows, categories = _fetch_rows(
+            con, _DAILY_DOMAIN_ROWS, query, settings, daily=True, details=False
+        )
     days = np.asarray(rows["day"]).astype("datetime64[D]")
     if not len(days):
         return {}
@@ -441,6 +511,66 @@ def baselines(
     finally:
         con.execute("ROLLBACK")
     return {domain: float(share) for domain, share in rows}
+
+
+_BASELINES_OF = f"""
+SELECT target, domain, median(bw / (bw + ow))
+FROM ({_POOLED}), (SELECT unnest(?::VARCHAR[]) AS target)
+WHERE bw + ow >= ? AND probe_cc <> target
+GROUP BY target, domain HAVING count(*) >= ?
+"""
+"""`_BASELINES` of several countries at once: every country's pooled share computed once, each
+target's median over the others'."""
+
+
+def baselines_of(
+    con: duckdb.DuckDBPyConnection, queries: Sequence[ReportQuery], settings: ModelSettings
+) -> list[dict[str, float]]:
+    """Return `baselines` of each query: in one query when they differ only by country (the
+    overview's), else one by one."""
+    first = queries[0] if queries else None
+    if first is None or any(
+        (q.since, q.until, q.domain, q.origin)
+        != (first.since, first.until, first.domain, first.origin)
+        for q in queries
+    ):
+        return [baselines(con, query, settings) for query in queries]
+    targets = [q.cc for q in queries]
+    # One snapshot: the window's span and its sums are read as of the same moment.
+    con.execute("BEGIN TRANSACTION")
+    try:
+        params: list[object] = []
+        if first.origin is None and window_rollups.span(con) == (first.since, first.until):
+            table, where = "rollup_uploader_window", "true"
+        else:
+            table, where = _POOLED_TABLE, "day >= ? AND day <= ?"
+            params += [first.since, first.until]
+        if first.domain is not None:
+            where += " AND domain = ?"
+            params.append(first.domain)
+        if first.origin is not None:
+            where += " AND origin = ?"
+            params.append(first.origin)
+        group = "domain, probe_cc"
+        pooled = _PER_UPLOADER.format(group=group, where=where, table=table)
+        rows: list[Any] = con.execute(
+            _BASELINES_OF.format(group=group, per_uploader=pooled),
+            [
+                settings.uploader_weight_cap,
+                *params,
+                settings.count_contradicted,
+                settings.min_probes,
+                targets,
+                settings.min_measurements,
+                settings.baseline_countries,
+            ],
+        ).fetchall()
+    finally:
+        con.execute("ROLLBACK")
+    found: dict[str, dict[str, float]] = {cc: {} for cc in targets}
+    for target, domain, share in rows:
+        found[target][domain] = float(share)
+    return [found[cc] for cc in targets]
 
 
 _DAILY = f"""

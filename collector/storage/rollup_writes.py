@@ -12,7 +12,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from collector.storage import pooled_rollups, rollups, window_rollups
+from collector.storage import network_day_rollups, pooled_rollups, rollups, window_rollups
 from collector.storage.base import AnalysisRow
 
 
@@ -102,6 +102,8 @@ def apply_deltas(con: duckdb.DuckDBPyConnection, deltas: rollups.Deltas) -> None
         columns["origin"] = pa.array([k[8] for k in keys], pa.string())
         probe_day_delta = pa.table(columns)  # noqa: F841 - read by the SQL below
         con.execute(rollups.UPSERT_PROBE_DAY)
+        con.execute(network_day_rollups.DELETE_TOUCHED)
+        con.execute(network_day_rollups.INSERT_TOUCHED)
         con.execute(pooled_rollups.UPSERT)
         if window_rollups.moves(con, max(k[0] for k in keys)):
             for statement in window_rollups.REFRESH:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from collector.storage import pooled_rollups, window_rollups
+from collector.storage import network_day_rollups, pooled_rollups, window_rollups
 
 COUNTS = (
     "blocked",
@@ -214,6 +214,8 @@ REBUILD: tuple[str, ...] = (
     *FILLS,
     pooled_rollups.FILL,
     *window_rollups.REFRESH,
+    "DELETE FROM rollup_network_day",
+    network_day_rollups.FILL,
 )
 """Recompute every rollup from the analysed measurements (repair, benchmarks); the pooled and
 rolling-window rollups (migration 5) from the per-probe one.

@@ -48,7 +48,9 @@ class CountingStore:
         self.countries = list(countries)
         self.during_build: list[Callable[[], None]] = []
 
-    def report_domains(self, query: ReportQuery, settings: ModelSettings) -> ReportTable:
+    def report_domains(
+        self, query: ReportQuery, settings: ModelSettings, *, details: bool = True
+    ) -> ReportTable:
         self.builds[query.cc] += 1
         for action in self.during_build:
             action()
@@ -59,6 +61,11 @@ class CountingStore:
 
     def report_baselines(self, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
         return {}
+
+    def report_baselines_of(
+        self, queries: Sequence[ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        return [{} for _ in queries]
 
     def report_daily_domains(
         self, query: ReportQuery, settings: ModelSettings

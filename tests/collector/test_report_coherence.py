@@ -34,7 +34,7 @@ from collector.reports.model import (
     DomainReport,
 )
 from collector.reports.render import render_markdown
-from collector.storage import ReportQuery
+from collector.storage import ReportQuery, network_day_rollups
 from collector.storage.duckdb import DuckDBStorage
 from probe.model import Measurement
 from tests.collector.regional_oracle import Days, ProbeCounts, estimate_over_days, set_rule
@@ -240,6 +240,10 @@ def _load(store: DuckDBStorage, data: Mapping[str, Days]) -> None:
                         "'NEWS', 'Net', ?, 0, ?, ?, 0, 0, 0, 'crenel')",
                         [day, asn, domain, p.uploader, p.probe_id, p.blocked, p.ok, p.down],
                     )
+    # Derived as a rebuild does: the country's daily rows then come from the per-day network
+    # rollup, a domain page's from the per-probe rollup, and the two must agree.
+    store._con.execute("DELETE FROM rollup_network_day")
+    store._con.execute(network_day_rollups.FILL)
 
 
 def test_generated_datasets_agree_everywhere_and_with_the_oracle() -> None:

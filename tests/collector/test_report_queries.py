@@ -13,8 +13,9 @@ import pytest
 from collector.regional.model import ModelSettings
 from collector.storage import ReportQuery, Storage
 from collector.storage.duckdb import DuckDBStorage
+from collector.storage.network_day_rollups import FILL as FILL_NETWORK_DAY
 from collector.storage.pooled_rollups import FILL as FILL_POOLED
-from collector.storage.postgres import derived_rollups
+from collector.storage.postgres import derived_rollups, network_day
 from collector.storage.postgres.store import PostgresStorage
 from collector.storage.window_rollups import REFRESH as REFRESH_WINDOW
 from tests.collector.regional_oracle import (
@@ -62,12 +63,14 @@ def _probe_day(
 
 
 def _pool(store: DuckDBStorage) -> None:
-    """Derive the pooled and window rollups from the hand-made per-probe rows, as a rebuild
-    does."""
+    """Derive the pooled, window and per-day network rollups from the hand-made per-probe rows,
+    as a rebuild does."""
     store._con.execute("DELETE FROM rollup_uploader_day")
     store._con.execute(FILL_POOLED)
     for statement in REFRESH_WINDOW:
         store._con.execute(statement)
+    store._con.execute("DELETE FROM rollup_network_day")
+    store._con.execute(FILL_NETWORK_DAY)
 
 
 def _insert(store: Storage, sql: str, values: list[object]) -> None:
@@ -78,6 +81,8 @@ def _insert(store: Storage, sql: str, values: list[object]) -> None:
             con.execute("DELETE FROM rollup_uploader_day")
             for statement in (derived_rollups.FILL_POOLED, *derived_rollups.REFRESH):
                 con.execute(statement)
+            con.execute("DELETE FROM rollup_network_day")  # derived, as a rebuild does
+            con.execute(network_day.FILL)
     else:
         assert isinstance(store, DuckDBStorage)
         store._con.execute(sql, values)
@@ -199,6 +204,10 @@ def test_baseline_in_sql_is_the_models_median(store: Storage) -> None:
     _country_day(store, "FR", "a", blocked=5, ok=0, uploader="evil")  # one uploader network
     expected = noise_baseline([b / (b + o) for b, o in shares.values()], S)
     assert store.report_baselines(QUERY, S) == {"d.example": pytest.approx(expected)}
+    # All countries' baselines at once (the overview's) are each country's own.
+    every = [replace(QUERY, cc=cc) for cc in ("CN", *shares, "US", "FR")]
+    assert store.report_baselines_of(every, S) == [store.report_baselines(q, S) for q in every]
+    assert store.report_baselines_of(every, S)[1] == {"d.example": pytest.approx(0.5)}  # RU TR DE
     _insert(store, "DELETE FROM rollup_probe_day WHERE probe_cc NOT IN ('IR', 'RU')", [])
     assert store.report_baselines(QUERY, S) == {}  # two countries are too few for a baseline
 

@@ -32,6 +32,7 @@ from collector.storage.report_records import (
     fingerprint_names,
     network_counts,
     parse_methods,
+    reads_network_day,
 )
 
 Con = psycopg.Connection[tuple[Any, ...]]
@@ -203,6 +204,21 @@ _DOMAIN_ROWS = _domain_rows_sql("")
 _DAILY_DOMAIN_ROWS = _domain_rows_sql("day, ")
 
 
+def daily_rows_template(by: str) -> str:
+    """Return the daily query grouped by `by` ('day, probe_cc, ' for every country), its
+    `{where}` and parameters (as `_fetch_rows` passes them) still to fill."""
+    return _domain_rows_sql(by).replace("{method_where}", "")
+
+
+_NETWORK_DAY_ROWS = """
+SELECT day, domain, probe_asn, bw, ow, informative, ip, probes, blocked, ok, down,
+       inconclusive, confirmed, packet_confirmed, 1::BIGINT, NULL::TEXT
+FROM rollup_network_day WHERE probe_cc = %s AND day >= %s AND day <= %s
+ORDER BY day, domain, probe_asn
+"""
+"""`_DAILY_DOMAIN_ROWS`' rows of a whole country, as `network_day` keeps them."""
+
+
 def _weights(settings: ModelSettings) -> list[object]:
     cap = settings.probe_weight_cap
     return [settings.no_control_weight, cap, settings.uploader_weight_cap, cap]
@@ -294,7 +310,13 @@ def daily_domain_rows(
 ) -> dict[date, ReportTable]:
     """Return `domain_rows` of each day of the window with data, in one query, without methods
     and without the networks too small to decide that day (`storage.reports.daily_domain_rows`)."""
-    rows, categories = _fetch_rows(con, _DAILY_DOMAIN_ROWS, query, settings, daily=True)
+    if reads_network_day(query, settings):
+        rows: Sequence[tuple[Any, ...]] = con.execute(
+            _NETWORK_DAY_ROWS, [query.cc, query.since, query.until]
+        ).fetchall()
+        categories: dict[str, str] = {}
+    else:
+        rows, categories = _fetch_rows(con, _DAILY_DOMAIN_ROWS, query, settings, daily=True)
     by_day: defaultdict[date, list[tuple[Any, ...]]] = defaultdict(list)
     for row in rows:
         by_day[row[0]].append(row[1:])

@@ -12,6 +12,7 @@ import psycopg
 
 from collector.storage import rollups
 from collector.storage.postgres import derived_rollups
+from collector.storage.postgres import network_day
 
 _PROBE_DAY = """
 INSERT INTO rollup_probe_day AS r (day, probe_cc, probe_asn, region, domain, uploader, probe_key,
@@ -87,6 +88,8 @@ REBUILD: tuple[str, ...] = (
     GROUP BY 1, 2, 3, 6
     """,
     derived_rollups.FILL_POOLED,
+    "DELETE FROM rollup_network_day",
+    network_day.FILL,
 )
 """Recompute every rollup from the analysed measurements (`storage.rollups.REBUILD`'s meaning;
 an arbitrary label per key becomes the smallest, PostgreSQL 15 having no `any_value`), and the
@@ -109,6 +112,7 @@ def apply_deltas(cur: psycopg.Cursor[tuple[object, ...]], deltas: rollups.Deltas
             row = (day, cc, asn, region, domain, uploader, probe_key, contradicted, category)
             rows.append((*row, network, *deltas.probe_day[key], origin))
         cur.execute(_PROBE_DAY, _columns(rows, 18))
+        network_day.refresh(cur, ((k[0], k[1], k[4]) for k in keys))
     if deltas.methods:
         method_keys = sorted(deltas.methods, key=lambda k: (k[1], k[0], *k[2:]))
         cur.execute(

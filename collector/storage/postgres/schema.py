@@ -17,6 +17,7 @@ import psycopg
 
 from collector.storage.migrations import Migration, MigrationError
 from collector.storage.postgres import derived_rollups
+from collector.storage.postgres import network_day
 
 MIGRATION_LOCK = 0x63726E6C
 """The advisory lock key migrations and partition creation take ("crnl")."""
@@ -152,6 +153,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         2,
         "pooled and rolling-window rollups for reports",
         derived_rollups.MIGRATION_STATEMENTS,
+    ),
+    Migration(
+        3,
+        "per-day network rollup for daily verdicts",
+        (network_day.TABLE, network_day.INDEX, network_day.FILL),
     ),
 )
 """Every PostgreSQL migration, in order; the schema version is the last one's number."""

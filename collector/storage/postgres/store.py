@@ -389,9 +389,10 @@ class PostgresStorage:
             self._rollups_changed()
 
     def report_domains(
-        self, query: report_records.ReportQuery, settings: ModelSettings
+        self, query: report_records.ReportQuery, settings: ModelSettings, *, details: bool = True
     ) -> report_records.ReportTable:
-        """Return each domain's per-network weighted counts for a report window."""
+        """Return each domain's per-network weighted counts for a report window (with methods
+        and categories whatever `details` says: the protocol allows leaving them out)."""
         with self._read() as con:
             return reports.domain_rows(con, query, settings)
 
@@ -408,6 +409,13 @@ class PostgresStorage:
         """Return each domain's noise baseline from the other countries."""
         with self._read() as con:
             return reports.baselines(con, query, settings)
+
+    def report_baselines_of(
+        self, queries: Sequence[report_records.ReportQuery], settings: ModelSettings
+    ) -> list[dict[str, float]]:
+        """Return each query's noise baselines (one query each)."""
+        with self._read() as con:
+            return [reports.baselines(con, query, settings) for query in queries]
 
     def report_daily_domains(
         self, query: report_records.ReportQuery, settings: ModelSettings

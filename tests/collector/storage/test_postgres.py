@@ -64,6 +64,9 @@ ROLLUP_QUERIES = {
     "rollup_uploader_window": "SELECT * FROM rollup_uploader_window "
     "WHERE blocked <> 0 OR blocked_no_control <> 0 OR ok <> 0",
     "rollup_window_span": "SELECT * FROM rollup_window_span",
+    "rollup_network_day": "SELECT day, probe_cc, domain, probe_asn, bw, ow, informative, ip, "
+    "probes, blocked, ok, down, inconclusive, confirmed, packet_confirmed "
+    "FROM rollup_network_day",
 }
 """Every non-empty rollup row, without labels, the same columns on both backends."""
 
@@ -151,6 +154,44 @@ def test_reanalysis_moves_the_rollups_exactly_as_on_duckdb(url: str, tmp_path: P
         assert rollups_of(url) == incremental
     finally:
         pg.close()
+        duck.close()
+
+
+def dense(count: int) -> list[Measurement]:
+    """Return `count` measurements of one day, dense enough that networks are decided."""
+    return [
+        measurement(
+            url=f"http://site{i % 2}.test/",
+            cc=("IR", "RU")[i % 2],
+            asn=("AS197207", "AS12389")[(i // 2) % 2],
+            probe_id=f"p-{i % 5}",
+            start=DAY,
+        )
+        for i in range(count)
+    ]
+
+
+def test_network_day_rollup_moves_with_reanalysis_as_on_duckdb(
+    pair: tuple[PostgresStorage, PostgresStorage], url: str, tmp_path: Path
+) -> None:
+    made = dense(120)
+    first, second = first_and_second(made)
+    duck = DuckDBStorage(tmp_path / "c.duckdb")
+    pg, other = pair
+    try:
+        for store in (pg, duck):
+            store.insert([row_of(m) for m in made])
+            verdicts(store, first)
+        before = rollups_of(url)["rollup_network_day"]
+        assert before and before == duckdb_rollups(duck)["rollup_network_day"]
+        verdicts(other, second, rules="2")  # the other instance re-analyses
+        verdicts(duck, second, rules="2")
+        after = rollups_of(url)
+        assert after["rollup_network_day"] != before
+        assert after == duckdb_rollups(duck)
+        pg.rebuild_rollups()
+        assert rollups_of(url) == after
+    finally:
         duck.close()
 
 

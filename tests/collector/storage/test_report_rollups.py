@@ -25,6 +25,7 @@ from collector.storage.migrations import MIGRATIONS, migrate
 from collector.storage.postgres import schema
 from collector.storage.postgres.partitions import Partitions
 from collector.storage.postgres.store import PostgresStorage
+from collector.storage.reports import daily_rows_sql
 from collector.storage.window_rollups import WINDOW_DAYS
 from tests.collector.stores import BACKENDS, empty_store
 
@@ -39,6 +40,7 @@ DERIVED = (
     "rollup_probe_window",
     "rollup_uploader_window",
     "rollup_window_span",
+    "rollup_network_day",
 )
 
 _INSERT = """
@@ -147,6 +149,8 @@ def _rounded(value: Any) -> Any:
         return {k: _rounded(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_rounded(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_rounded(v) for v in value)
     return value
 
 
@@ -178,7 +182,23 @@ def _span(store: Storage) -> tuple[date, date] | None:
 
 def _derived(store: Storage) -> dict[str, list[tuple[object, ...]]]:
     """Return every row of the derived rollups (the same columns on both backends)."""
-    return {t: sorted(_sql(store, f"SELECT * FROM {t}"), key=str) for t in DERIVED}
+    return {t: sorted(_rounded(_sql(store, f"SELECT * FROM {t}")), key=str) for t in DERIVED}
+
+
+def _daily_rows_computed(store: DuckDBStorage) -> list[tuple[object, ...]]:
+    """Return the daily report query's rows of every country as `rollup_network_day` should
+    hold them, computed from `rollup_probe_day` now."""
+    query = daily_rows_sql("day, probe_cc, ", "true")
+    return sorted(
+        _rounded(
+            store._con.execute(
+                "SELECT day, probe_cc, domain, decided_asn, bw, ow, informative, ip, probes, "
+                "blocked, ok, down, inconclusive, confirmed, packet_confirmed "
+                f"FROM ({query})"
+            ).fetchall()
+        ),
+        key=str,
+    )
 
 
 def _check_against_rebuild(store: Storage, until: date) -> None:
@@ -188,12 +208,35 @@ def _check_against_rebuild(store: Storage, until: date) -> None:
     fast = _reports(store, until)
     incremental = _derived(store)
     assert fast["CN 0"]["domains"] and fast["overview 0"]["countries"]
+    if isinstance(store, DuckDBStorage):  # PostgreSQL's: test_postgres, against DuckDB's
+        assert incremental["rollup_network_day"] == _daily_rows_computed(store)
     store.rebuild_rollups()
     assert _derived(store) == incremental
     assert _reports(store, until) == fast
     _sql(store, "DELETE FROM rollup_window_span")  # every report from rollup_probe_day
     assert _reports(store, until) == fast
     store.rebuild_rollups()
+
+
+def test_network_day_rollup_moves_exactly_with_re_analysis(tmp_path: Path) -> None:
+    """On DuckDB, against the daily query itself (PostgreSQL's rows: test_postgres)."""
+    store = DuckDBStorage(tmp_path / "collector.duckdb")
+    try:
+        rng = random.Random(3)
+        _insert(store, rng, 0, 600, FIRST)  # dense enough that many networks are decided
+        uids = [_uid(n) for n in range(600)]
+        _analyse(store, rng, uids)
+        first = _derived(store)["rollup_network_day"]
+        assert len(first) > 20
+        assert first == _daily_rows_computed(store)
+        _analyse(store, rng, rng.sample(uids, 300))
+        moved = _derived(store)["rollup_network_day"]
+        assert moved != first
+        assert moved == _daily_rows_computed(store)
+        store.rebuild_rollups()
+        assert _derived(store)["rollup_network_day"] == moved
+    finally:
+        store.close()
 
 
 def test_window_is_the_reports_default() -> None:
@@ -248,7 +291,7 @@ def test_reports_through_derived_rollups_equal_a_rebuild_from_raw_rows(
     _check_against_rebuild(store, newer)
 
 
-def test_migration_5_derives_the_rollups_of_an_existing_store(tmp_path: Path) -> None:
+def test_migrations_5_and_6_derive_the_rollups_of_an_existing_store(tmp_path: Path) -> None:
     path = tmp_path / "collector.duckdb"
     store = DuckDBStorage(path)
     rng = random.Random(7)
@@ -264,8 +307,8 @@ def test_migration_5_derives_the_rollups_of_an_existing_store(tmp_path: Path) ->
     with duckdb.connect(str(path)) as con:
         for table in DERIVED:
             con.execute(f"DROP TABLE {table}")
-        con.execute("DELETE FROM schema_migrations WHERE version = 5")
-        assert migrate(con, MIGRATIONS) == [5]
+        con.execute("DELETE FROM schema_migrations WHERE version >= 5")
+        assert migrate(con, MIGRATIONS) == [5, 6]
     store = DuckDBStorage(path)
     try:
         assert _derived(store) == derived
@@ -274,7 +317,7 @@ def test_migration_5_derives_the_rollups_of_an_existing_store(tmp_path: Path) ->
         store.close()
 
 
-def test_postgresql_migration_2_derives_the_rollups_of_an_existing_store(
+def test_postgresql_migrations_2_and_3_derive_the_rollups_of_an_existing_store(
     postgres_cluster: Any,
 ) -> None:
     url = postgres_cluster.create_database()
@@ -286,8 +329,8 @@ def test_postgresql_migration_2_derives_the_rollups_of_an_existing_store(
         with psycopg.connect(url, autocommit=True) as con:
             for table in DERIVED:
                 con.execute(f"DROP TABLE {table}")
-            con.execute("DELETE FROM schema_migrations WHERE version = 2")
-            assert schema.migrate(con) == [2]
+            con.execute("DELETE FROM schema_migrations WHERE version >= 2")
+            assert schema.migrate(con) == [2, 3]
         assert _derived(store) == derived
         assert _reports(store, last) == expected
     finally:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from collector.storage import rollups
-from collector.storage.postgres import derived_rollups
-from collector.storage.postgres import network_day
+from collector.storage.postgres import derived_rollups, network_day
 
 _PROBE_DAY = """
 INSERT INTO rollup_probe_day AS r (day, probe_cc, probe_asn, region, domain, uploader, probe_key,

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from collector.storage.migrations import Migration, MigrationError
-from collector.storage.postgres import derived_rollups
-from collector.storage.postgres import network_day
+from collector.storage.postgres import derived_rollups, network_day
 
 MIGRATION_LOCK = 0x63726E6C
 """The advisory lock key migrations and partition creation take ("crnl")."""

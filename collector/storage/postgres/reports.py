@@ -206,8 +206,10 @@ _DAILY_DOMAIN_ROWS = _domain_rows_sql("day, ")
 
 def daily_rows_template(by: str) -> str:
     """Return the daily query grouped by `by` ('day, probe_cc, ' for every country), its
-    `{where}` and parameters (as `_fetch_rows` passes them) still to fill."""
-    return _domain_rows_sql(by).replace("{method_where}", "")
+    `{where}` and parameters (as `_fetch_rows` passes them, from `rollup_probe_day`) still to
+    fill."""
+    per_probe = _PER_PROBE.format(group=by + "domain, probe_asn", where="{where}")
+    return _domain_rows_sql(by).replace("{per_probe}", per_probe).replace("{method_where}", "")
 
 
 _NETWORK_DAY_ROWS = """

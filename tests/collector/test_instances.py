@@ -13,9 +13,11 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 import trio
 
 from tests.collector.balancer import RoundRobin
+from tests.collector.nginx_front import NginxFront, nginx_skip_reason
 from tests.collector.running import NOW
 from tests.collector.test_crash import collector_process, fill_outbox, upload_all
 from tests.postgres_cluster import PostgresCluster
@@ -53,9 +55,13 @@ async def report_of(url: str, fmt: str) -> bytes:
     return reply.content
 
 
+@pytest.mark.parametrize("front", ["balancer", "nginx"])
 async def test_two_instances_behind_a_balancer_survive_kill_9_of_one(
-    tmp_path: Path, postgres_cluster: PostgresCluster
+    tmp_path: Path, postgres_cluster: PostgresCluster, front: str
 ) -> None:
+    """The front is the test's own round-robin balancer, or Debian's nginx when installed."""
+    if front == "nginx" and (reason := nginx_skip_reason()) is not None:
+        pytest.skip(reason)
     store = postgres_cluster.create_database()
     flags = ("--store", store, "--trusted-uploader", "127.0.0.1/32")
     stores = [tmp_path / f"probe{i}" / "measurements.sqlite3" for i in range(PROBES)]
@@ -63,7 +69,7 @@ async def test_two_instances_behind_a_balancer_survive_kill_9_of_one(
     for i, path in enumerate(stores):
         everything.update(fill_outbox(path, i))
     ports = [free_port(), free_port()]
-    balancer = RoundRobin(ports)
+    balancer = RoundRobin(ports) if front == "balancer" else NginxFront(tmp_path / "nginx", ports)
     acked: set[str] = set()
 
     async with trio.open_nursery() as nursery:
@@ -102,7 +108,8 @@ async def test_two_instances_behind_a_balancer_survive_kill_9_of_one(
                 }
         nursery.cancel_scope.cancel()
 
-    assert all(count > 0 for count in balancer.connections.values())
+    served = balancer.connections if isinstance(balancer, RoundRobin) else balancer.served()
+    assert all(count > 0 for count in served.values())
     with psycopg.connect(store) as con:
         stored = con.execute("SELECT uid::TEXT, count(*) FROM measurements GROUP BY uid").fetchall()
     assert {uid for uid, _ in stored} == everything >= acked

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 WORD = re.compile(r"\w+")
 """A word: what both a fingerprint's text and a page are split into."""
@@ -146,3 +146,84 @@ class CandidateIndex:
             for word in by_word.keys() & words_at(location):
                 found.update(by_word[word])
         return sorted(found)
+
+
+class RequiredText(NamedTuple):
+    """Text that every match of a regular expression contains."""
+
+    text: str
+    is_ascii_case_folded: bool
+    """Whether `text` is ASCII lower case, to look for in a text lowered the same way (the
+    pattern ignores case): only texts that are ASCII throughout can be lowered exactly so."""
+
+
+_GLOBAL_FLAGS = re.compile(r"\(\?([ims]+)\)")
+"""A leading inline flag group that leaves literals literal (not `x`, `a`, `L` or `u`)."""
+_QUANTIFIERS = frozenset("*+?{")
+
+
+def has_top_level_branch(pattern: str) -> bool:
+    """Return whether the pattern has a `|` outside every group and character class (then no
+    single part of it is required)."""
+    depth = 0
+    position = 0
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "\\":
+            position += 2
+            continue
+        if char == "[":
+            # A `]` right after `[` or `[^` is a literal member of the class.
+            position += 2 if pattern.startswith("[^", position) else 1
+            position += 1 if pattern.startswith("]", position) else 0
+            while position < len(pattern) and pattern[position] != "]":
+                position += 2 if pattern[position] == "\\" else 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+        position += 1
+    return False
+
+
+def required_text_of(pattern: str) -> RequiredText | None:
+    """Return the plain text that opens the regular expression (after its global flags and
+    any `^`), which every match contains; None when there is none (or under other flags).
+
+    Only for patterns compiled with no flags but DOTALL (as `fingerprints` compiles them). A
+    quantifier after the text takes its last character out of it; a `|` outside groups means
+    nothing is required.
+    """
+    position = 0
+    ignores_case = False
+    while found := _GLOBAL_FLAGS.match(pattern, position):
+        ignores_case = ignores_case or "i" in found.group(1)
+        position = found.end()
+    while pattern.startswith("^", position):
+        position += 1
+    if has_top_level_branch(pattern):
+        return None
+    chars: list[str] = []
+    while position < len(pattern):
+        char = pattern[position]
+        if char == "\\":
+            escaped = pattern[position + 1 : position + 2]
+            if not escaped:
+                return None  # not a valid expression
+            if escaped.isascii() and escaped.isalnum():
+                break
+            chars.append(escaped)
+            position += 2
+        elif char in _SPECIAL:
+            if char in _QUANTIFIERS and chars:
+                chars.pop()
+            break
+        else:
+            chars.append(char)
+            position += 1
+    text = "".join(chars)
+    if not text or (ignores_case and not text.isascii()):
+        return None
+    return RequiredText(text.lower() if ignores_case else text, ignores_case)

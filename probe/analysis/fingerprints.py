@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from probe.analysis.fingerprint_index import WORD, CandidateIndex, plain_text_of
+from probe.analysis.fingerprint_index import (
+    WORD,
+    CandidateIndex,
+    RequiredText,
+    plain_text_of,
+    required_text_of,
+)
 from probe.model import FingerprintMatch
 
 MATCH_BODY_BYTES = 128 * 1024
@@ -43,6 +49,13 @@ class Fingerprint:
     """The compiled pattern of a `regexp` fingerprint that is not plain text."""
     plain_text: str | None = field(default=None, compare=False, repr=False)
     """What a `regexp` fingerprint that is plain text matches, never compiled (most are)."""
+    required: RequiredText | None = field(default=None, init=False, compare=False, repr=False)
+    """Text every match of `regex` contains: a text without it is not searched (a search of a
+    3 KB page by a case-insensitive pattern costs about 0.2 ms; looking for the text, 2 µs)."""
+
+    def __post_init__(self) -> None:
+        if self.regex is not None:
+            object.__setattr__(self, "required", required_text_of(self.pattern))
 
     def matches(self, text: str) -> bool:
         """Return whether the text at this fingerprint's location matches it."""
@@ -55,7 +68,18 @@ class Fingerprint:
         if self.plain_text is not None:
             return self.plain_text in text
         assert self.regex is not None
+        required = self.required
+        if required is not None and not _contains(text, required):
+            return False
         return self.regex.search(text) is not None
+
+
+def _contains(text: str, required: RequiredText) -> bool:
+    """Return whether `text` contains the required text; True when that cannot be told
+    without the regular expression (a case-insensitive pattern and a text not all ASCII)."""
+    if not required.is_ascii_case_folded:
+        return required.text in text
+    return not text.isascii() or required.text in text.lower()
 
 
 def _compile(pattern: str, where: str) -> re.Pattern[str] | None:

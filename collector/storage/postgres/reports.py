@@ -5,7 +5,9 @@ The same arithmetic as the DuckDB backend's `storage.reports` (each probe capped
 `probe_weight_cap` informative measurements, each uploader network at `uploader_weight_cap`,
 measurements without a working control weighed `no_control_weight`), written for PostgreSQL 15:
 every subquery named, no `GROUP BY ALL`, `percentile_cont` for the median, sums cast back from
-NUMERIC. Reads only the rollups, except for a domain's few sample rows.
+NUMERIC; the weighted counts summed as NUMERIC and rounded to 9 decimals, as `storage.reports`
+sums them exactly (`EXACT`): no report depends on the order rows are added in. Reads only the
+rollups, except for a domain's few sample rows.
 """
 
 from __future__ import annotations
@@ -65,15 +67,16 @@ _WEIGHED = """
     SELECT p.*, least(1.0, %s::FLOAT8 / nullif(b + bn + o, 0)) * coalesce(u.uw, 1.0) AS w
     FROM per_probe p LEFT JOIN (
         SELECT {scope}, uploader,
-               least(1.0, %s::FLOAT8 / nullif(sum(least(b + bn + o, %s::FLOAT8)), 0)) AS uw
+               least(1.0, %s::FLOAT8
+                          / nullif(sum(least(b + bn + o, %s::FLOAT8)::NUMERIC), 0)::FLOAT8) AS uw
         FROM per_probe WHERE uploader <> '' GROUP BY {scope}, uploader
     ) u USING ({scope}, uploader)
 """
 
 _PER_NETWORK = f"""
     SELECT {{group}},
-           coalesce(sum((b + bn * %s::FLOAT8) * w), 0)::FLOAT8 AS bw,
-           coalesce(sum(o * w), 0)::FLOAT8 AS ow,
+           round(coalesce(sum(((b + bn * %s::FLOAT8) * w)::NUMERIC), 0), 9) AS bw,
+           round(coalesce(sum((o * w)::NUMERIC), 0), 9) AS ow,
            sum(b + bn + o)::BIGINT AS informative,
            (count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0)
             + count(DISTINCT uploader) FILTER (WHERE uploader <> '' AND b + bn + o > 0)) AS ip,
@@ -235,7 +238,8 @@ def networks(con: Con, query: ReportQuery) -> list[CountryNetwork]:
 
 
 _POOLED = """
-    SELECT {group}, sum(b * w)::FLOAT8 AS bw, sum(o * w)::FLOAT8 AS ow
+    SELECT {group}, round(sum((b * w)::NUMERIC), 9)::FLOAT8 AS bw,
+           round(sum((o * w)::NUMERIC), 9)::FLOAT8 AS ow
     FROM (
         SELECT *, CASE WHEN uploader = '' THEN 1.0::FLOAT8
                        ELSE least(1.0, %s::FLOAT8 / nullif(b + bn + o, 0)) END AS w

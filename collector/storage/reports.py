@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from collector.regional.columns import Ints
+from collector.regional.columns import WEIGHT_DIGITS, Ints
 from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
 from collector.storage import window_rollups
 from collector.storage.report_records import (
@@ -93,10 +93,10 @@ the order DuckDB's threads add the rows in (a DOUBLE sum does, in its last bits,
 model rounds weighted counts to whole ones: a count of 6.5 then came out 6 or 7 by the order
 of the rows, and the same stored data gave different reports)."""
 
-DIGITS = 9
+DIGITS = WEIGHT_DIGITS
 """Weighted sums are rounded to this many decimals: below float noise's reach, so a count that
-is a whole half (6.5) stays one and the model's rounding half to even decides it, not the
-last bits of each probe's weight."""
+is a whole half (6.5) stays one and the model's rounding half to even decides it
+(`columns.posterior_above`), not the last bits of each probe's weight."""
 
 _PER_NETWORK = f"""
     SELECT {{group}}, bw, ow, informative, own + coalesce(u.uploaders, 0) AS ip, probes,

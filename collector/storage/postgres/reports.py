@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from collector.regional.columns import WEIGHT_DIGITS
 from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
 from collector.storage.report_records import (
     CountryNetwork,
@@ -75,8 +76,8 @@ _WEIGHED = """
 
 _PER_NETWORK = f"""
     SELECT {{group}},
-           round(coalesce(sum(((b + bn * %s::FLOAT8) * w)::NUMERIC), 0), 9) AS bw,
-           round(coalesce(sum((o * w)::NUMERIC), 0), 9) AS ow,
+           round(coalesce(sum(((b + bn * %s::FLOAT8) * w)::NUMERIC), 0), {WEIGHT_DIGITS}) AS bw,
+           round(coalesce(sum((o * w)::NUMERIC), 0), {WEIGHT_DIGITS}) AS ow,
            sum(b + bn + o)::BIGINT AS informative,
            (count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0)
             + count(DISTINCT uploader) FILTER (WHERE uploader <> '' AND b + bn + o > 0)) AS ip,
@@ -237,20 +238,20 @@ def networks(con: Con, query: ReportQuery) -> list[CountryNetwork]:
     return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]
 
 
-_POOLED = """
-    SELECT {group}, round(sum((b * w)::NUMERIC), 9)::FLOAT8 AS bw,
-           round(sum((o * w)::NUMERIC), 9)::FLOAT8 AS ow
+_POOLED = f"""
+    SELECT {{group}}, round(sum((b * w)::NUMERIC), {WEIGHT_DIGITS})::FLOAT8 AS bw,
+           round(sum((o * w)::NUMERIC), {WEIGHT_DIGITS})::FLOAT8 AS ow
     FROM (
         SELECT *, CASE WHEN uploader = '' THEN 1.0::FLOAT8
                        ELSE least(1.0, %s::FLOAT8 / nullif(b + bn + o, 0)) END AS w
         FROM (
-            SELECT {group}, uploader, sum(blocked)::INT AS b,
+            SELECT {{group}}, uploader, sum(blocked)::INT AS b,
                    sum(blocked_no_control)::INT AS bn, sum(ok)::INT AS o
-            FROM rollup_probe_day WHERE {where} AND (%s OR NOT contradicted)
-            GROUP BY {group}, uploader
+            FROM rollup_probe_day WHERE {{where}} AND (%s OR NOT contradicted)
+            GROUP BY {{group}}, uploader
         ) AS per_uploader_counts
     ) AS per_uploader
-    GROUP BY {group}
+    GROUP BY {{group}}
     HAVING bool_or(uploader = '' AND b + bn + o > 0)
         OR count(*) FILTER (WHERE uploader <> '' AND b + bn + o > 0) >= %s
 """

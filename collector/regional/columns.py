@@ -17,6 +17,9 @@ from collector.regional.incomplete_beta import beta_survival
 from collector.regional.model import ModelSettings, RegionalVerdict, verdict_code
 
 Z_95 = 1.959964
+WEIGHT_DIGITS = 9
+"""Weighted counts are exact to this many decimals (the stores sum them exactly and round
+them so): below it, a count's last bits are float noise that must not decide its rounding."""
 
 BLOCKED = verdict_code(RegionalVerdict.BLOCKED)
 NOT_BLOCKED = verdict_code(RegionalVerdict.NOT_BLOCKED)
@@ -34,10 +37,13 @@ Codes = npt.NDArray[np.int8]
 def posterior_above(successes: Floats, failures: Floats, threshold: Floats) -> Floats:
     """Return P(share > threshold) under Beta(1 + successes, 1 + failures) posteriors.
 
-    Counts are rounded first (capped weights make them fractional): P(Beta(a, b) > x) is the
-    regularised incomplete beta I_{1-x}(b, a), a binomial tail for these whole counts.
+    Counts are rounded first (capped weights make them fractional), to `WEIGHT_DIGITS`
+    decimals and then half to even, so a count of exactly 5.5 is 6 whatever its last bits:
+    P(Beta(a, b) > x) is the regularised incomplete beta I_{1-x}(b, a), a binomial tail for
+    these whole counts.
     """
-    a, b = 1.0 + np.rint(successes), 1.0 + np.rint(failures)
+    a = 1.0 + np.rint(np.round(successes, WEIGHT_DIGITS))
+    b = 1.0 + np.rint(np.round(failures, WEIGHT_DIGITS))
     a, b, threshold = np.broadcast_arrays(a, b, np.asarray(threshold, dtype=np.float64))
     if a.size < _DISTINCT_FROM or not (np.isfinite(a).all() and np.isfinite(b).all()):
         return beta_survival(a, b, threshold)

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import numpy as np
 
-from collector.regional.columns import Ints
+from collector.regional.columns import WEIGHT_DIGITS, Ints
 from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
 from collector.storage import window_rollups
 from collector.storage.report_records import (
@@ -79,7 +79,7 @@ _WEIGHED = """
     SELECT p.*, least(1.0, ? / nullif(b + bn + o, 0)) * coalesce(u.uw, 1.0) AS w
     FROM per_probe p LEFT JOIN (
         SELECT {scope}, uploader,
-               least(1.0, ? / nullif(sum(least(b + bn + o, ?)), 0)) AS uw
+               least(1.0, ? / nullif(sum(least(b + bn + o, ?)::DECIMAL(38, 18)), 0)::DOUBLE) AS uw
         FROM per_probe WHERE uploader <> '' GROUP BY {scope}, uploader
     ) u USING ({scope}, uploader)
 """
@@ -89,13 +89,24 @@ weight of all its probes in all the networks it claims in `scope`). A probe uplo
 trusted or unknown source (uploader '') is its own unit (`regional.ProbeCounts.unit`): only its
 probe cap applies. Parameters: the probe cap, the uploader cap, the probe cap."""
 
+EXACT = "DECIMAL(38, 18)"
+"""The type weighted counts are summed in: a sum of DECIMALs is exact, so it does not depend on
+the order DuckDB's threads add the rows in (a DOUBLE sum does, in its last bits, and the
+model rounds weighted counts to whole ones: a count of 6.5 then came out 6 or 7 by the order
+of the rows, and the same stored data gave different reports)."""
+
+DIGITS = WEIGHT_DIGITS
+"""Weighted sums are rounded to this many decimals: below float noise's reach, so a count that
+is a whole half (6.5) stays one and the model's rounding half to even decides it
+(`columns.posterior_above`), not the last bits of each probe's weight."""
+
 _PER_NETWORK = f"""
     SELECT {{group}}, bw, ow, informative, own + coalesce(u.uploaders, 0) AS ip, probes,
            blocked, ok, down, inconclusive, confirmed, packet_confirmed
     FROM (
         SELECT {{group}},
-               coalesce(sum((b + bn * ?) * w), 0) AS bw,
-               coalesce(sum(o * w), 0) AS ow,
+               round(coalesce(sum(((b + bn * ?) * w)::{EXACT}), 0), {DIGITS}) AS bw,
+               round(coalesce(sum((o * w)::{EXACT}), 0), {DIGITS}) AS ow,
                sum(b + bn + o)::BIGINT AS informative,
                count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0) AS own,
                count(*) AS probes,
@@ -191,13 +202,14 @@ def _domain_rows_sql(by: str, *, methods: bool = True) -> str:
 WITH per_probe AS MATERIALIZED ({{per_probe}}),
 per_network AS ({_PER_NETWORK.format(group=by + "domain, probe_asn", scope=by + "domain")}),
 {marked}
-SELECT {by}domain, decided_asn, sum(bw) AS bw, sum(ow) AS ow,
+SELECT {by}domain, decided_asn, sum(bw)::DOUBLE AS bw, sum(ow)::DOUBLE AS ow,
        sum(informative)::BIGINT AS informative, sum(ip)::BIGINT AS ip,
        sum(probes)::BIGINT AS probes, sum(blocked)::BIGINT AS blocked, sum(ok)::BIGINT AS ok,
        sum(down)::BIGINT AS down, sum(inconclusive)::BIGINT AS inconclusive,
        sum(confirmed)::BIGINT AS confirmed, sum(packet_confirmed)::BIGINT AS packet_confirmed,
        count(*) AS networks, string_agg(methods, ';') AS methods
 FROM marked {"WHERE decided_asn IS NOT NULL" if by else ""} GROUP BY {by}domain, decided_asn
+ORDER BY {by}domain, decided_asn NULLS LAST
 """
 
 
@@ -451,9 +463,10 @@ def _pooled_table(query: ReportQuery) -> str:
     return "rollup_probe_day" if narrowed else _POOLED_TABLE
 
 
-_POOLED = """
-    SELECT {group}, sum(b * w) AS bw, sum(o * w) AS ow
-    FROM ({per_uploader}) GROUP BY {group}
+_POOLED = f"""
+    SELECT {{group}}, round(sum((b * w)::{EXACT}), {DIGITS})::DOUBLE AS bw,
+           round(sum((o * w)::{EXACT}), {DIGITS})::DOUBLE AS ow
+    FROM ({{per_uploader}}) GROUP BY {{group}}
     HAVING bool_or(uploader = '' AND b + bn + o > 0)
         OR count(*) FILTER (WHERE uploader <> '' AND b + bn + o > 0) >= ?
 """
@@ -619,8 +632,10 @@ def daily_networks(
     params: list[object] = []
     where = _filters(query, params)
     per_probe = _PER_PROBE.format(group="day, probe_asn", where=where)
-    sql = f"WITH per_probe AS MATERIALIZED ({per_probe}) " + _PER_NETWORK.format(
-        group="day, probe_asn", scope="day"
+    sql = (
+        f"WITH per_probe AS MATERIALIZED ({per_probe}) "
+        + _PER_NETWORK.format(group="day, probe_asn", scope="day")
+        + " ORDER BY day, probe_asn"
     )
     out: defaultdict[date, list[NetworkCounts]] = defaultdict(list)
     rows: list[Any] = con.execute(

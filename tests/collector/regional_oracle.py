@@ -72,9 +72,10 @@ class RegionEstimate:
 
 
 def posterior_above(successes: float, failures: float, threshold: float) -> float:
-    """Return P(share > threshold) under Beta(1 + s, 1 + f), s and f rounded half to even:
-    P(Binomial(s + f + 1, threshold) <= s), its terms summed one by one in log space."""
-    s, f = round(successes), round(failures)
+    """Return P(share > threshold) under Beta(1 + s, 1 + f), s and f rounded to 9 decimals
+    (the store's weighted sums), then half to even: P(Binomial(s + f + 1, threshold) <= s), its
+    terms summed one by one in log space."""
+    s, f = round(round(successes, 9)), round(round(failures, 9))
     n = s + f + 1
     log_x, log_rest = math.log(threshold), math.log1p(-threshold)
     whole = math.lgamma(n + 1)

@@ -5,9 +5,11 @@ The same arithmetic as the DuckDB backend's `storage.reports` (each probe capped
 `probe_weight_cap` informative measurements, each uploader network at `uploader_weight_cap`,
 measurements without a working control weighed `no_control_weight`), written for PostgreSQL 15:
 every subquery named, no `GROUP BY ALL`, `percentile_cont` for the median, sums cast back from
-NUMERIC. Reads only the rollups, except for a domain's few sample rows: the default window's
-per-probe and per-uploader sums (`derived_rollups`) when they sum the query's window, the
-pooled rollup for cells that pool a whole country.
+NUMERIC; the weighted counts summed as NUMERIC and rounded to 9 decimals, as `storage.reports`
+sums them exactly (`EXACT`): no report depends on the order rows are added in. Reads only the
+rollups, except for a domain's few sample rows: the default window's per-probe and
+per-uploader sums (`derived_rollups`) when they sum the query's window, the pooled rollup for
+cells that pool a whole country.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from collector.regional.columns import WEIGHT_DIGITS
 from collector.regional.model import ModelSettings, NetworkCounts, SparseNetworks
 from collector.storage.postgres import derived_rollups
 from collector.storage.report_records import (
@@ -132,7 +135,8 @@ _WEIGHED = """
     SELECT p.*, least(1.0, %s::FLOAT8 / nullif(b + bn + o, 0)) * coalesce(u.uw, 1.0) AS w
     FROM per_probe p LEFT JOIN (
         SELECT {scope}, uploader,
-               least(1.0, %s::FLOAT8 / nullif(sum(least(b + bn + o, %s::FLOAT8)), 0)) AS uw
+               least(1.0, %s::FLOAT8
+                          / nullif(sum(least(b + bn + o, %s::FLOAT8)::NUMERIC), 0)::FLOAT8) AS uw
         FROM per_probe WHERE uploader <> '' GROUP BY {scope}, uploader
     ) u USING ({scope}, uploader)
 """
@@ -142,8 +146,8 @@ _PER_NETWORK = f"""
            blocked, ok, down, inconclusive, confirmed, packet_confirmed
     FROM (
         SELECT {{group}},
-               coalesce(sum((b + bn * %s::FLOAT8) * w), 0)::FLOAT8 AS bw,
-               coalesce(sum(o * w), 0)::FLOAT8 AS ow,
+               round(coalesce(sum(((b + bn * %s::FLOAT8) * w)::NUMERIC), 0), {WEIGHT_DIGITS}) AS bw,
+               round(coalesce(sum((o * w)::NUMERIC), 0), {WEIGHT_DIGITS}) AS ow,
                sum(b + bn + o)::BIGINT AS informative,
                count(*) FILTER (WHERE uploader = '' AND b + bn + o > 0) AS own,
                count(*) AS probes,
@@ -338,19 +342,20 @@ def networks(con: Con, query: ReportQuery) -> list[CountryNetwork]:
     return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]
 
 
-_POOLED = """
-    SELECT {group}, sum(b * w)::FLOAT8 AS bw, sum(o * w)::FLOAT8 AS ow
+_POOLED = f"""
+    SELECT {{group}}, round(sum((b * w)::NUMERIC), {WEIGHT_DIGITS})::FLOAT8 AS bw,
+           round(sum((o * w)::NUMERIC), {WEIGHT_DIGITS})::FLOAT8 AS ow
     FROM (
         SELECT *, CASE WHEN uploader = '' THEN 1.0::FLOAT8
                        ELSE least(1.0, %s::FLOAT8 / nullif(b + bn + o, 0)) END AS w
         FROM (
-            SELECT {group}, uploader, sum(blocked)::INT AS b,
+            SELECT {{group}}, uploader, sum(blocked)::INT AS b,
                    sum(blocked_no_control)::INT AS bn, sum(ok)::INT AS o
-            FROM {table} WHERE {where} AND (%s OR NOT contradicted)
-            GROUP BY {group}, uploader
+            FROM {{table}} WHERE {{where}} AND (%s OR NOT contradicted)
+            GROUP BY {{group}}, uploader
         ) AS per_uploader_counts
     ) AS per_uploader
-    GROUP BY {group}
+    GROUP BY {{group}}
     HAVING bool_or(uploader = '' AND b + bn + o > 0)
         OR count(*) FILTER (WHERE uploader <> '' AND b + bn + o > 0) >= %s
 """

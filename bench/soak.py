@@ -90,6 +90,7 @@ def start_collector(
             [
                 *(sys.executable, *program, "serve"),
                 *("--data-dir", str(data_dir), "--listen", "127.0.0.1:0", "--rate-limit", "0"),
+                *("--quota-measurements-per-day", "0", "--quota-bytes-per-day", "0"),
                 *extra,
             ],
             cwd=ROOT,

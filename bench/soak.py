@@ -2,7 +2,8 @@
 does it answer while it ingests?
 
 `crenel-collector serve` runs in its own process (fresh data directory, per-source rate limits
-off, its default analysis workers). For N minutes, paced trio tasks on loopback send:
+and daily quotas off, its default analysis workers). For N minutes, paced trio tasks on
+loopback send:
 
 - uploads: 2 uploaders, each a gzip NDJSON batch of 10 realistic (~5.6 KB) measurements every
   0.5 s (40 measurements/s in total, 72,000 in 30 minutes);

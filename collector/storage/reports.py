@@ -482,6 +482,35 @@ GROUP BY domain HAVING count(*) >= ?
 median where enough countries have one."""
 
 
+_BY_COUNTRY = "domain, probe_cc"
+
+
+def _pooled_by_country(
+    con: duckdb.DuckDBPyConnection, query: ReportQuery, *, other_than: str | None
+) -> tuple[str, list[object]]:
+    """Return the per-uploader pooled rows by domain and country of the query's window (every
+    country but `other_than`, when given) and their parameters: from the window's rollup when
+    it sums that window, else from the pooled day rollup (inside the caller's snapshot)."""
+    params: list[object] = []
+    parts = [] if other_than is None else ["probe_cc <> ?"]
+    if other_than is not None:
+        params.append(other_than)
+    if query.origin is None and window_rollups.span(con) == (query.since, query.until):
+        table = "rollup_uploader_window"
+    else:
+        table = _POOLED_TABLE
+        parts.append("day >= ? AND day <= ?")
+        params += [query.since, query.until]
+    if query.domain is not None:
+        parts.append("domain = ?")
+        params.append(query.domain)
+    if query.origin is not None:
+        parts.append("origin = ?")
+        params.append(query.origin)
+    where = " AND ".join(parts) or "true"
+    return _PER_UPLOADER.format(group=_BY_COUNTRY, where=where, table=table), params
+
+
 def baselines(
     con: duckdb.DuckDBPyConnection, query: ReportQuery, settings: ModelSettings
 ) -> dict[str, float]:
@@ -496,22 +525,9 @@ def baselines(
     # One snapshot: the window's span and its sums are read as of the same moment.
     con.execute("BEGIN TRANSACTION")
     try:
-        params: list[object] = [query.cc]
-        if query.origin is None and window_rollups.span(con) == (query.since, query.until):
-            table, where = "rollup_uploader_window", "probe_cc <> ?"
-        else:
-            table, where = _POOLED_TABLE, "probe_cc <> ? AND day >= ? AND day <= ?"
-            params += [query.since, query.until]
-        if query.domain is not None:
-            where += " AND domain = ?"
-            params.append(query.domain)
-        if query.origin is not None:
-            where += " AND origin = ?"
-            params.append(query.origin)
-        group = "domain, probe_cc"
-        pooled = _PER_UPLOADER.format(group=group, where=where, table=table)
+        pooled, params = _pooled_by_country(con, query, other_than=query.cc)
         rows: list[Any] = con.execute(
-            _BASELINES.format(group=group, per_uploader=pooled),
+            _BASELINES.format(group=_BY_COUNTRY, per_uploader=pooled),
             [
                 settings.uploader_weight_cap,
                 *params,
@@ -552,22 +568,9 @@ def baselines_of(
     # One snapshot: the window's span and its sums are read as of the same moment.
     con.execute("BEGIN TRANSACTION")
     try:
-        params: list[object] = []
-        if first.origin is None and window_rollups.span(con) == (first.since, first.until):
-            table, where = "rollup_uploader_window", "true"
-        else:
-            table, where = _POOLED_TABLE, "day >= ? AND day <= ?"
-            params += [first.since, first.until]
-        if first.domain is not None:
-            where += " AND domain = ?"
-            params.append(first.domain)
-        if first.origin is not None:
-            where += " AND origin = ?"
-            params.append(first.origin)
-        group = "domain, probe_cc"
-        pooled = _PER_UPLOADER.format(group=group, where=where, table=table)
+        pooled, params = _pooled_by_country(con, first, other_than=None)
         rows: list[Any] = con.execute(
-            _BASELINES_OF.format(group=group, per_uploader=pooled),
+            _BASELINES_OF.format(group=_BY_COUNTRY, per_uploader=pooled),
             [
                 settings.uploader_weight_cap,
                 *params,

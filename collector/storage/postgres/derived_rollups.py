@@ -136,6 +136,18 @@ SELECT * FROM unnest(%s::DATE[], %s::TEXT[], %s::BIGINT[], %s::TEXT[], %s::TEXT[
     %s::INTEGER[], %s::INTEGER[], %s::INTEGER[])
 """
 
+
+_COUNTS = (
+    "blocked", "blocked_no_control", "ok", "down", "inconclusive", "confirmed", "packet_confirmed",
+)  # fmt: skip
+_POOLED_COUNTS = _COUNTS[:3]
+
+
+def _added(columns: tuple[str, ...]) -> str:
+    """Return an upsert's SET list adding the new row's counts to the stored ones."""
+    return ", ".join(f"{c} = r.{c} + excluded.{c}" for c in columns)
+
+
 _UPSERT_POOLED = f"""
 INSERT INTO rollup_uploader_day AS r
 SELECT day, probe_cc, domain, uploader, contradicted, origin, {_POOLED_SUMS}
@@ -143,9 +155,7 @@ FROM probe_day_delta
 GROUP BY probe_cc, day, domain, uploader, contradicted, origin
 ORDER BY probe_cc, day, domain, uploader, contradicted, origin
 ON CONFLICT (probe_cc, day, domain, uploader, contradicted, origin) DO UPDATE SET
-    blocked = r.blocked + excluded.blocked,
-    blocked_no_control = r.blocked_no_control + excluded.blocked_no_control,
-    ok = r.ok + excluded.ok
+    {_added(_POOLED_COUNTS)}
 """
 
 _UPSERT_WINDOW = f"""
@@ -155,13 +165,7 @@ FROM probe_day_delta, rollup_window_span
 WHERE day >= since AND day <= until
 GROUP BY {_PROBE_KEY} ORDER BY {_PROBE_KEY}
 ON CONFLICT ({_PROBE_KEY}) DO UPDATE SET
-    blocked = r.blocked + excluded.blocked,
-    blocked_no_control = r.blocked_no_control + excluded.blocked_no_control,
-    ok = r.ok + excluded.ok,
-    down = r.down + excluded.down,
-    inconclusive = r.inconclusive + excluded.inconclusive,
-    confirmed = r.confirmed + excluded.confirmed,
-    packet_confirmed = r.packet_confirmed + excluded.packet_confirmed
+    {_added(_COUNTS)}
 """
 
 _UPSERT_UPLOADER_WINDOW = f"""
@@ -171,9 +175,7 @@ FROM probe_day_delta, rollup_window_span
 WHERE day >= since AND day <= until
 GROUP BY {_UPLOADER_KEY} ORDER BY {_UPLOADER_KEY}
 ON CONFLICT ({_UPLOADER_KEY}) DO UPDATE SET
-    blocked = r.blocked + excluded.blocked,
-    blocked_no_control = r.blocked_no_control + excluded.blocked_no_control,
-    ok = r.ok + excluded.ok
+    {_added(_POOLED_COUNTS)}
 """
 
 

@@ -65,7 +65,7 @@ _SUMS = """
     sum(inconclusive)::BIGINT, sum(confirmed)::BIGINT, sum(packet_confirmed)::BIGINT
 """
 
-REFRESH: tuple[str, ...] = (
+MOVE_SPAN: tuple[str, ...] = (
     "DELETE FROM rollup_probe_window",
     "DELETE FROM rollup_uploader_window",
     "DELETE FROM rollup_window_span",
@@ -74,6 +74,12 @@ REFRESH: tuple[str, ...] = (
     SELECT max(day) - {WINDOW_DAYS - 1}, max(day) FROM rollup_probe_day
     HAVING max(day) IS NOT NULL
     """,
+)
+"""Empty the window's sums and set its span to end on the newest day (the same SQL on both
+backends; each then sums the window in its own dialect)."""
+
+REFRESH: tuple[str, ...] = (
+    *MOVE_SPAN,
     f"""
     INSERT INTO rollup_probe_window
     SELECT probe_cc, domain, probe_asn, uploader, probe_key, contradicted, {_SUMS}

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from collector.storage.window_rollups import WINDOW_DAYS
+from collector.storage.window_rollups import MOVE_SPAN
 
 WINDOW_LOCK = 0x63726E77
 """The advisory lock key of the window tables ("crnw")."""
@@ -90,14 +90,7 @@ FILL_POOLED = f"""
 """Fill the (empty) pooled rollup from `rollup_probe_day`."""
 
 REFRESH: tuple[str, ...] = (
-    "DELETE FROM rollup_probe_window",
-    "DELETE FROM rollup_uploader_window",
-    "DELETE FROM rollup_window_span",
-    f"""
-    INSERT INTO rollup_window_span
-    SELECT max(day) - {WINDOW_DAYS - 1}, max(day) FROM rollup_probe_day
-    HAVING max(day) IS NOT NULL
-    """,
+    *MOVE_SPAN,
     f"""
     INSERT INTO rollup_probe_window
     SELECT {_PROBE_KEY}, {_SUMS}

@@ -55,6 +55,12 @@ IDLE_RECHECK_S = 30.0
 GATHER_S = 0.4
 """How long the analyser gathers fresh rows before analysing them (unless `SAVE_ROWS` arrived
 first): with the analysis and the save, a measurement is in the reports within about 1 s."""
+SAVE_EVERY_S = 0.5
+"""While uploads keep arriving, analyses wait in memory up to this long (or until `SAVE_ROWS`
+of them) and are saved together: a save's rollup statements cost about the same whatever its
+size (docs/performance.md), so one save a second instead of two or three. As soon as nothing
+more arrived, what is held is saved at once; rows whose analysis is held stay flagged in the
+store, so a crash only means analysing them again."""
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 """Backoff of the analyser after the store refused a write (a full disk): it doubles up to this."""
@@ -156,6 +162,8 @@ class Analyser:
         self._fresh: deque[tuple[str, bytes]] = deque()
         self._enough = trio.Event()
         self._read_back = True  # rows stored before this process started
+        self._held: list[AnalysisRow] = []  # analysed, not saved yet (`SAVE_EVERY_S`)
+        self._held_since = 0.0
 
     def __enter__(self) -> Self:
         self._pool = start_workers(self.workers, _init_worker, (self.source,))
@@ -216,30 +224,51 @@ class Analyser:
             rows.extend(await trio.to_thread.run_sync(future.result))
         return rows
 
-    async def _analyse_and_save(self, items: list[tuple[str, bytes]]) -> int:
+    async def _analyse_and_save(self, items: list[tuple[str, bytes]], *, hold: bool) -> int:
         rows = await self._analyse(items)
-        await self.storage.write(self.storage.backend.save_analyses, rows)
-        self.metrics.analysed.inc(len(rows))
+        if not self._held:
+            self._held_since = trio.current_time()
+        self._held.extend(rows)
+        if (
+            not hold
+            or len(self._held) >= SAVE_ROWS
+            or trio.current_time() - self._held_since >= SAVE_EVERY_S
+        ):
+            await self._save_held()
         return len(rows)
 
-    async def drain(self, *, max_batches: int = MAX_BATCHES_PER_WAKE) -> int:
+    async def _save_held(self) -> None:
+        rows, self._held = self._held, []
+        if rows:
+            await self.storage.write(self.storage.backend.save_analyses, rows)
+            self.metrics.analysed.inc(len(rows))
+
+    async def drain(self, *, max_batches: int = MAX_BATCHES_PER_WAKE, hold: bool = False) -> int:
         """Analyse what was handed over, then (if needed) flagged rows read back from the store,
-        batch by batch until none are left; return how many."""
+        batch by batch until none are left; return how many.
+
+        With `hold`, analyses of handed-over rows may stay in memory for the next call
+        (`SAVE_EVERY_S`); without, everything analysed is saved before it returns.
+        """
         done = 0
         batch_rows = BATCH_ROWS * max(1, self.workers)
         for _ in range(max_batches):
             if not self._fresh:
                 break
             count = min(SAVE_ROWS, len(self._fresh))
-            done += await self._analyse_and_save([self._fresh.popleft() for _ in range(count)])
+            items = [self._fresh.popleft() for _ in range(count)]
+            done += await self._analyse_and_save(items, hold=hold)
         if not self._read_back:
+            if not hold:
+                await self._save_held()
             return done
         self._read_back = False
+        await self._save_held()  # else the store would hand the held rows back as pending
         for _ in range(max_batches):
             items = await self.storage.read(self.storage.backend.pending_analysis, batch_rows)
             if not items:
                 break
-            done += await self._analyse_and_save(items)
+            done += await self._analyse_and_save(items, hold=False)
         counts = await self.storage.read(self.storage.backend.counts)
         self.metrics.analysis_pending.set(counts.pending_analysis)
         return done
@@ -273,9 +302,12 @@ class Analyser:
             self._enough = trio.Event()
             self._wake = trio.Event()
             try:
-                await self.drain()
+                await self.drain(hold=True)
+                if not self._wake.is_set():
+                    await self._save_held()  # nothing more arrived: no reason to wait
             except StorageUnavailable as exc:
                 # The rows stay flagged in the store: read them back once writes work again.
+                self._held = []
                 self._read_back = True
                 logger.warning("analysis paused for %.0f s: %s", retry_s, exc)
                 await trio.sleep(retry_s)

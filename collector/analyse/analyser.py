@@ -248,12 +248,14 @@ class Analyser:
         batch by batch until none are left; return how many.
 
         With `hold`, analyses of handed-over rows may stay in memory for the next call
-        (`SAVE_EVERY_S`); without, everything analysed is saved before it returns.
+        (`SAVE_EVERY_S`), and fewer than a batch that arrived meanwhile are left for the next
+        call too (the caller gathers more first); without, everything handed over is analysed
+        and saved before it returns.
         """
         done = 0
         batch_rows = BATCH_ROWS * max(1, self.workers)
         for _ in range(max_batches):
-            if not self._fresh:
+            if not self._fresh or (hold and done and len(self._fresh) < batch_rows):
                 break
             count = min(SAVE_ROWS, len(self._fresh))
             items = [self._fresh.popleft() for _ in range(count)]
@@ -303,7 +305,7 @@ class Analyser:
             self._wake = trio.Event()
             try:
                 await self.drain(hold=True)
-                if not self._wake.is_set():
+                if not self._wake.is_set() and not self._fresh:
                     await self._save_held()  # nothing more arrived: no reason to wait
             except StorageUnavailable as exc:
                 # The rows stay flagged in the store: read them back once writes work again.
@@ -314,7 +316,7 @@ class Analyser:
                 retry_s = min(retry_s * 2, RETRY_MAX_S)
                 continue
             retry_s = RETRY_FIRST_S
-            if self._wake.is_set():
+            if self._wake.is_set() or self._fresh:
                 continue  # rows arrived while draining
             self._idle.set()
             with trio.move_on_after(IDLE_RECHECK_S) as idle:

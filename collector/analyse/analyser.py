@@ -58,9 +58,10 @@ first): with the analysis and the save, a measurement is in the reports within a
 SAVE_EVERY_S = 0.5
 """While uploads keep arriving, analyses wait in memory up to this long (or until `SAVE_ROWS`
 of them) and are saved together: a save's rollup statements cost about the same whatever its
-size (docs/performance.md), so one save a second instead of two or three. As soon as nothing
-more arrived, what is held is saved at once; rows whose analysis is held stay flagged in the
-store, so a crash only means analysing them again."""
+size (docs/performance.md), so at most about two saves a second instead of one for every few
+rows that arrived during the previous analysis and save. As soon as nothing more arrived,
+what is held is saved at once; rows whose analysis is held stay flagged in the store, so a
+crash only means analysing them again."""
 RETRY_FIRST_S = 1.0
 RETRY_MAX_S = 60.0
 """Backoff of the analyser after the store refused a write (a full disk): it doubles up to this."""

@@ -136,7 +136,7 @@ def read_ooni_line(text: bytes) -> OoniDocument | None:
         doc.test_keys is None
         or not doc.measurement_uid
         or doc.test_name != WEB_CONNECTIVITY
-        or doc.data_format_version not in SUPPORTED_DATA_FORMATS
+        or not _is_supported(doc.data_format_version)
     ):
         return None
     return doc
@@ -160,7 +160,7 @@ def measurement_from_ooni(doc: Mapping[str, Any] | OoniDocument) -> Measurement:
     if test_name != WEB_CONNECTIVITY:
         raise OtherOoniTest(test_name or "(no test_name)")
     version = doc.get("data_format_version")
-    if version not in SUPPORTED_DATA_FORMATS:
+    if not _is_supported(version):
         raise OoniDocumentError(
             f"unknown data_format_version {version!r}", reason="unknown_data_format"
         )
@@ -177,6 +177,10 @@ def measurement_from_ooni(doc: Mapping[str, Any] | OoniDocument) -> Measurement:
     identity = str(ooni_uid) if ooni_uid else _content_identity(doc, keys)
     assert typed.test_keys is not None  # checked above as a mapping
     return _converted(typed, typed.test_keys, identity)
+
+
+def _is_supported(version: object) -> bool:
+    return isinstance(version, str) and version in SUPPORTED_DATA_FORMATS
 
 
 def _converted(doc: OoniDocument, keys: OoniTestKeys, identity: str) -> Measurement:

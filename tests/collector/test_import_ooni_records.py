@@ -51,6 +51,7 @@ def test_a_named_line_read_into_structs_is_the_decoded_document() -> None:
     # Other tests, unnamed measurements and API answers take the decoded path.
     for other in (
         {**named, "test_name": "ndt"},
+        {**named, "data_format_version": ["0.2.0"]},
         {**named, "measurement_uid": None},
         {"raw_measurement": json.dumps(named)},
     ):

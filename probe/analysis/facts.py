@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from functools import lru_cache
 from urllib.parse import urlsplit
 
 from probe.analysis.addresses import is_ip_literal
@@ -23,9 +22,6 @@ from probe.model import (
     TlsHandshake,
 )
 
-_ADDRESSES_REMEMBERED = 16384
-"""Addresses whose version is remembered (asked once per connection, the same ones again)."""
-
 Endpoint = tuple[str, int]
 LOCAL_KINDS = frozenset({ResolverKind.SYSTEM, ResolverKind.UDP, ResolverKind.TCP})
 
@@ -39,7 +35,6 @@ def url_parts(url: str) -> tuple[str, str, int]:
     return scheme, host, port
 
 
-@lru_cache(maxsize=_ADDRESSES_REMEMBERED)
 def is_ipv6(address: str) -> bool:
     """Return whether the address is IPv6."""
     if ":" not in address:

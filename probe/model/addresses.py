@@ -32,6 +32,9 @@ IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 ADDRESSES_REMEMBERED = 16384
 """Addresses whose parse and scope are remembered: the analysis asks about the same DNS answers
 and endpoints several times a measurement, and an import meets the same ones again and again."""
+REMEMBERED_TEXT_CHARS = 64
+"""Longer texts are parsed every time, so that the remembered ones stay small (an IPv6 address
+with brackets is at most 47 characters)."""
 
 REGISTRY_ADDITIONS: tuple[tuple[str, str], ...] = (
     ("192.88.99.0/24", "6to4 relay anycast, deprecated (RFC 7526)"),
@@ -66,14 +69,22 @@ class AddressScope(StrEnum):
     """Not an IP address at all."""
 
 
-@lru_cache(maxsize=ADDRESSES_REMEMBERED)
 def parse_address(address: str) -> IpAddress | None:
     """Return the address (brackets and an IPv6 zone dropped), or None if it is not one."""
+    if len(address) > REMEMBERED_TEXT_CHARS:
+        return _parsed(address)
+    return _parsed_remembered(address)
+
+
+def _parsed(address: str) -> IpAddress | None:
     text = address.strip().strip("[]").split("%", 1)[0]
     try:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+_parsed_remembered = lru_cache(maxsize=ADDRESSES_REMEMBERED)(_parsed)
 
 
 def embedded_ipv4(ip: IpAddress) -> ipaddress.IPv4Address | None:

@@ -67,6 +67,8 @@ _PLAIN_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}
 cheaper)."""
 _NORMALISED_URLS = 4096
 """Input URLs whose normalised form is remembered (OONI measures the same test lists over)."""
+_REMEMBERED_URL_CHARS = 1024
+"""Longer input URLs are normalised every time, so that the remembered ones stay small."""
 _ENGINES = {
     "getaddrinfo": ResolverKind.SYSTEM,
     "udp": ResolverKind.UDP,
@@ -279,8 +281,13 @@ def _pattern(value: object, pattern: re.Pattern[str], default: str) -> str:
     return text if pattern.match(text) else default
 
 
-@lru_cache(maxsize=_NORMALISED_URLS)
 def _normalised(url: str) -> str:
+    if len(url) > _REMEMBERED_URL_CHARS:
+        return _normalised_now(url)
+    return _normalised_remembered(url)
+
+
+def _normalised_now(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise OoniDocumentError(f"input is not an http(s) URL: {url[:200]!r}", reason="bad_input")
@@ -289,6 +296,9 @@ def _normalised(url: str) -> str:
         host = f"[{host}]"
     netloc = host + (f":{parts.port}" if parts.port else "")
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+_normalised_remembered = lru_cache(maxsize=_NORMALISED_URLS)(_normalised_now)
 
 
 def _depth(tags: object) -> int:

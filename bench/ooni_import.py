@@ -5,7 +5,8 @@ GPL, read in place and never copied into the product) to N measurements, each wi
 `measurement_uid`, and streams them as JSON lines through a named pipe into the real command,
 run as a subprocess on a fresh data directory: parsed, converted, analysed, stored and rolled
 up, end to end. Nothing lands on disk but the store (1 M measurements would be 45 GB of JSON).
-Prints the rate and the importer's peak RSS (the largest of its processes); run with two sizes
+Prints the rate, the importer's peak RSS (the largest of its processes) and the CPU its
+processes spent per measurement (which holds under load, unlike the rate); run with two sizes
 to see that memory does not grow with the file.
 
 Usage: python bench/ooni_import.py [--quick] [--count N ...] [--workers N]
@@ -54,8 +55,15 @@ def write_lines(fifo: Path, count: int, done: list[int]) -> None:
     done.append(written)
 
 
-def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, int]:
-    """Return (seconds, measurements stored, peak RSS MiB so far, bytes read) of one import."""
+def children_cpu_s() -> float:
+    """Return the CPU seconds (user and system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, int, float]:
+    """Return (seconds, measurements stored, peak RSS MiB so far, bytes read, CPU seconds of the
+    importer and its workers) of one import."""
     fifo = tmp / f"can-{count}.jsonl"
     os.mkfifo(fifo)
     command = [
@@ -64,6 +72,7 @@ def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, 
     ]  # fmt: skip
     written: list[int] = []
     writer = threading.Thread(target=write_lines, args=(fifo, count, written), daemon=True)
+    cpu_before = children_cpu_s()
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     writer.start()
@@ -75,7 +84,8 @@ def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, 
         raise SystemExit(f"import failed ({child.returncode}): {err.strip()[-500:]}")
     stored = int(json.loads(out.strip().splitlines()[-1])["stored"])
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return elapsed, stored, peak_mib, written[0] if written else 0
+    cpu_s = children_cpu_s() - cpu_before
+    return elapsed, stored, peak_mib, written[0] if written else 0, cpu_s
 
 
 def main() -> None:
@@ -90,11 +100,12 @@ def main() -> None:
     rate = 0.0
     with tempfile.TemporaryDirectory(prefix="crenel-ooni-bench-") as tmp:
         for count in counts:
-            elapsed, stored, peak, size = run_import(count, Path(tmp), args.workers)
+            elapsed, stored, peak, size, cpu_s = run_import(count, Path(tmp), args.workers)
             rate = stored / elapsed
             print(
                 f"{count:>9,} measurements ({size / 2**20:,.0f} MiB of JSON lines): stored "
-                f"{stored:,} in {elapsed:.1f} s, {rate:,.0f}/s, peak RSS so far {peak:,.0f} MiB",
+                f"{stored:,} in {elapsed:.1f} s, {rate:,.0f}/s, peak RSS so far {peak:,.0f} MiB, "
+                f"CPU {cpu_s / max(stored, 1) * 1e6:,.0f} µs a measurement (importer and workers)",
                 flush=True,
             )
     print(f"ooni import: {rate:,.0f} measurements/s")

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 
-from collector.ooni_import.documents import Document, Unreadable
+from collector.ooni_import.documents import Document, RawLine, Unreadable, decode_line
 from probe.model import Measurement
-from probe.ooni import OoniDocumentError, OtherOoniTest, measurement_from_ooni
+from probe.ooni import (
+    OoniDocumentError,
+    OtherOoniTest,
+    measurement_from_ooni,
+    read_ooni_line,
+)
 from probe.privacy import scrub_measurement
 
 MAX_LISTED_PROBLEMS = 100
@@ -82,6 +88,23 @@ class Converted:
     line: int
 
 
+def convert_line(item: RawLine, summary: ImportSummary) -> Converted | None:
+    """Return the converted measurement of a line, or None after counting why not.
+
+    A named Web Connectivity measurement is read straight into the reader's Structs (only the
+    fields it reads); any other line is decoded as JSON and converted like a document."""
+    doc = read_ooni_line(item.text)
+    if doc is None:
+        return convert(decode_line(item), summary)
+    summary.documents += 1
+    try:
+        measurement = measurement_from_ooni(doc)
+    except OoniDocumentError as exc:
+        summary.skip(str(item.path), item.line, exc.reason, str(exc))
+        return None
+    return _scrubbed(measurement, doc.probe_ip, item.path, item.line, summary)
+
+
 def convert(item: Document | Unreadable, summary: ImportSummary) -> Converted | None:
     """Return the converted measurement of a document, or None after counting why not."""
     if isinstance(item, Unreadable):
@@ -96,16 +119,22 @@ def convert(item: Document | Unreadable, summary: ImportSummary) -> Converted | 
     except OoniDocumentError as exc:
         summary.skip(str(item.path), item.line, exc.reason, str(exc))
         return None
-    address = _probe_address(item.value)
+    probe_ip = item.value.get("probe_ip") if isinstance(item.value, dict) else None
+    return _scrubbed(measurement, probe_ip, item.path, item.line, summary)
+
+
+def _scrubbed(
+    measurement: Measurement, probe_ip: object, path: Path, line: int, summary: ImportSummary
+) -> Converted:
+    address = _probe_address(probe_ip)
     if address is not None:
         # OONI scrubs its probes' addresses before publishing; if one is left, it goes here.
         measurement = scrub_measurement(measurement, [address])
     summary.converted += 1
-    return Converted(measurement, msgspec.json.encode(measurement), str(item.path), item.line)
+    return Converted(measurement, msgspec.json.encode(measurement), str(path), line)
 
 
-def _probe_address(doc: object) -> str | None:
-    text = doc.get("probe_ip") if isinstance(doc, dict) else None
+def _probe_address(text: object) -> str | None:
     if not isinstance(text, str):
         return None
     try:

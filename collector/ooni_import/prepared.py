@@ -13,10 +13,9 @@ from datetime import datetime
 
 import zstandard
 
-from collector.ingest.prepare import ZSTD_LEVEL
 from collector.ingest.rows import analysis_row, measurement_row
-from collector.ooni_import.convert import ImportSummary, convert
-from collector.ooni_import.documents import Document, RawLine, Unreadable, decode_line
+from collector.ooni_import.convert import ImportSummary, convert, convert_line
+from collector.ooni_import.documents import Document, RawLine, Unreadable
 from collector.storage import AnalysisRow, MeasurementRow
 from probe.analysis import ReferenceData, analyse
 
@@ -40,6 +39,10 @@ class PreparedChunk:
     summary: ImportSummary = field(default_factory=ImportSummary)
 
 
+OONI_ZSTD_LEVEL = 1
+"""zstd level of imported measurements: on the corpus, 38 µs and 5.1 kB a measurement against
+46 µs and 4.9 kB at level 3 (uploads' level); any level reads back the same way."""
+
 _compressors: dict[int, zstandard.ZstdCompressor] = {}
 
 
@@ -54,9 +57,14 @@ def prepare_chunk(
     (`reference` None: their JSON only)."""
     chunk = PreparedChunk()
     summary = chunk.summary
-    compressor = _compressors.setdefault(ZSTD_LEVEL, zstandard.ZstdCompressor(level=ZSTD_LEVEL))
+    compressor = _compressors.setdefault(
+        OONI_ZSTD_LEVEL, zstandard.ZstdCompressor(level=OONI_ZSTD_LEVEL)
+    )
     for item in items:
-        converted = convert(decode_line(item) if isinstance(item, RawLine) else item, summary)
+        if isinstance(item, RawLine):
+            converted = convert_line(item, summary)
+        else:
+            converted = convert(item, summary)
         if converted is None:
             continue
         measurement = converted.measurement

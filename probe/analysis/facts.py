@@ -37,6 +37,8 @@ def url_parts(url: str) -> tuple[str, str, int]:
 
 def is_ipv6(address: str) -> bool:
     """Return whether the address is IPv6."""
+    if ":" not in address:
+        return False  # every IPv6 address has a colon: no parse for IPv4 and names
     try:
         return ipaddress.ip_address(address).version == 6
     except ValueError:

@@ -1,6 +1,7 @@
 """Read one OONI Web Connectivity measurement (data format 0.2.0) as a Crenel measurement.
 
-Pure: a decoded JSON document in, a `Measurement` out. The OONI observations (queries,
+Pure: a document in (decoded JSON, or a line of JSON read into the Structs of `shape` by
+`read_ooni_line`), a `Measurement` out. The OONI observations (queries,
 tcp_connect, tls_handshakes, requests, control) become Crenel's DNS / TCP / TLS / HTTP records;
 OONI's own verdict (`blocking`, `accessible`) is kept as the measurement's analysis, so the
 collector's re-analysis stands beside it. The Crenel uid is derived from OONI's ids, so the same
@@ -9,12 +10,13 @@ OONI measurement always becomes the same Crenel measurement (imports are idempot
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
+from itertools import count
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,12 +49,26 @@ from probe.model import (
     is_failure_string,
     unknown_failure,
 )
+from probe.ooni.shape import (
+    OoniAnswer,
+    OoniBody,
+    OoniDocument,
+    OoniResponse,
+    OoniTestKeys,
+)
 
 SUPPORTED_DATA_FORMATS = frozenset({"0.2.0"})
 WEB_CONNECTIVITY = "web_connectivity"
 OONI_RULES_VERSION = "ooni"
 """`rules_version` of the analysis that carries OONI's own verdict."""
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
+_PLAIN_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}")
+"""OONI's usual `measurement_start_time`, read without `strptime` (the same time, 6 times
+cheaper)."""
+_NORMALISED_URLS = 4096
+"""Input URLs whose normalised form is remembered (OONI measures the same test lists over)."""
+_REMEMBERED_URL_CHARS = 1024
+"""Longer input URLs are normalised every time, so that the remembered ones stay small."""
 _ENGINES = {
     "getaddrinfo": ResolverKind.SYSTEM,
     "udp": ResolverKind.UDP,
@@ -69,6 +85,7 @@ _ASN = re.compile(r"^AS[0-9]{1,10}$")
 _CC = re.compile(r"^[A-Z]{2}$")
 _TITLE = re.compile(rb"(?i)<title>([^<]{1,512})</title>")
 _BLOCKING = {b.value: b for b in Blocking}
+_DOCUMENT = msgspec.json.Decoder(OoniDocument)
 
 
 class OoniDocumentError(BadInputError):
@@ -107,20 +124,45 @@ def crenel_uid(ooni_id: str, start: datetime) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def measurement_from_ooni(doc: Mapping[str, Any]) -> Measurement:
-    """Return the Crenel measurement of one OONI Web Connectivity measurement.
+def read_ooni_line(text: bytes) -> OoniDocument | None:
+    """Return one line of OONI JSON read into the Structs of `probe.ooni.shape` when it is a
+    named Web Connectivity measurement (a `measurement_uid`, a supported data format, test
+    keys of the expected shape); None for anything else, which the caller decodes as JSON and
+    hands to `measurement_from_ooni` to be converted or told why not (other tests, API
+    answers, unnamed measurements, bad JSON, unexpected shapes)."""
+    try:
+        doc = _DOCUMENT.decode(text)
+    except msgspec.DecodeError:
+        return None
+    if (
+        doc.test_keys is None
+        or not doc.measurement_uid
+        or doc.test_name != WEB_CONNECTIVITY
+        or not _is_supported(doc.data_format_version)
+    ):
+        return None
+    return doc
+
+
+def measurement_from_ooni(doc: Mapping[str, Any] | OoniDocument) -> Measurement:
+    """Return the Crenel measurement of one OONI Web Connectivity measurement (a decoded JSON
+    document, or a line read by `read_ooni_line`).
 
     Raises:
         OtherOoniTest: another OONI test (the caller counts these per test name).
         OoniDocumentError: an unknown data format, no test_keys, or a field of the wrong shape.
     """
+    if isinstance(doc, OoniDocument):
+        if doc.test_keys is None or not doc.measurement_uid:
+            raise OoniDocumentError("not read by read_ooni_line", reason="unexpected_shape")
+        return _converted(doc, doc.test_keys, str(doc.measurement_uid))
     if not isinstance(doc, Mapping):
         raise OoniDocumentError("not a JSON object", reason="not_an_object")
     test_name = str(doc.get("test_name") or "")
     if test_name != WEB_CONNECTIVITY:
         raise OtherOoniTest(test_name or "(no test_name)")
     version = doc.get("data_format_version")
-    if version not in SUPPORTED_DATA_FORMATS:
+    if not _is_supported(version):
         raise OoniDocumentError(
             f"unknown data_format_version {version!r}", reason="unknown_data_format"
         )
@@ -128,40 +170,56 @@ def measurement_from_ooni(doc: Mapping[str, Any]) -> Measurement:
     if not isinstance(keys, Mapping):
         raise OoniDocumentError("no test_keys", reason="no_test_keys")
     try:
-        return _measurement(doc, keys)
+        typed = msgspec.convert(doc, OoniDocument)
+    except msgspec.ValidationError as exc:
+        raise OoniDocumentError(
+            f"unexpected shape: ValidationError: {exc}", reason="unexpected_shape"
+        ) from exc
+    ooni_uid = doc.get("measurement_uid")
+    identity = str(ooni_uid) if ooni_uid else _content_identity(doc, keys)
+    assert typed.test_keys is not None  # checked above as a mapping
+    return _converted(typed, typed.test_keys, identity)
+
+
+def _is_supported(version: object) -> bool:
+    return isinstance(version, str) and version in SUPPORTED_DATA_FORMATS
+
+
+def _converted(doc: OoniDocument, keys: OoniTestKeys, identity: str) -> Measurement:
+    try:
+        return _measurement(doc, keys, identity)
     except (KeyError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
         raise OoniDocumentError(
             f"unexpected shape: {type(exc).__name__}: {exc}", reason="unexpected_shape"
         ) from exc
 
 
-def _measurement(doc: Mapping[str, Any], keys: Mapping[str, Any]) -> Measurement:
-    raw_input = doc.get("input")
+def _measurement(doc: OoniDocument, keys: OoniTestKeys, identity: str) -> Measurement:
+    raw_input = doc.input
     if not isinstance(raw_input, str) or not raw_input:
         raise OoniDocumentError("no input URL", reason="bad_input")
-    start = _time(doc.get("measurement_start_time"))
-    ooni_uid = doc.get("measurement_uid")
-    report_id = doc.get("report_id")
-    identity = str(ooni_uid) if ooni_uid else _content_identity(doc, keys)
-    ids = iter(range(1, 1_000_000))
+    start = _time(doc.measurement_start_time)
+    ooni_uid = doc.measurement_uid
+    report_id = doc.report_id
+    ids = count(1)
     dns = _queries(keys, ids)
     tcp = _connects(keys, ids)
     tls = _handshakes(keys, ids)
     http = _requests(keys, ids, dns=dns, tcp=tcp, tls=tls, raw_input=raw_input)
     return Measurement(
         uid=crenel_uid(identity, start),
-        software_name=str(doc.get("software_name") or "ooniprobe"),
-        software_version=str(doc.get("software_version") or ""),
+        software_name=str(doc.software_name or "ooniprobe"),
+        software_version=str(doc.software_version or ""),
         input=raw_input,
         url=_normalised(raw_input),
         start_time=start,
-        runtime_ms=max(0.0, float(doc.get("test_runtime") or 0.0) * 1000.0),
+        runtime_ms=max(0.0, float(doc.test_runtime or 0.0) * 1000.0),
         probe=ProbeNetwork(
-            cc=_pattern(doc.get("probe_cc"), _CC, "ZZ"),
-            asn=_pattern(doc.get("probe_asn"), _ASN, "AS0"),
-            network_name=str(doc.get("probe_network_name") or ""),
-            resolver_asn=_pattern(doc.get("resolver_asn"), _ASN, "AS0"),
-            resolver_network_name=str(doc.get("resolver_network_name") or ""),
+            cc=_pattern(doc.probe_cc, _CC, "ZZ"),
+            asn=_pattern(doc.probe_asn, _ASN, "AS0"),
+            network_name=str(doc.probe_network_name or ""),
+            resolver_asn=_pattern(doc.resolver_asn, _ASN, "AS0"),
+            resolver_network_name=str(doc.resolver_network_name or ""),
         ),
         # OONI probes publish no stable id; a report is one run of one probe, the closest
         # equivalent of Crenel's pseudonym for the per-probe weighing of reports.
@@ -171,14 +229,14 @@ def _measurement(doc: Mapping[str, Any], keys: Mapping[str, Any]) -> Measurement
         tcp=tcp,
         tls=tls,
         http=http,
-        control=_control(keys),
-        analysis=_ooni_verdict(keys),
+        control=_control(keys.control_failure, keys.control),
+        analysis=_ooni_verdict(keys.blocking, keys.accessible),
         origin=Origin(
             platform="ooni",
             measurement_uid=str(ooni_uid) if ooni_uid else None,
             report_id=str(report_id) if report_id else None,
             test_name=WEB_CONNECTIVITY,
-            test_version=str(doc.get("test_version") or ""),
+            test_version=str(doc.test_version or ""),
         ),
     )
 
@@ -195,6 +253,19 @@ def _content_identity(doc: Mapping[str, Any], keys: Mapping[str, Any]) -> str:
 
 def _time(value: object) -> datetime:
     if isinstance(value, str):
+        if _PLAIN_TIME.fullmatch(value):
+            try:
+                return datetime(
+                    int(value[:4]),
+                    int(value[5:7]),
+                    int(value[8:10]),
+                    int(value[11:13]),
+                    int(value[14:16]),
+                    int(value[17:19]),
+                    tzinfo=UTC,
+                )
+            except ValueError:
+                pass  # out of range: strptime below says so the same way
         for fmt in _TIME_FORMATS:
             try:
                 return datetime.strptime(value, fmt).replace(tzinfo=UTC)
@@ -211,6 +282,12 @@ def _pattern(value: object, pattern: re.Pattern[str], default: str) -> str:
 
 
 def _normalised(url: str) -> str:
+    if len(url) > _REMEMBERED_URL_CHARS:
+        return _normalised_now(url)
+    return _normalised_remembered(url)
+
+
+def _normalised_now(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise OoniDocumentError(f"input is not an http(s) URL: {url[:200]!r}", reason="bad_input")
@@ -221,10 +298,14 @@ def _normalised(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
+_normalised_remembered = lru_cache(maxsize=_NORMALISED_URLS)(_normalised_now)
+
+
 def _depth(tags: object) -> int:
-    for tag in tags if isinstance(tags, list) else []:
-        if isinstance(tag, str) and tag.startswith("depth="):
-            return int(tag.split("=", 1)[1])
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, str) and tag.startswith("depth="):
+                return int(tag[6:])
     return 0
 
 
@@ -233,34 +314,36 @@ def _endpoint(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _answers(raw: object) -> list[DnsAnswer]:
+def _answers(raw: list[OoniAnswer] | None) -> list[DnsAnswer]:
     out = []
-    for answer in raw if isinstance(raw, list) else []:
-        kind = answer.get("answer_type", "")
+    for answer in raw or []:
+        kind = answer.answer_type
         if kind in ("A", "AAAA"):
             out.append(
                 DnsAnswer(
                     answer_type=kind,
-                    address=answer.get("ipv4") or answer.get("ipv6"),
-                    asn=answer.get("asn") or None,
+                    address=answer.ipv4 or answer.ipv6,
+                    asn=answer.asn or None,
                 )
             )
         elif kind == "CNAME":
-            out.append(DnsAnswer(answer_type=kind, hostname=answer.get("hostname")))
+            out.append(DnsAnswer(answer_type=kind, hostname=answer.hostname))
     return out
 
 
-def _queries(keys: Mapping[str, Any], ids: Iterator[int]) -> list[DnsQuery]:
-    duplicates = keys.get("x_dns_duplicate_responses") or []
+def _queries(keys: OoniTestKeys, ids: Iterator[int]) -> list[DnsQuery]:
+    duplicates = keys.x_dns_duplicate_responses or []
     queries = []
-    for q in keys.get("queries") or []:
-        kind = _ENGINES.get(q.get("engine", ""))
+    for q in keys.queries or []:
+        kind = _ENGINES.get(q.engine or "")
         if kind is None:
             continue
-        answers = _answers(q.get("answers"))
+        answers = _answers(q.answers)
         responses = []
-        if kind is ResolverKind.UDP and not q.get("failure"):
-            source = q.get("resolver_address", "")
+        if kind is ResolverKind.UDP and not q.failure:
+            # A null resolver_address was kept as null before, which no reader of the stored
+            # measurement accepts (`source` is a string): it is "" now, as a missing one was.
+            source = q.resolver_address or ""
             responses.append(
                 DnsResponse(t_ms=0, delay_ms=0, source=source, rcode="NOERROR", answers=answers)
             )
@@ -270,95 +353,99 @@ def _queries(keys: Mapping[str, Any], ids: Iterator[int]) -> list[DnsQuery]:
                     delay_ms=0,
                     source="",
                     rcode="NOERROR",
-                    answers=_answers(dup.get("answers")),
+                    answers=_answers(dup.answers),
                 )
                 for dup in duplicates
-                if dup.get("hostname") == q.get("hostname")
-                and dup.get("query_type") == q.get("query_type")
+                if dup.hostname == q.hostname and dup.query_type == q.query_type
             )
         queries.append(
             DnsQuery(
                 id=next(ids),
-                depth=_depth(q.get("tags")),
+                depth=_depth(q.tags),
                 resolver_kind=kind,
-                resolver_address=q.get("resolver_address") or "getaddrinfo",
-                hostname=q["hostname"],
-                query_type=q.get("query_type") or "ANY",
-                t0_ms=_ms(q.get("t0")),
-                t_ms=_ms(q.get("t")),
+                resolver_address=q.resolver_address or "getaddrinfo",
+                hostname=q.hostname,
+                query_type=q.query_type or "ANY",
+                t0_ms=_ms(q.t0),
+                t_ms=_ms(q.t),
                 answers=answers,
                 responses=responses,
-                failure=ooni_failure(q.get("failure")),
+                failure=ooni_failure(q.failure),
             )
         )
     return queries
 
 
 def _ms(seconds: object) -> float:
-    return max(0.0, float(seconds) * 1000.0) if isinstance(seconds, int | float) else 0.0
+    if not isinstance(seconds, (int, float)):
+        return 0.0
+    ms = float(seconds) * 1000.0
+    return ms if ms > 0.0 else 0.0  # as max(0.0, ms), NaN included, without the call
 
 
-def _connects(keys: Mapping[str, Any], ids: Iterator[int]) -> list[TcpConnect]:
+def _connects(keys: OoniTestKeys, ids: Iterator[int]) -> list[TcpConnect]:
     return [
         TcpConnect(
             id=next(ids),
-            depth=_depth(c.get("tags")),
-            address=c["ip"],
-            port=c["port"],
-            t0_ms=_ms(c.get("t0")),
-            t_ms=_ms(c.get("t")),
-            failure=ooni_failure((c.get("status") or {}).get("failure")),
+            depth=_depth(c.tags),
+            address=c.ip,
+            port=c.port,
+            t0_ms=_ms(c.t0),
+            t_ms=_ms(c.t),
+            failure=ooni_failure(c.status.failure if c.status else None),
         )
-        for c in keys.get("tcp_connect") or []
+        for c in keys.tcp_connect or []
     ]
 
 
-def _handshakes(keys: Mapping[str, Any], ids: Iterator[int]) -> list[TlsHandshake]:
+def _handshakes(keys: OoniTestKeys, ids: Iterator[int]) -> list[TlsHandshake]:
     handshakes = []
-    for h in keys.get("tls_handshakes") or []:
-        address, port = _endpoint(h["address"])
+    for h in keys.tls_handshakes or []:
+        address, port = _endpoint(h.address)
         handshakes.append(
             TlsHandshake(
                 id=next(ids),
-                depth=_depth(h.get("tags")),
+                depth=_depth(h.tags),
                 address=address,
                 port=port,
-                server_name=h.get("server_name") or "",
-                t0_ms=_ms(h.get("t0")),
-                t_ms=_ms(h.get("t")),
-                tls_version=h.get("tls_version") or None,
-                failure=ooni_failure(h.get("failure")),
-                is_verified=h.get("failure") is None and not h.get("no_tls_verify"),
+                server_name=h.server_name or "",
+                t0_ms=_ms(h.t0),
+                t_ms=_ms(h.t),
+                tls_version=h.tls_version or None,
+                failure=ooni_failure(h.failure),
+                is_verified=h.failure is None and not h.no_tls_verify,
             )
         )
     return handshakes
 
 
-def _body(raw: object) -> bytes:
-    if isinstance(raw, Mapping):
-        return base64.b64decode(raw.get("data", ""))
-    return str(raw or "").encode()
+def _body(raw: str | OoniBody | None) -> tuple[bytes, str]:
+    """Return a body's bytes and its text (undecodable bytes replaced)."""
+    if isinstance(raw, OoniBody):
+        return raw.data, raw.data.decode("utf-8", "replace")
+    text = raw or ""
+    return text.encode(), text
 
 
-def _response(raw: Mapping[str, Any]) -> HttpResponse | None:
-    if not raw.get("code"):
+def _response(raw: OoniResponse | None) -> HttpResponse | None:
+    if raw is None or not raw.code:
         return None
-    body = _body(raw.get("body"))
+    body, text = _body(raw.body)
     title = _TITLE.search(body)
     return HttpResponse(
-        status_code=raw["code"],
+        status_code=raw.code,
         http_version="HTTP/1.1",
-        headers=[(str(k), str(v)) for k, v in raw.get("headers_list") or []],
-        body_prefix=body.decode("utf-8", "replace"),
+        headers=raw.headers_list or [],
+        body_prefix=text,
         body_length=len(body),
-        body_is_complete=not raw.get("body_is_truncated"),
+        body_is_complete=not raw.body_is_truncated,
         body_sha256=hashlib.sha256(body).hexdigest(),
         title=title.group(1).decode("utf-8", "replace") if title else None,
     )
 
 
 def _requests(
-    keys: Mapping[str, Any],
+    keys: OoniTestKeys,
     ids: Iterator[int],
     *,
     dns: list[DnsQuery],
@@ -371,13 +458,14 @@ def _requests(
     failed_connects = {(c.address, c.port, c.depth, c.failure) for c in tcp if c.failure}
     failed_handshakes = {(h.address, h.port, h.depth, h.failure) for h in tls if h.failure}
     # OONI lists requests newest first; Crenel lists hops in order.
-    for r in reversed(keys.get("requests") or []):
-        address, port = _endpoint(r.get("address") or "0.0.0.0:0")
-        depth = _depth(r.get("tags"))
+    for r in reversed(keys.requests or []):
+        address, port = _endpoint(r.address or "0.0.0.0:0")
+        depth = _depth(r.tags)
         fetched_depths.add(depth)
-        response = _response(r.get("response") or {})
-        https = r["request"]["url"].startswith("https://")
-        failure = ooni_failure(r.get("failure"))
+        response = _response(r.response)
+        url = r.request.url
+        https = url.startswith("https://")
+        failure = ooni_failure(r.failure)
         # Where a failed request stopped: OONI says it by the failed connect or handshake to
         # the same endpoint at the same depth.
         connected = not (failure and (address, port, depth, failure) in failed_connects)
@@ -388,11 +476,11 @@ def _requests(
             HttpTransaction(
                 id=next(ids),
                 depth=depth,
-                url=r["request"]["url"],
+                url=url,
                 address=address,
                 port=port,
-                t0_ms=_ms(r.get("t0")),
-                t_ms=_ms(r.get("t")),
+                t0_ms=_ms(r.t0),
+                t_ms=_ms(r.t),
                 connect_ms=0 if connected else None,
                 tls_ms=0 if https and secured else None,
                 request_sent_ms=0 if secured else None,
@@ -405,9 +493,9 @@ def _requests(
     # OONI records no request when the fetch's own connect or handshake failed; Crenel records
     # the failed hop, so the analysis sees where the fetch stopped.
     fetching = {
-        (c["ip"], c["port"], _depth(c.get("tags")))
-        for c in keys.get("tcp_connect") or []
-        if "fetch_body=true" in (c.get("tags") or [])
+        (c.address, c.port, c.depth)
+        for raw, c in zip(keys.tcp_connect or [], tcp, strict=True)
+        if "fetch_body=true" in (raw.tags or [])
     }
     for h in tls:
         if h.failure and h.depth not in fetched_depths and (h.address, h.port, h.depth) in fetching:
@@ -445,12 +533,11 @@ def _requests(
     return http
 
 
-def _control(keys: Mapping[str, Any]) -> ControlExchange | None:
-    if keys.get("control_failure"):
+def _control(control_failure: object, control: Any) -> ControlExchange | None:
+    if control_failure:
         return ControlExchange(
-            endpoint="th", t0_ms=0, t_ms=0, failure=ooni_failure(keys["control_failure"])
+            endpoint="th", t0_ms=0, t_ms=0, failure=ooni_failure(control_failure)
         )
-    control = keys.get("control")
     if not control:
         return None
     request = control.get("http_request") or {}
@@ -510,10 +597,8 @@ def _control(keys: Mapping[str, Any]) -> ControlExchange | None:
     )
 
 
-def _ooni_verdict(keys: Mapping[str, Any]) -> Analysis:
+def _ooni_verdict(blocking: object, accessible: object) -> Analysis:
     """Return OONI's own verdict as an analysis (confidence 0: OONI states none)."""
-    blocking = keys.get("blocking")
-    accessible = keys.get("accessible")
     reason: bool | Blocking | None
     if blocking is False:
         verdict = Verdict.OK if accessible else Verdict.DOWN

@@ -50,6 +50,7 @@ def test_a_web_connectivity_measurement_keeps_its_origin_and_ooni_verdict() -> N
     ("change", "reason"),
     [
         ({"data_format_version": "0.3.0"}, "unknown_data_format"),
+        ({"data_format_version": ["0.2.0"]}, "unknown_data_format"),
         ({"test_keys": None}, "no_test_keys"),
         ({"measurement_start_time": "yesterday"}, "bad_start_time"),
         ({"input": "ftp://files.example.org/"}, "bad_input"),

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 
+import netaddr
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from netaddr import ip as netaddr_ip
 
 from collector.control.guard import AddressGuard
 from probe.analysis import BogonPolicy
@@ -22,6 +26,7 @@ from probe.model import (
     identifies_host,
     is_globally_reachable,
 )
+from probe.model.addresses import is_global_in_registry
 from probe.privacy.scrub import scrubbable
 
 NOT_GLOBALLY_REACHABLE = (
@@ -198,3 +203,43 @@ def test_only_addresses_that_could_identify_a_host_are_scrubbed(
 ) -> None:
     assert identifies_host(address) is identifies
     assert bool(scrubbable([address])) is identifies
+
+
+def _registry_boundaries() -> list[tuple[int, int]]:
+    """Every first and last address of netaddr's tables, and their neighbours."""
+    edges = []
+    for version, tables in (
+        (
+            4,
+            (
+                netaddr_ip.IPV4_NOT_GLOBALLY_REACHABLE,
+                netaddr_ip.IPV4_NOT_GLOBALLY_REACHABLE_EXCEPTIONS,
+            ),
+        ),
+        (
+            6,
+            (
+                netaddr_ip.IPV6_NOT_GLOBALLY_REACHABLE,
+                netaddr_ip.IPV6_NOT_GLOBALLY_REACHABLE_EXCEPTIONS,
+            ),
+        ),
+    ):
+        top = 2**32 - 1 if version == 4 else 2**128 - 1
+        for net in (n for table in tables for n in table):
+            for value in (net.first - 1, net.first, net.last, net.last + 1):
+                if 0 <= value <= top:
+                    edges.append((version, value))
+    return edges
+
+
+@pytest.mark.parametrize(("version", "value"), _registry_boundaries())
+def test_the_registry_as_ranges_is_netaddrs_is_global_at_every_boundary(
+    version: int, value: int
+) -> None:
+    assert is_global_in_registry(value, version) is netaddr.IPAddress(value, version).is_global()
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**128 - 1))
+def test_the_registry_as_ranges_is_netaddrs_is_global_anywhere(v4: int, v6: int) -> None:
+    assert is_global_in_registry(v4, 4) is netaddr.IPAddress(v4, 4).is_global()
+    assert is_global_in_registry(v6, 6) is netaddr.IPAddress(v6, 6).is_global()

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 import duckdb
 import pyarrow as pa
 
-from collector.storage.base import AnalysisRow, MeasurementRow
+from collector.storage.base import AnalysedRow, AnalysisRow, MeasurementRow
 from collector.storage.sql import naive_utc
 
 
@@ -64,6 +64,16 @@ def analyses_table(rows: Sequence[AnalysisRow]) -> pa.Table:
             "packet_confirmed": pa.array([r.packet_confirmed for r in rows], pa.bool_()),
         }
     )
+
+
+def analysed_table(rows: Sequence[AnalysedRow]) -> pa.Table:
+    """Return the rows as the Arrow table `analysed_batch`: the insert's columns, then their
+    analyses' (`analyses_table` without the uid)."""
+    table = measurements_table([r.row for r in rows])
+    analyses = analyses_table([r.analysis for r in rows])
+    for name in analyses.column_names[1:]:
+        table = table.append_column(name, analyses.column(name))
+    return table
 
 
 @contextlib.contextmanager

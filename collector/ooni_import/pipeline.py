@@ -37,6 +37,9 @@ UPLOAD_BATCH = 500
 """Measurements per upload (imports into a running collector)."""
 QUEUED_BATCHES = 1
 """Full batches waiting for the destination while it stores the one before."""
+COLLECT_EVERY_BATCHES = 10
+"""Stored batches between two garbage collections in the importing process (each scans the
+live rows, about 10 ms, whatever the interval)."""
 
 
 async def import_files(
@@ -78,13 +81,13 @@ async def import_files(
 
 @contextlib.contextmanager
 def _collections_per_batch() -> Iterator[None]:
-    """Run the block with the cyclic garbage collector collecting once per stored batch
-    (`_store_batches`) instead of every few hundred new objects, and never scanning the objects
-    that exist now (modules, the analyser's reference data: hundreds of thousands). The rows
-    unpickled from the workers are many young objects without cycles; collecting as they came
-    cost a fifth of the importing process's CPU (py-spy), as it did in the workers."""
-    gc.collect()
-    gc.freeze()
+    """Run the block with the cyclic garbage collector collecting once per
+    `COLLECT_EVERY_BATCHES` stored batches (`_store_batches`) instead of every few hundred new
+    objects, and never scanning the objects that exist now (modules, the analyser's reference
+    data: hundreds of thousands). The rows decoded from the workers' results are many young
+    objects without cycles; collecting as they came cost a fifth of the importing process's
+    CPU (py-spy), as it did in the workers."""
+    gc.freeze()  # without collecting first: that alone took 130 ms, for little garbage
     gc.disable()
     try:
         yield
@@ -154,9 +157,12 @@ async def _store_batches(
     summary: ImportSummary,
 ) -> None:
     async with receive:
+        stored = 0
         async for batch in receive:
             await destination.store(batch, summary)
-            gc.collect()  # what this batch left behind (the collector is paused meanwhile)
+            stored += 1
+            if stored % COLLECT_EVERY_BATCHES == 0:
+                gc.collect()  # what the batches left behind (the collector is paused meanwhile)
 
 
 def render_summary(summary: ImportSummary) -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+from isal import isal_zlib
 
 MAX_DOCUMENT_BYTES = 256 << 20
 """Largest single-document file read whole (a measurement with many bodies is a few MB)."""
@@ -28,6 +29,8 @@ GZIP_READ_BYTES = 1 << 18
 """Compressed bytes read (and gunzipped) at once."""
 _GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 16 + zlib.MAX_WBITS
+_INFLATE_ERROR: type[Exception] = isal_zlib.error  # type: ignore[assignment]
+"""What ISA-L raises on data that is not gzip (its stubs declare an instance, not the class)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +172,7 @@ class FileReader:
                 number += _newlines(text)
             if tail := b"".join(rest):
                 yield LineBlock(self.path, number + 1, tail)
-        except (EOFError, zlib.error) as exc:
+        except (EOFError, _INFLATE_ERROR) as exc:
             yield Unreadable(self.path, number + 1, "truncated_gzip", str(exc) or "truncated")
         except OSError as exc:
             yield Unreadable(self.path, number + 1, "unreadable_file", exc.strerror or str(exc))
@@ -214,14 +217,15 @@ def gunzipped(blocks: Iterator[bytes]) -> Iterator[bytes]:
     """Yield the gunzipped bytes of a gzip stream's blocks (one member or several, one after
     another).
 
-    Gunzips with `zlib` block by block (a third cheaper than reading lines through
-    `gzip.GzipFile`, measured on OONI cans, 45 KB lines).
+    Gunzips block by block with ISA-L (`isal`, zlib's interface): 22 µs an OONI corpus line
+    against 61 with `zlib` (measured), itself a third cheaper than reading lines through
+    `gzip.GzipFile`.
 
     Raises:
         EOFError: the stream ends inside a member.
-        zlib.error: the stream is not gzip.
+        isal_zlib.error: the stream is not gzip (`_INFLATE_ERROR`).
     """
-    inflater = zlib.decompressobj(_GZIP_WBITS)
+    inflater = isal_zlib.decompressobj(_GZIP_WBITS)
     is_inside_member = False
     for read in blocks:
         block = read
@@ -232,7 +236,7 @@ def gunzipped(blocks: Iterator[bytes]) -> Iterator[bytes]:
                 break
             # The member ended: what follows is the next member (or padding).
             block = inflater.unused_data.lstrip(b"\x00")
-            inflater = zlib.decompressobj(_GZIP_WBITS)
+            inflater = isal_zlib.decompressobj(_GZIP_WBITS)
             is_inside_member = False
     if is_inside_member:
         yield inflater.flush()

@@ -5,9 +5,10 @@ GPL, read in place and never copied into the product) to N measurements, each wi
 `measurement_uid`, and streams them as JSON lines through a named pipe into the real command,
 run as a subprocess on a fresh data directory: parsed, converted, analysed, stored and rolled
 up, end to end. Nothing lands on disk but the store (1 M measurements would be 45 GB of JSON).
-Prints the rate, the importer's peak RSS (the largest of its processes) and the CPU its
-processes spent per measurement (which holds under load, unlike the rate); run with two sizes
-to see that memory does not grow with the file.
+Prints the rate, the CPU each measurement cost the importing process itself and its worker
+processes (the importing process's own CPU is sampled from /proc while it runs), and the
+importer's peak RSS (the largest of its processes); run with two sizes to see that memory does
+not grow with the file.
 
 Usage: python bench/ooni_import.py [--quick] [--count N ...] [--workers N]
 """
@@ -55,15 +56,35 @@ def write_lines(fifo: Path, count: int, done: list[int]) -> None:
     done.append(written)
 
 
-def children_cpu_s() -> float:
-    """Return the CPU seconds (user and system) of the finished child processes so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class OwnCpu:
+    """Samples a running process's own CPU seconds (not its children's) until it exits."""
+
+    def __init__(self, pid: int) -> None:
+        self._stat = Path(f"/proc/{pid}/stat")
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while True:
+            try:
+                fields = self._stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                return
+            if fields[0] == "Z":  # exited: its last sample stands
+                return
+            self.seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+            time.sleep(0.05)
+
+    def join(self) -> None:
+        """Wait for the sampler to end (the process has exited); return nothing."""
+        self._thread.join(timeout=10)
 
 
-def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, int, float]:
+def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, int, float, float]:
     """Return (seconds, measurements stored, peak RSS MiB so far, bytes read, CPU seconds of the
-    importer and its workers) of one import."""
+    importing process, CPU seconds of its workers) of one import."""
     fifo = tmp / f"can-{count}.jsonl"
     os.mkfifo(fifo)
     command = [
@@ -72,20 +93,26 @@ def run_import(count: int, tmp: Path, workers: int) -> tuple[float, int, float, 
     ]  # fmt: skip
     written: list[int] = []
     writer = threading.Thread(target=write_lines, args=(fifo, count, written), daemon=True)
-    cpu_before = children_cpu_s()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    own = OwnCpu(child.pid)
     writer.start()
     out, err = child.communicate(timeout=4 * 3600)
     elapsed = time.perf_counter() - started
+    own.join()
     writer.join(timeout=10)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total_cpu = (children.ru_utime - children_before.ru_utime) + (
+        children.ru_stime - children_before.ru_stime
+    )
     fifo.unlink()
     if child.returncode != 0:
         raise SystemExit(f"import failed ({child.returncode}): {err.strip()[-500:]}")
     stored = int(json.loads(out.strip().splitlines()[-1])["stored"])
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    cpu_s = children_cpu_s() - cpu_before
-    return elapsed, stored, peak_mib, written[0] if written else 0, cpu_s
+    size = written[0] if written else 0
+    return elapsed, stored, peak_mib, size, own.seconds, max(0.0, total_cpu - own.seconds)
 
 
 def main() -> None:
@@ -100,12 +127,14 @@ def main() -> None:
     rate = 0.0
     with tempfile.TemporaryDirectory(prefix="crenel-ooni-bench-") as tmp:
         for count in counts:
-            elapsed, stored, peak, size, cpu_s = run_import(count, Path(tmp), args.workers)
+            elapsed, stored, peak, size, own, others = run_import(count, Path(tmp), args.workers)
             rate = stored / elapsed
+            per = 1e6 / max(1, stored)
             print(
                 f"{count:>9,} measurements ({size / 2**20:,.0f} MiB of JSON lines): stored "
-                f"{stored:,} in {elapsed:.1f} s, {rate:,.0f}/s, peak RSS so far {peak:,.0f} MiB, "
-                f"CPU {cpu_s / max(stored, 1) * 1e6:,.0f} µs a measurement (importer and workers)",
+                f"{stored:,} in {elapsed:.1f} s, {rate:,.0f}/s, peak RSS so far {peak:,.0f} MiB; "
+                f"CPU a measurement: importing process {own * per:,.0f} µs, workers "
+                f"{others * per:,.0f} µs (load {os.getloadavg()[0]:.1f})",
                 flush=True,
             )
     print(f"ooni import: {rate:,.0f} measurements/s")

@@ -16,6 +16,7 @@ EXTRA_MODULES = (
     "zstandard",
     "prometheus_client",
     "numpy",
+    "isal",
 )
 NEEDS_EXTRA = (
     "crenel-collector needs the collector extra (no module named {module}): "

@@ -19,6 +19,7 @@ EXTRA_MODULES = (
     "zstandard",
     "prometheus_client",
     "numpy",
+    "isal",
 )
 NEEDS_EXTRA = "crenel-lab needs the lab extra (no module named {module}): pip install 'crenel[lab]'"
 

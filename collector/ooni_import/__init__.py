@@ -14,7 +14,14 @@ from collector.ooni_import.destinations import (
     LocalDestination,
     RemoteDestination,
 )
-from collector.ooni_import.documents import Document, FileReader, RawLine, Unreadable
+from collector.ooni_import.documents import (
+    Document,
+    FileReader,
+    LineBlock,
+    RawLine,
+    Unreadable,
+    split_blocks,
+)
 from collector.ooni_import.pool import PreparationPool
 from collector.ooni_import.prepared import Prepared, PreparedChunk, prepare_chunk
 
@@ -25,6 +32,7 @@ __all__ = [
     "FileReader",
     "ImportRefused",
     "ImportSummary",
+    "LineBlock",
     "LocalDestination",
     "PreparationPool",
     "Prepared",
@@ -35,4 +43,5 @@ __all__ = [
     "Unreadable",
     "convert",
     "prepare_chunk",
+    "split_blocks",
 ]

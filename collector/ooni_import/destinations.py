@@ -16,7 +16,7 @@ from collector.api.schemas import IngestReply
 from collector.core.errors import CollectorError, CollectorUnreachable
 from collector.ooni_import.convert import ImportSummary
 from collector.ooni_import.prepared import Prepared
-from collector.storage import ThreadedStorage
+from collector.storage import AnalysedRow, ThreadedStorage
 
 UPLOAD_TIMEOUT_S = 60.0
 MAX_ATTEMPTS = 20
@@ -39,27 +39,27 @@ class Destination(Protocol):
 
 
 class LocalDestination:
-    """A stopped collector's store: rows stored like uploads, with the analyses the workers made
-    (each measurement analysed once, before it is stored), and the rollups updated with them."""
+    """A stopped collector's store: rows stored with the analyses the workers made (each
+    measurement analysed once, before it is stored), and the rollups moved by them."""
 
     def __init__(self, storage: ThreadedStorage, analyser: Analyser) -> None:
         self._storage = storage
         self._analyser = analyser
 
     async def store(self, batch: Sequence[Prepared], summary: ImportSummary) -> None:
-        """Store the batch in one transaction, then the analyses of its new rows and their
-        rollups in another; return nothing."""
-        rows = [item.row for item in batch if item.row is not None]
+        """Store the batch with its analyses, and the rollups of its new rows, in one
+        transaction (rows already stored are skipped); return nothing."""
+        rows = [
+            AnalysedRow(row=item.row, analysis=item.analysis)
+            for item in batch
+            if item.row is not None and item.analysis is not None
+        ]
         if not rows:
             return
-        new = await self._storage.write(self._storage.backend.insert, rows)
+        new = await self._storage.write(self._storage.backend.insert_analysed, rows)
         summary.stored += len(new)
         summary.duplicates += len(rows) - len(new)
-        analyses = [i.analysis for i in batch if i.analysis is not None and i.uid in new]
-        # A uid twice in one batch is stored once (its first row): so is its analysis.
-        unique = list({a.uid: a for a in reversed(analyses)}.values())
-        await self._storage.write(self._storage.backend.save_analyses, unique)
-        summary.analysed += len(unique)
+        summary.analysed += len(new)
 
     async def finish(self, summary: ImportSummary) -> None:
         """Analyse rows an earlier run left waiting for analysis; return nothing."""

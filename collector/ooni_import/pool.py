@@ -15,16 +15,19 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+import msgspec
 import trio
 
 from collector.analyse.analyser import ReferenceSource
 from collector.analyse.worker_processes import start_workers, stop_workers
-from collector.ooni_import.documents import Document, RawLine, Unreadable
-from collector.ooni_import.prepared import PreparedChunk, prepare_chunk
+from collector.ooni_import.convert import ImportSummary
+from collector.ooni_import.documents import Document, LineBlock, RawLine, Unreadable, split_blocks
+from collector.ooni_import.prepared import Prepared, PreparedChunk, prepare_chunk
 from probe.analysis import ReferenceData
 
-CHUNK_LINES = 100
-"""Lines handed to a worker at once: large enough that handing over costs little."""
+CHUNK_BYTES = 4 << 20
+"""Bytes of lines handed to a worker at once (about 100 OONI lines): large enough that handing
+over costs little."""
 CHUNKS_PER_WORKER = 3
 """Chunks in flight per worker: enough to keep it busy, few enough that memory stays flat."""
 COLLECT_EVERY_CHUNKS = 200
@@ -41,14 +44,24 @@ def _init_worker(source: ReferenceSource | None) -> None:
     gc.disable()
 
 
-def _prepare_in_worker(
-    items: Sequence[RawLine | Document | Unreadable], now: datetime
-) -> PreparedChunk:
+Chunk = Sequence[LineBlock | RawLine | Document | Unreadable]
+"""What a worker is handed: blocks of lines (split in the worker), lines and documents."""
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(list[Prepared])
+
+
+def _prepare_in_worker(items: Chunk, now: datetime) -> tuple[bytes, ImportSummary]:
+    """Return the chunk's prepared measurements as MessagePack, and its summary: the importing
+    process decodes them 4x faster than it unpickles the same records (measured, 2.4 against
+    9 µs a measurement), and decoding is its work, not the workers'."""
     global _worker_chunks  # noqa: PLW0603 - a per-process counter
     _worker_chunks += 1
     if _worker_chunks % COLLECT_EVERY_CHUNKS == 0:
         gc.collect()
-    return prepare_chunk(items, reference=_worker_reference, now=now)
+    chunk = prepare_chunk(split_blocks(items), reference=_worker_reference, now=now)
+    return _encoder.encode(chunk.measurements), chunk.summary
 
 
 class PreparationPool:
@@ -67,7 +80,7 @@ class PreparationPool:
         self._workers = workers
         self._clock = clock
         self._pool: ProcessPoolExecutor | None = None
-        self._pending: deque[Future[PreparedChunk]] = deque()
+        self._pending: deque[Future[tuple[bytes, ImportSummary]]] = deque()
 
     def __enter__(self) -> Self:
         self._pool = start_workers(self._workers, _init_worker, (self._source,))
@@ -82,12 +95,13 @@ class PreparationPool:
         stop_workers(self._pool)
         self._pool = None
 
-    async def submit(self, items: Sequence[RawLine | Document | Unreadable]) -> list[PreparedChunk]:
+    async def submit(self, items: Chunk) -> list[PreparedChunk]:
         """Start preparing a chunk; return the chunks finished meanwhile that must be taken now
         (in file order) so that no more than the bound are in flight."""
         if self._pool is None:
             await trio.lowlevel.checkpoint()  # let the store's task run between chunks
-            return [prepare_chunk(items, reference=self._reference, now=self._clock())]
+            chunk = split_blocks(items)
+            return [prepare_chunk(chunk, reference=self._reference, now=self._clock())]
         self._pending.append(self._pool.submit(_prepare_in_worker, items, self._clock()))
         done = []
         while len(self._pending) > CHUNKS_PER_WORKER * self._workers:
@@ -101,5 +115,7 @@ class PreparationPool:
     async def _next(self) -> PreparedChunk:
         future = self._pending.popleft()
         if future.done():
-            return future.result()
-        return await trio.to_thread.run_sync(future.result)
+            data, summary = future.result()
+        else:
+            data, summary = await trio.to_thread.run_sync(future.result)
+        return PreparedChunk(_decoder.decode(data), summary)

@@ -9,6 +9,8 @@ Modules:
 - `postgres`: `PostgresStorage`, a PostgreSQL database several collector processes share
   (a package: its schema, partitions, COPY batches and SQL).
 - `aggregation_cells`: the aggregation API's cells from either backend's grouped rows.
+- `analysed_rows`: measurements stored with their analyses (imports): each uid once, and the
+  rollup deltas of the new rows alone (both backends' `insert_analysed`).
 - `duckdb`: `DuckDBStorage`, one DuckDB file owned by the collector process; with it, its SQL:
   `sql`, `search`, `exports`, `export_pages`, `arrow_batches`, `test_lists`, `rollups`,
   `rollup_writes`, `reports`.
@@ -36,6 +38,7 @@ from collector.storage.backends import (
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
+    AnalysedRow,
     AnalysisRow,
     Axis,
     CheckInUrl,
@@ -72,6 +75,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "AggregationQuery",
     "AggregationRow",
+    "AnalysedRow",
     "AnalysisRow",
     "Axis",
     "CheckInUrl",

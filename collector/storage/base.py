@@ -87,6 +87,16 @@ class AnalysisRow:
 
 
 @dataclass(frozen=True)
+class AnalysedRow:
+    """A measurement that arrives with the collector's analysis of it (an import analyses each
+    measurement before it is stored): stored already analysed, never waiting for the analyser."""
+
+    row: MeasurementRow
+    analysis: AnalysisRow
+    """The analysis of `row` (the same uid)."""
+
+
+@dataclass(frozen=True)
 class Filters:
     """Which measurements a query, an aggregation or an export covers (all given ones must hold)."""
 
@@ -329,6 +339,15 @@ class Storage(ReportStore, Protocol):
         """Store the rows in one durable transaction; return the uids that were new.
 
         Rows whose uid is already stored are ignored (idempotent upload).
+        """
+
+    def insert_analysed(self, rows: Sequence[AnalysedRow]) -> set[str]:
+        """Store the rows with their analyses and move the rollups by the new rows alone, in
+        one durable transaction; return the uids that were new.
+
+        What `insert` and then `save_analyses` of the new rows' analyses would store, without
+        reading the stored rows back: a row whose uid is already stored (analysed or not) is
+        skipped and counts nowhere, and a uid twice in `rows` is stored once (its first row).
         """
 
     def raw(self, uid: str) -> bytes | None:

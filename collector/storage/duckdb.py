@@ -25,6 +25,7 @@ import zstandard
 from collector.core.errors import DataDirLocked, StorageUnavailable
 from collector.regional.model import ModelSettings, NetworkCounts
 from collector.storage import (
+    analysed_rows,
     arrow_batches,
     export_pages,
     exports,
@@ -38,6 +39,7 @@ from collector.storage import (
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
+    AnalysedRow,
     AnalysisRow,
     CheckInUrl,
     Cursor,
@@ -76,6 +78,30 @@ RETURNING uid::VARCHAR
 leaves a list column as it is skips rewriting the row (`_SAVE_ANALYSES_SAME_METHODS`)."""
 
 _INSERT_NEW = _INSERT.replace("INSERT OR IGNORE", "INSERT").replace("RETURNING uid::VARCHAR", "")
+
+_INSERT_ANALYSED = """
+INSERT OR IGNORE INTO measurements (
+    uid, received_at, start_time, day, probe_cc, probe_asn, probe_network_name, probe_id, region,
+    input, domain, category_code, software_name, software_version, format_version,
+    probe_verdict, probe_methods, probe_confidence, needs_analysis, methods, control_failed,
+    source_cc, source_asn, geo_mismatch, raw, uploader_network, origin,
+    verdict, confidence, blocking, accessible, fingerprint_confirmed, rules_version,
+    reference_digest, analysed_at, analysis, packet_confirmed)
+SELECT uid::UUID, received_at, start_time, CAST(start_time AS DATE), probe_cc, probe_asn,
+    probe_network_name, probe_id, region, input, domain, category_code, software_name,
+    software_version, format_version, probe_verdict, probe_methods, probe_confidence, false,
+    methods, control_failed, source_cc, source_asn, geo_mismatch, raw, uploader_network,
+    origin, verdict, confidence, blocking, accessible, fingerprint_confirmed, rules_version,
+    reference_digest, analysed_at, analysis_json, packet_confirmed
+FROM analysed_batch
+RETURNING uid::VARCHAR
+"""
+"""Store rows with their analyses (`insert_analysed`): the columns `_INSERT` and then
+`_SAVE_ANALYSES` would write, in one statement."""
+
+_INSERT_ANALYSED_NEW = _INSERT_ANALYSED.replace("INSERT OR IGNORE", "INSERT").replace(
+    "RETURNING uid::VARCHAR", ""
+)
 
 _SAVE_ANALYSES = """
 UPDATE measurements AS m SET
@@ -252,6 +278,38 @@ class DuckDBStorage:
         with self._transaction() as con:
             stored = con.execute(_INSERT).fetchall()
         return {str(r[0]) for r in stored}
+
+    def insert_analysed(self, rows: Sequence[AnalysedRow]) -> set[str]:
+        """Store the rows with their analyses and move the rollups by the new rows alone, in
+        one durable transaction; return the uids that were new (`Storage.insert_analysed`).
+
+        Raises:
+            StorageUnavailable: the database could not write them (nothing was stored).
+        """
+        if not rows:
+            return set()
+        unique = analysed_rows.unique(rows)
+        analysed_batch = arrow_batches.analysed_table(unique)  # noqa: F841 - read by the SQL
+        try:
+            # As `insert`: a plain INSERT first; only when the primary key refuses a uid already
+            # stored is the batch inserted again, skipping those, and its deltas recomputed.
+            try:
+                deltas = analysed_rows.deltas(unique)
+                with self._transaction() as con:
+                    con.execute(_INSERT_ANALYSED_NEW).fetchall()
+                    rollup_writes.apply_deltas(con, deltas)
+                return {r.row.uid for r in unique}
+            except StorageUnavailable as exc:
+                if not isinstance(exc.__cause__, duckdb.ConstraintException):
+                    raise
+            with self._transaction() as con:
+                new = {str(r[0]) for r in con.execute(_INSERT_ANALYSED).fetchall()}
+                rollup_writes.apply_deltas(
+                    con, analysed_rows.deltas(r for r in unique if r.row.uid in new)
+                )
+            return new
+        finally:
+            self._rollups_changed()
 
     def save_analyses(self, rows: Sequence[AnalysisRow]) -> None:
         """Record the collector's analyses and clear their rows' pending flag.

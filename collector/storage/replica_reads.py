@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
+    AnalysedRow,
     AnalysisRow,
     CheckInUrl,
     Cursor,
@@ -55,6 +56,10 @@ class ReplicaReads:
     def insert(self, rows: Sequence[MeasurementRow]) -> set[str]:
         """Return the new uids of `rows`, stored on the primary."""
         return self.primary.insert(rows)
+
+    def insert_analysed(self, rows: Sequence[AnalysedRow]) -> set[str]:
+        """Return the new uids of `rows`, stored analysed on the primary."""
+        return self.primary.insert_analysed(rows)
 
     def save_analyses(self, rows: Sequence[AnalysisRow]) -> None:
         """Record the analyses on the primary; return nothing."""

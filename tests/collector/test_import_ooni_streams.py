@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from collector.cli import main as collector_main
-from collector.ooni_import import Document, FileReader, ImportSummary, Unreadable
+from collector.ooni_import import (
+    Document,
+    FileReader,
+    ImportSummary,
+    LineBlock,
+    Unreadable,
+    split_blocks,
+)
 from collector.storage import Filters
 from collector.storage.duckdb import DuckDBStorage
 from tests.collector.ooni_docs import ooni_doc
@@ -40,6 +47,23 @@ def test_gzip_cans_with_several_members_and_long_lines_read_whole(tmp_path: Path
     cut.write_bytes(can.read_bytes()[:-100])
     last = list(FileReader(cut).documents())[-1]
     assert isinstance(last, Unreadable) and last.reason == "truncated_gzip"
+
+
+def test_plain_files_are_handed_over_in_blocks_of_whole_lines(tmp_path: Path) -> None:
+    docs = [ooni_doc(uid=f"p{i}") for i in range(6)]
+    docs[1]["test_keys"]["requests"][0]["response"]["body"] = "y" * (300 << 10)  # > a read
+    lines = [json.dumps(d).encode() + b"\n" for d in docs]
+    path = tmp_path / "blocks.jsonl"
+    # A blank line and a stray carriage return keep the numbering; the last has no newline.
+    path.write_bytes(
+        b"".join(lines[:3]) + b"\n" + lines[3].replace(b"\n", b"\r\n") + b"".join(lines[4:])[:-1]
+    )
+    blocks = list(FileReader(path).blocks())
+    assert len(blocks) > 1 and all(isinstance(b, LineBlock) for b in blocks)
+    assert all(b.text.endswith(b"\n") for b in blocks[:-1])  # only whole lines
+    assert [line.line for line in split_blocks(blocks)] == [1, 2, 3, 5, 6, 7]
+    items = list(FileReader(path).documents())
+    assert [i.value for i in items if isinstance(i, Document)] == docs
 
 
 def test_the_summary_of_many_chunks_lists_the_first_problems(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,10 +24,11 @@ import zstandard
 
 from collector.core.errors import StorageUnavailable
 from collector.regional.model import ModelSettings, NetworkCounts
-from collector.storage import report_records, rollup_writes, rollups
+from collector.storage import analysed_rows, report_records, rollup_writes, rollups
 from collector.storage.base import (
     AggregationQuery,
     AggregationRow,
+    AnalysedRow,
     AnalysisRow,
     CheckInUrl,
     Cursor,
@@ -163,21 +164,55 @@ class PostgresStorage:
         if not rows:
             return set()
         unique = list({r.uid: r for r in reversed(rows)}.values())[::-1]
+
+        def store(cur: psycopg.Cursor[tuple[Any, ...]]) -> set[str]:
+            batches.copy_measurements(cur, unique)
+            return {str(r[0]) for r in cur.execute(batches.INSERT_NEW).fetchall()}
+
+        return self._store(store, {naive_utc(r.start_time).date() for r in unique})
+
+    def insert_analysed(self, rows: Sequence[AnalysedRow]) -> set[str]:
+        """Store the rows with their analyses and move the rollups by the new rows alone, in
+        one durable transaction; return the uids that were new (a uid any instance stored
+        before is skipped: `Storage.insert_analysed`).
+
+        Raises:
+            StorageUnavailable: the database could not write them (nothing was stored).
+        """
+        if not rows:
+            return set()
+        unique = analysed_rows.unique(rows)
+
+        def store(cur: psycopg.Cursor[tuple[Any, ...]]) -> set[str]:
+            batches.copy_analysed(cur, unique)
+            new = {str(r[0]) for r in cur.execute(batches.INSERT_ANALYSED).fetchall()}
+            deltas = analysed_rows.deltas(r for r in unique if r.row.uid in new)
+            rollup_upserts.apply_deltas(cur, deltas)
+            return new
+
+        try:
+            return self._store(store, {naive_utc(r.row.start_time).date() for r in unique})
+        finally:
+            self._rollups_changed()
+
+    def _store(
+        self, store: Callable[[psycopg.Cursor[tuple[Any, ...]]], set[str]], days: set[date]
+    ) -> set[str]:
+        """Return what `store` returns, run in one transaction after the partitions of `days`
+        exist, and run again (up to `WRITE_ATTEMPTS`) when it lost a lock race."""
         with self._write() as con:
-            self._partitions.ensure(con, {naive_utc(r.start_time).date() for r in unique})
+            self._partitions.ensure(con, days)
             for attempt in range(1, WRITE_ATTEMPTS + 1):
                 try:
                     with con.transaction(), con.cursor() as cur:
-                        batches.copy_measurements(cur, unique)
-                        stored = cur.execute(batches.INSERT_NEW).fetchall()
-                    break
+                        return store(cur)
                 except psycopg.errors.CheckViolation:
                     self._partitions.forget()  # a partition was dropped behind our back
                     raise
                 except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                     if attempt == WRITE_ATTEMPTS:
                         raise  # rolled back: nothing stored, the uploader is told to retry
-        return {str(r[0]) for r in stored}
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def save_analyses(self, rows: Sequence[AnalysisRow]) -> None:
         """Record the collector's analyses, clear their rows' pending flag and move the rollups

@@ -22,7 +22,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.postgres_cluster
 
-from collector.storage.postgres import network_window
+from collector.storage.postgres import day_labels, network_window
 from collector.storage.postgres.partitions import Partitions
 from tests.postgres_cluster import PostgresCluster, kept_cluster, remove_cluster, running_cluster
 
@@ -141,7 +141,9 @@ def copy_rollups(source: duckdb.DuckDBPyConnection, target: str, domain: str) ->
     with psycopg.connect(target, autocommit=True) as con:  # PostgreSQL's own rollups
         for statement in (
             *network_window.REFILL,
-            "ANALYZE rollup_network_window, rollup_pooled_window",
+            *day_labels.REFILL,
+            "ANALYZE rollup_network_window, rollup_pooled_window, rollup_category_day, "
+            "rollup_network_name_day",
         ):
             con.execute(statement)
     return copied

@@ -253,6 +253,12 @@ def _weights(settings: ModelSettings) -> list[object]:
 _methods = parse_methods
 
 
+_CATEGORIES_BY_DAY = """
+SELECT domain, min(category_code) FROM rollup_category_day
+WHERE probe_cc = %s AND day >= %s AND day <= %s"""
+"""Each domain's category over a window of a whole country, from `day_labels`."""
+
+
 def _fetch_rows(
     con: Con, sql: str, query: ReportQuery, settings: ModelSettings, *, daily: bool = False
 ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
@@ -279,13 +285,23 @@ def _fetch_rows(
                 sql.format(per_probe=per_probe, method_where=method_where),
                 [*per_probe_params, *_weights(settings), *method_params, *thresholds],
             ).fetchall()
-    categories: dict[str, str] = dict(
-        con.execute(
+    if (
+        query.asn is None
+        and query.region is None
+        and query.category is None
+        and (query.origin is None)
+    ):
+        sql, params = _CATEGORIES_BY_DAY, [query.cc, query.since, query.until]
+        if query.domain is not None:
+            sql += " AND domain = %s"
+            params.append(query.domain)
+        sql += " GROUP BY domain"
+    else:
+        sql = (
             "SELECT domain, min(category_code) FROM rollup_probe_day "
-            f"WHERE {where} AND category_code IS NOT NULL GROUP BY domain",
-            params,
-        ).fetchall()
-    )
+            f"WHERE {where} AND category_code IS NOT NULL GROUP BY domain"
+        )
+    categories: dict[str, str] = dict(con.execute(sql, params).fetchall())
     return rows, categories
 
 
@@ -361,10 +377,17 @@ def networks(con: Con, query: ReportQuery) -> list[CountryNetwork]:
     """Return every network of the report's window with its measurement count."""
     params: list[object] = []
     where = _filters(query, params)
+    whole = query.region is None and query.category is None and query.domain is None
+    if whole and query.origin is None:  # the country, its days and network: `day_labels`
+        table, counted = "rollup_network_name_day", "measurements"
+    else:
+        table, counted = (
+            "rollup_probe_day",
+            "blocked + blocked_no_control + ok + down + inconclusive",
+        )
     rows = con.execute(
-        "SELECT probe_asn, min(network_name), "
-        "sum(blocked + blocked_no_control + ok + down + inconclusive)::BIGINT "
-        f"FROM rollup_probe_day WHERE {where} GROUP BY probe_asn ORDER BY probe_asn",
+        f"SELECT probe_asn, min(network_name), sum({counted})::BIGINT "
+        f"FROM {table} WHERE {where} GROUP BY probe_asn ORDER BY probe_asn",
         params,
     ).fetchall()
     return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]

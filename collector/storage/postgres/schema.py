@@ -6,9 +6,9 @@ partitioned by month of `day`: the primary key is (uid, day), and `day` is the m
 start day, so a re-upload of the same measurement meets its first copy in the same partition and
 is ignored, whichever collector instance receives it. Version 2 is the DuckDB schema's version 5:
 the pooled and rolling-window rollups (`derived_rollups`). Version 3 adds the per-day network
-rollup (`network_day`), version 4 the window's per-network rollup (`network_window`, kept on
-PostgreSQL only). Several instances may start at once: the migrations run under a
-transaction-scoped advisory lock.
+rollup (`network_day`), version 4 the window's per-network and pooled rollups
+(`network_window`) and the per-day labels (`day_labels`), kept on PostgreSQL only. Several
+instances may start at once: the migrations run under a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from collector.storage.migrations import Migration, MigrationError
-from collector.storage.postgres import derived_rollups, network_day, network_window
+from collector.storage.postgres import day_labels, derived_rollups, network_day, network_window
 
 MIGRATION_LOCK = 0x63726E6C
 """The advisory lock key migrations and partition creation take ("crnl")."""
@@ -162,13 +162,17 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         4,
-        "per-network and pooled window rollups for window verdicts and baselines",
+        "per-network and pooled window rollups, per-day labels",
         (
             network_window.TABLE,
             network_window.INDEX,
             network_window.POOLED_TABLE,
             *network_window.FILL,
-            "ANALYZE rollup_network_window, rollup_pooled_window",
+            *day_labels.TABLES,
+            day_labels.INDEX,
+            *day_labels.REFILL,
+            "ANALYZE rollup_network_window, rollup_pooled_window, rollup_category_day, "
+            "rollup_network_name_day",
         ),
     ),
 )

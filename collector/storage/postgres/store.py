@@ -381,7 +381,7 @@ class PostgresStorage:
                     "LOCK TABLE rollup_probe_day, rollup_methods, rollup_domain_day, "
                     "rollup_uploader_day, rollup_probe_window, rollup_uploader_window, "
                     "rollup_window_span, rollup_network_day, rollup_network_window, "
-                    "rollup_pooled_window"
+                    "rollup_pooled_window, rollup_category_day, rollup_network_name_day"
                 )
                 with con.cursor() as cur:
                     for statement in rollup_upserts.REBUILD:

@@ -20,7 +20,7 @@ from collector.ingest.rows import analysis_row
 from collector.storage import Storage
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import Migration, MigrationError
-from collector.storage.postgres import batches, network_window, schema
+from collector.storage.postgres import batches, day_labels, network_window, schema
 from collector.storage.postgres.partitions import months_ahead, partition_name
 from collector.storage.postgres.store import ANALYSES_COMMIT, PostgresStorage
 from probe.model import Analysis, Measurement, Method, Verdict
@@ -87,13 +87,15 @@ def duckdb_rollups(store: DuckDBStorage) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def network_window_rows(url: str) -> list[tuple[Any, ...]]:
-    """Return the rows of `rollup_network_window` and `rollup_pooled_window` after asserting
-    they equal the window's per-network rows and pooled cells summed from scratch now."""
+    """Return the rows of PostgreSQL's own rollups (`network_window`'s, `day_labels`') after
+    asserting they equal their sums from scratch now."""
     rows: list[tuple[Any, ...]] = []
     with psycopg.connect(url) as con:
         for table, columns, from_scratch in (
             ("rollup_network_window", network_window.COLUMNS, network_window.SELECT_ALL),
             ("rollup_pooled_window", "probe_cc, domain, bw, ow", network_window.SELECT_POOLED_ALL),
+            ("rollup_category_day", "*", day_labels.SELECT_CATEGORIES),
+            ("rollup_network_name_day", "*", day_labels.SELECT_NAMES),
         ):
             kept = sorted(con.execute(f"SELECT {columns} FROM {table}").fetchall(), key=str)
             assert kept == sorted(con.execute(from_scratch).fetchall(), key=str)

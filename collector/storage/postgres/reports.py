@@ -169,7 +169,7 @@ PER_NETWORK = f"""
         GROUP BY {{group}}
     ) AS u USING ({{group}})
 """
-"""Each network's weighted counts (`storage.reports.PER_NETWORK`); `ip` counts the
+"""Each network's weighted counts (`storage.reports._PER_NETWORK`); `ip` counts the
 independent uploaders with informative measurements. The uploader networks are counted apart
 from the sums: a `count(DISTINCT)` beside them makes PostgreSQL sort every probe row for one
 sorted aggregation instead of hashing them (measured: 0.5 s of a 1.3 s daily query at 10 M)."""

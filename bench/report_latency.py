@@ -21,13 +21,16 @@ ignores and replaces the kept store.
 
 With `--store pg-temp` (a throw-away PostgreSQL cluster) or `--store postgresql://...`, the
 same generated data's rollups (and the censored domain's measurement rows, for its page) are
-copied into PostgreSQL with COPY and the reports are timed on the PostgreSQL backend.
+copied into PostgreSQL with COPY and the reports are timed on the PostgreSQL backend. Copying
+10 M's rollups takes minutes: `--keep --store pg-temp` leaves the cluster running and prints
+its database's URL, and `--keep --store URL` then reuses that database's rollups (migrating it
+first, so new rollup tables are filled by their migrations) without copying them again.
 
 With --db-memory-mb the timed store gets the memory limit `crenel-collector serve
 --db-memory-mb` gives it (without: DuckDB's own default, 80 % of the machine's memory).
 
 Usage: python bench/report_latency.py [--quick] [--rows N] [--fresh]
-       [--store duckdb|pg-temp|URL] [--week-only] [--db-memory-mb MIB]
+       [--store duckdb|pg-temp|URL] [--keep] [--week-only] [--db-memory-mb MIB]
 """
 
 from __future__ import annotations
@@ -184,6 +187,12 @@ def main() -> int:
         help="time only the 7-day report, built and asked again (the headline)",
     )
     parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="PostgreSQL: leave a pg-temp cluster running (its URL is printed); with a URL, use "
+        "that database as is, copying the rollups only when it has none, and never drop it",
+    )
+    parser.add_argument(
         "--db-memory-mb", type=int, help="DuckDB's memory limit (default: DuckDB's own)"
     )
     args = parser.parse_args()
@@ -192,7 +201,7 @@ def main() -> int:
         if args.store != "duckdb":
             from pg_store import postgres_database
 
-            postgres = stack.enter_context(postgres_database(args.store))
+            postgres = stack.enter_context(postgres_database(args.store, args.keep))
         return run(args, postgres)
 
 
@@ -222,15 +231,19 @@ def run(args: argparse.Namespace, postgres: str | None) -> int:
             censored = f"site{CC_INDEX[cc]}.example"
             backend = "duckdb"
             if postgres is not None:
-                from pg_store import copy_rollups
+                from pg_store import copy_rollups, is_loaded
 
                 from collector.storage import open_backend
 
-                pg_store = open_backend(postgres)  # migrates the new database
-                started = time.perf_counter()
-                copied = copy_rollups(con, postgres, censored)
-                print(f"postgresql: {copied:,} rollup rows copied in "
-                      f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+                loaded = args.keep and is_loaded(postgres)
+                pg_store = open_backend(postgres)  # migrates the database
+                if loaded:
+                    print(f"postgresql: reusing the rollups already in {postgres}")
+                else:
+                    started = time.perf_counter()
+                    copied = copy_rollups(con, postgres, censored)
+                    print(f"postgresql: {copied:,} rollup rows copied in "
+                          f"{time.perf_counter() - started:.1f} s into {postgres}")  # fmt: skip
                 store.close()
                 store = pg_store  # type: ignore[assignment]
                 backend = "postgresql"

@@ -90,38 +90,65 @@ def _as_user(user: pwd.struct_passwd | None, argv: list[str]) -> list[str]:
     return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", *argv]
 
 
+def _start(root: Path, user: pwd.struct_passwd | None, env: dict[str, str]) -> PostgresCluster:
+    """Initialise and start a cluster in `root`; return it."""
+    data = root / "data"
+    if user is not None:
+        os.chown(root, user.pw_uid, user.pw_gid)
+    superuser = "crenel"
+    subprocess.run(
+        _as_user(user, [str(_binary("initdb")), "-D", str(data), "-U", superuser,
+                        "--auth=trust", "-E", "UTF8", "--no-instructions"]),
+        check=True, capture_output=True, env=env, timeout=120, cwd=root,
+    )  # fmt: skip
+    port = _free_port()
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=200"
+    subprocess.run(
+        _as_user(user, [str(_binary("pg_ctl")), "-D", str(data), "-l", str(root / "log"),
+                        "-o", options, "-w", "-t", str(START_TIMEOUT_S), "start"]),
+        check=True, capture_output=True, env=env, timeout=START_TIMEOUT_S + 10, cwd=root,
+    )  # fmt: skip
+    return PostgresCluster(root=root, port=port, user=superuser)
+
+
+def _stop(root: Path, user: pwd.struct_passwd | None, env: dict[str, str]) -> None:
+    subprocess.run(
+        _as_user(user, [str(_binary("pg_ctl")), "-D", str(root / "data"), "-m", "immediate",
+                        "-w", "stop"]),
+        capture_output=True, env=env, timeout=60, cwd=root, check=False,
+    )  # fmt: skip
+
+
+def kept_cluster(prefix: str) -> PostgresCluster:
+    """Start a cluster in a new temporary directory and leave it running (for a bench that
+    reuses its data across runs); return it. `remove_cluster` stops and removes it."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        return _start(root, _server_user(), {**os.environ, "LC_ALL": "C", "TZ": "UTC"})
+    except BaseException:
+        remove_cluster(root)
+        raise
+
+
+def remove_cluster(root: Path) -> None:
+    """Stop the cluster in `root` (if running) and remove its directory."""
+    _stop(root, _server_user(), {**os.environ, "LC_ALL": "C", "TZ": "UTC"})
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def running_cluster(prefix: str = "crenel-pg-") -> Iterator[PostgresCluster]:
     """Start a cluster in a new temporary directory; stop it and remove the directory on exit,
     even when the body fails."""
     user = _server_user()
     root = Path(tempfile.mkdtemp(prefix=prefix))
-    data = root / "data"
     env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
     started = False
     try:
-        if user is not None:
-            os.chown(root, user.pw_uid, user.pw_gid)
-        superuser = "crenel"
-        subprocess.run(
-            _as_user(user, [str(_binary("initdb")), "-D", str(data), "-U", superuser,
-                            "--auth=trust", "-E", "UTF8", "--no-instructions"]),
-            check=True, capture_output=True, env=env, timeout=120, cwd=root,
-        )  # fmt: skip
-        port = _free_port()
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c max_connections=200"
-        subprocess.run(
-            _as_user(user, [str(_binary("pg_ctl")), "-D", str(data), "-l", str(root / "log"),
-                            "-o", options, "-w", "-t", str(START_TIMEOUT_S), "start"]),
-            check=True, capture_output=True, env=env, timeout=START_TIMEOUT_S + 10, cwd=root,
-        )  # fmt: skip
+        cluster = _start(root, user, env)
         started = True
-        yield PostgresCluster(root=root, port=port, user=superuser)
+        yield cluster
     finally:
         if started:
-            subprocess.run(
-                _as_user(user, [str(_binary("pg_ctl")), "-D", str(data), "-m", "immediate",
-                                "-w", "stop"]),
-                capture_output=True, env=env, timeout=60, cwd=root, check=False,
-            )  # fmt: skip
+            _stop(root, user, env)
         shutil.rmtree(root, ignore_errors=True)

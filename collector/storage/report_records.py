@@ -183,4 +183,10 @@ def reads_network_day(query: ReportQuery, settings: ModelSettings) -> bool:
         and query.domain is None
         and query.origin is None
     )
-    return whole and _row_settings(settings) == _row_settings(NETWORK_DAY_SETTINGS)
+    return whole and weighs_as_network_rollups(settings)
+
+
+def weighs_as_network_rollups(settings: ModelSettings) -> bool:
+    """Return whether `settings` weigh and count a report's rows as the per-network rollups
+    were computed (`NETWORK_DAY_SETTINGS`)."""
+    return _row_settings(settings) == _row_settings(NETWORK_DAY_SETTINGS)

@@ -178,15 +178,16 @@ def span(con: psycopg.Connection[Any] | psycopg.Cursor[Any]) -> tuple[date, date
     return None if row is None else (row[0], row[1])
 
 
-def apply_deltas(cur: psycopg.Cursor[Any], rows: list[tuple[object, ...]], newest: date) -> None:
+def apply_deltas(cur: psycopg.Cursor[Any], rows: list[tuple[object, ...]], newest: date) -> bool:
     """Add a batch's per-probe deltas (rows of `rollup_probe_day`'s columns in its insert order:
     day, cc, asn, region, domain, uploader, probe key, contradicted, category, network, the
     seven counts, origin; `newest` their latest day) to the pooled and window rollups, moving
     the window when the batch holds a newer day. Runs inside the caller's transaction, after
     every other rollup is written: from the window lock to the commit it waits for no row
-    another batch may hold while it waits for that lock."""
+    another batch may hold while it waits for that lock. Return whether the window moved (then
+    it was summed afresh)."""
     if not rows:
-        return
+        return False
     columns = [[r[i] for r in rows] for i in (0, 1, 2, 4, 5, 6, 7, 17, *range(10, 17))]
     cur.execute(_FILL_DELTA, columns)
     cur.execute(_UPSERT_POOLED)
@@ -197,11 +198,12 @@ def apply_deltas(cur: psycopg.Cursor[Any], rows: list[tuple[object, ...]], newes
         if current is None or newest > current[1]:
             for statement in REFRESH[:-1]:
                 cur.execute(statement)
-            return
+            return True
     else:
         cur.execute("SELECT pg_advisory_xact_lock_shared(%s)", [WINDOW_LOCK])
     cur.execute(_UPSERT_WINDOW)
     cur.execute(_UPSERT_UPLOADER_WINDOW)
+    return False
 
 
 def refresh(cur: psycopg.Cursor[Any]) -> None:

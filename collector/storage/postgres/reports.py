@@ -36,6 +36,7 @@ from collector.storage.report_records import (
     network_counts,
     parse_methods,
     reads_network_day,
+    weighs_as_network_rollups,
 )
 
 Con = psycopg.Connection[tuple[Any, ...]]
@@ -76,8 +77,8 @@ _PER_PROBE = """
     GROUP BY {group}, uploader, probe_key
 """
 
-_PER_PROBE_IN_WINDOW = """
-    SELECT domain, probe_asn, uploader, probe_key, blocked AS b, blocked_no_control AS bn,
+PER_PROBE_IN_WINDOW = """
+    SELECT {columns}, uploader, probe_key, blocked AS b, blocked_no_control AS bn,
            ok AS o, down AS d, inconclusive AS i, confirmed AS c, packet_confirmed AS pc
     FROM rollup_probe_window WHERE {where} AND NOT contradicted
 """
@@ -111,6 +112,12 @@ def _in_window(con: Con, query: ReportQuery) -> bool:
     )
 
 
+def _reads_network_window(con: Con, query: ReportQuery, settings: ModelSettings) -> bool:
+    """Return whether the query's window rows are those `network_window` keeps: its window, a
+    whole country (or one domain of it) and the settings it was computed with."""
+    return query.asn is None and weighs_as_network_rollups(settings) and _in_window(con, query)
+
+
 def _per_probe(
     con: Con, query: ReportQuery, settings: ModelSettings, group: str
 ) -> tuple[str, list[object]]:
@@ -123,9 +130,9 @@ def _per_probe(
         sql = (
             _PER_PROBE_IN_WINDOW_CONTRADICTED
             if settings.count_contradicted
-            else _PER_PROBE_IN_WINDOW
+            else PER_PROBE_IN_WINDOW
         )
-        return sql.format(where=where), params
+        return sql.format(where=where, columns=group), params
     where = _filters(query, params)
     params.append(settings.count_contradicted)
     return _PER_PROBE.format(group=group, where=where), params
@@ -141,7 +148,7 @@ _WEIGHED = """
     ) u USING ({scope}, uploader)
 """
 
-_PER_NETWORK = f"""
+PER_NETWORK = f"""
     SELECT {{group}}, bw, ow, informative, own + coalesce(u.uploaders, 0) AS ip, probes,
            blocked, ok, down, inconclusive, confirmed, packet_confirmed
     FROM (
@@ -187,13 +194,18 @@ marked AS (
 )"""
 
 
-def _domain_rows_sql(by: str) -> str:
+def _domain_rows_sql(by: str, per_network: str = "") -> str:
     """Return `storage.reports`' per-(domain, network) query of a window (`by` = '') or of
-    each of its days (`by` = 'day, ': no methods, no summed row of undecided networks)."""
+    each of its days (`by` = 'day, ': no methods, no summed row of undecided networks), its
+    networks' rows summed by `per_network` (default: from the per-probe rows `{per_probe}`)."""
     marked = _NO_METHODS if by else _METHODS
+    per_network = per_network or (
+        "per_probe AS MATERIALIZED ({per_probe}),\nper_network AS ("
+        + PER_NETWORK.format(group=by + "domain, probe_asn", scope=by + "domain")
+        + ")"
+    )
     return f"""
-WITH per_probe AS MATERIALIZED ({{per_probe}}),
-per_network AS ({_PER_NETWORK.format(group=by + "domain, probe_asn", scope=by + "domain")}),
+WITH {per_network},
 {marked}
 SELECT {by}domain, decided_asn, sum(bw)::FLOAT8 AS bw, sum(ow)::FLOAT8 AS ow,
        sum(informative)::BIGINT, sum(ip)::BIGINT, sum(probes)::BIGINT, sum(blocked)::BIGINT,
@@ -206,6 +218,14 @@ GROUP BY {by}domain, decided_asn ORDER BY {by}domain, decided_asn
 
 _DOMAIN_ROWS = _domain_rows_sql("")
 _DAILY_DOMAIN_ROWS = _domain_rows_sql("day, ")
+_NETWORK_WINDOW_ROWS = _domain_rows_sql(
+    "",
+    "per_network AS (SELECT domain, probe_asn, bw, ow, informative, ip, probes, blocked, ok, "
+    "down, inconclusive, confirmed, packet_confirmed FROM rollup_network_window "
+    "WHERE {where})",
+)
+"""`_DOMAIN_ROWS` over the per-network rows `network_window` keeps (`{where}`: the country,
+and the domain of a one-domain query)."""
 
 
 def daily_rows_template(by: str) -> str:
@@ -233,6 +253,12 @@ def _weights(settings: ModelSettings) -> list[object]:
 _methods = parse_methods
 
 
+_CATEGORIES_BY_DAY = """
+SELECT domain, min(category_code) FROM rollup_category_day
+WHERE probe_cc = %s AND day >= %s AND day <= %s"""
+"""Each domain's category over a window of a whole country, from `day_labels`."""
+
+
 def _fetch_rows(
     con: Con, sql: str, query: ReportQuery, settings: ModelSettings, *, daily: bool = False
 ) -> tuple[list[tuple[Any, ...]], dict[str, str]]:
@@ -246,18 +272,36 @@ def _fetch_rows(
     group = "day, domain, probe_asn" if daily else "domain, probe_asn"
     with con.transaction():
         _snapshot(con)
-        per_probe, per_probe_params = _per_probe(con, query, settings, group)
-        rows = con.execute(
-            sql.format(per_probe=per_probe, method_where=method_where),
-            [*per_probe_params, *_weights(settings), *method_params, *thresholds],
-        ).fetchall()
-    categories: dict[str, str] = dict(
-        con.execute(
+        if not daily and _reads_network_window(con, query, settings):
+            window_params: list[object] = []
+            window_where = _filters(query, window_params, days=False)
+            rows = con.execute(
+                _NETWORK_WINDOW_ROWS.format(where=window_where, method_where=method_where),
+                [*window_params, *method_params, *thresholds],
+            ).fetchall()
+        else:
+            per_probe, per_probe_params = _per_probe(con, query, settings, group)
+            rows = con.execute(
+                sql.format(per_probe=per_probe, method_where=method_where),
+                [*per_probe_params, *_weights(settings), *method_params, *thresholds],
+            ).fetchall()
+    if (
+        query.asn is None
+        and query.region is None
+        and query.category is None
+        and (query.origin is None)
+    ):
+        sql, params = _CATEGORIES_BY_DAY, [query.cc, query.since, query.until]
+        if query.domain is not None:
+            sql += " AND domain = %s"
+            params.append(query.domain)
+        sql += " GROUP BY domain"
+    else:
+        sql = (
             "SELECT domain, min(category_code) FROM rollup_probe_day "
-            f"WHERE {where} AND category_code IS NOT NULL GROUP BY domain",
-            params,
-        ).fetchall()
-    )
+            f"WHERE {where} AND category_code IS NOT NULL GROUP BY domain"
+        )
+    categories: dict[str, str] = dict(con.execute(sql, params).fetchall())
     return rows, categories
 
 
@@ -333,16 +377,23 @@ def networks(con: Con, query: ReportQuery) -> list[CountryNetwork]:
     """Return every network of the report's window with its measurement count."""
     params: list[object] = []
     where = _filters(query, params)
+    whole = query.region is None and query.category is None and query.domain is None
+    if whole and query.origin is None:  # the country, its days and network: `day_labels`
+        table, counted = "rollup_network_name_day", "measurements"
+    else:
+        table, counted = (
+            "rollup_probe_day",
+            "blocked + blocked_no_control + ok + down + inconclusive",
+        )
     rows = con.execute(
-        "SELECT probe_asn, min(network_name), "
-        "sum(blocked + blocked_no_control + ok + down + inconclusive)::BIGINT "
-        f"FROM rollup_probe_day WHERE {where} GROUP BY probe_asn ORDER BY probe_asn",
+        f"SELECT probe_asn, min(network_name), sum({counted})::BIGINT "
+        f"FROM {table} WHERE {where} GROUP BY probe_asn ORDER BY probe_asn",
         params,
     ).fetchall()
     return [CountryNetwork(asn=int(a), name=n, measurements=int(m)) for a, n, m in rows]
 
 
-_POOLED = f"""
+POOLED = f"""
     SELECT {{group}}, round(sum((b * w)::NUMERIC), {WEIGHT_DIGITS})::FLOAT8 AS bw,
            round(sum((o * w)::NUMERIC), {WEIGHT_DIGITS})::FLOAT8 AS ow
     FROM (
@@ -373,13 +424,37 @@ def _pooled_table(query: ReportQuery) -> str:
     return "rollup_probe_day" if narrowed else "rollup_uploader_day"
 
 
+_POOLED_WINDOW_BASELINES = """
+SELECT domain, percentile_cont(0.5) WITHIN GROUP (ORDER BY bw / (bw + ow))
+FROM rollup_pooled_window WHERE {where} AND bw + ow >= %s GROUP BY domain HAVING count(*) >= %s
+"""
+"""`baselines`' query over the pooled cells `network_window` keeps of the window."""
+
+
+def _pooled_window_baselines(
+    con: Con, query: ReportQuery, settings: ModelSettings
+) -> dict[str, float]:
+    where, params = "probe_cc <> %s", [query.cc]
+    if query.domain is not None:
+        where += " AND domain = %s"
+        params.append(query.domain)
+    rows = con.execute(
+        _POOLED_WINDOW_BASELINES.format(where=where),
+        [*params, settings.min_measurements, settings.baseline_countries],
+    ).fetchall()
+    return {str(domain): float(share) for domain, share in rows}
+
+
 def baselines(con: Con, query: ReportQuery, settings: ModelSettings) -> dict[str, float]:
     """Return, per domain, the median of its blocked shares in the other countries with
     enough data, where enough countries have one (`storage.reports.baselines`)."""
     with con.transaction():
         _snapshot(con)
         params: list[object] = [query.cc]
-        if query.origin is None and derived_rollups.span(con) == (query.since, query.until):
+        in_window = query.origin is None and derived_rollups.span(con) == (query.since, query.until)
+        if in_window and weighs_as_network_rollups(settings):
+            return _pooled_window_baselines(con, query, settings)
+        if in_window:
             table, where = "rollup_uploader_window", "probe_cc <> %s"
         else:
             table, where = "rollup_uploader_day", "probe_cc <> %s AND day >= %s AND day <= %s"
@@ -390,7 +465,7 @@ def baselines(con: Con, query: ReportQuery, settings: ModelSettings) -> dict[str
         if query.origin is not None:
             where += " AND origin = %s"
             params.append(query.origin)
-        pooled = _POOLED.format(group="domain, probe_cc", where=where, table=table)
+        pooled = POOLED.format(group="domain, probe_cc", where=where, table=table)
         rows = con.execute(
             "SELECT domain, percentile_cont(0.5) WITHIN GROUP (ORDER BY bw / (bw + ow)) "
             f"FROM ({pooled}) AS pooled WHERE bw + ow >= %s GROUP BY domain "
@@ -420,7 +495,7 @@ def daily_shares(
     if domains is not None:
         where += " AND domain = ANY(%s)"
         params.append(list(domains))
-    pooled = _POOLED.format(group="domain, day", where=where, table=_pooled_table(query))
+    pooled = POOLED.format(group="domain, day", where=where, table=_pooled_table(query))
     rows = con.execute(
         f"SELECT domain, day, bw, ow FROM ({pooled}) AS pooled ORDER BY day, domain",
         [settings.uploader_weight_cap, *params, settings.count_contradicted, settings.min_probes],
@@ -438,7 +513,7 @@ def daily_networks(
     params: list[object] = []
     where = _filters(query, params)
     per_probe = _PER_PROBE.format(group="day, probe_asn", where=where)
-    sql = f"WITH per_probe AS MATERIALIZED ({per_probe}) " + _PER_NETWORK.format(
+    sql = f"WITH per_probe AS MATERIALIZED ({per_probe}) " + PER_NETWORK.format(
         group="day, probe_asn", scope="day"
     )
     rows = con.execute(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from collector.storage import rollups
-from collector.storage.postgres import derived_rollups, network_day
+from collector.storage.postgres import day_labels, derived_rollups, network_day, network_window
 
 _PROBE_DAY = """
 INSERT INTO rollup_probe_day AS r (day, probe_cc, probe_asn, region, domain, uploader, probe_key,
@@ -89,6 +89,7 @@ REBUILD: tuple[str, ...] = (
     derived_rollups.FILL_POOLED,
     "DELETE FROM rollup_network_day",
     network_day.FILL,
+    *day_labels.REFILL,
 )
 """Recompute every rollup from the analysed measurements (`storage.rollups.REBUILD`'s meaning;
 an arbitrary label per key becomes the smallest, PostgreSQL 15 having no `any_value`), and the
@@ -101,7 +102,8 @@ def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
 
 def apply_deltas(cur: psycopg.Cursor[tuple[object, ...]], deltas: rollups.Deltas) -> None:
     """Upsert a batch's rollup deltas, each table's keys in sorted order (inside the caller's
-    transaction), the pooled and window rollups (`derived_rollups`) last."""
+    transaction), the pooled and window rollups (`derived_rollups`) and the window's
+    per-network rows (`network_window`) last."""
     rows: list[tuple[object, ...]] = []
     if deltas.probe_day:
         keys = sorted(deltas.probe_day, key=lambda k: (k[1], k[0], *k[2:]))
@@ -112,6 +114,9 @@ def apply_deltas(cur: psycopg.Cursor[tuple[object, ...]], deltas: rollups.Deltas
             rows.append((*row, network, *deltas.probe_day[key], origin))
         cur.execute(_PROBE_DAY, _columns(rows, 18))
         network_day.refresh(cur, ((k[0], k[1], k[4]) for k in keys))
+        day_labels.refresh(
+            cur, ((k[0], k[1], k[4]) for k in keys), ((k[0], k[1], k[2]) for k in keys)
+        )
     if deltas.methods:
         method_keys = sorted(deltas.methods, key=lambda k: (k[1], k[0], *k[2:]))
         cur.execute(
@@ -125,4 +130,13 @@ def apply_deltas(cur: psycopg.Cursor[tuple[object, ...]], deltas: rollups.Deltas
             _columns([(*k[:3], *deltas.domain_day[k], k[3]) for k in domain_keys], 6),
         )
     if rows:
-        derived_rollups.apply_deltas(cur, rows, max(k[0] for k in deltas.probe_day))
+        if derived_rollups.apply_deltas(cur, rows, max(k[0] for k in deltas.probe_day)):
+            for statement in network_window.REFILL:
+                cur.execute(statement)
+            return
+        span = derived_rollups.span(cur)
+        if span is not None:
+            since, until = span
+            network_window.refresh(
+                cur, ((k[1], k[4]) for k in deltas.probe_day if since <= k[0] <= until)
+            )

@@ -5,8 +5,10 @@ Version 1 is the DuckDB schema's version 4 in PostgreSQL's types, with `measurem
 partitioned by month of `day`: the primary key is (uid, day), and `day` is the measurement's own
 start day, so a re-upload of the same measurement meets its first copy in the same partition and
 is ignored, whichever collector instance receives it. Version 2 is the DuckDB schema's version 5:
-the pooled and rolling-window rollups (`derived_rollups`). Several instances may start at once:
-the migrations run under a transaction-scoped advisory lock.
+the pooled and rolling-window rollups (`derived_rollups`). Version 3 adds the per-day network
+rollup (`network_day`), version 4 the window's per-network and pooled rollups
+(`network_window`) and the per-day labels (`day_labels`), kept on PostgreSQL only. Several
+instances may start at once: the migrations run under a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from collector.storage.migrations import Migration, MigrationError
-from collector.storage.postgres import derived_rollups, network_day
+from collector.storage.postgres import day_labels, derived_rollups, network_day, network_window
 
 MIGRATION_LOCK = 0x63726E6C
 """The advisory lock key migrations and partition creation take ("crnl")."""
@@ -157,6 +159,21 @@ MIGRATIONS: tuple[Migration, ...] = (
         3,
         "per-day network rollup for daily verdicts",
         (network_day.TABLE, network_day.INDEX, network_day.FILL),
+    ),
+    Migration(
+        4,
+        "per-network and pooled window rollups, per-day labels",
+        (
+            network_window.TABLE,
+            network_window.INDEX,
+            network_window.POOLED_TABLE,
+            *network_window.FILL,
+            *day_labels.TABLES,
+            day_labels.INDEX,
+            *day_labels.REFILL,
+            "ANALYZE rollup_network_window, rollup_pooled_window, rollup_category_day, "
+            "rollup_network_name_day",
+        ),
     ),
 )
 """Every PostgreSQL migration, in order; the schema version is the last one's number."""

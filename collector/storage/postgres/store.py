@@ -45,6 +45,7 @@ from collector.storage.postgres import (
     batches,
     derived_rollups,
     exports,
+    network_window,
     queries,
     reports,
     rollup_upserts,
@@ -414,12 +415,15 @@ class PostgresStorage:
                 con.execute(
                     "LOCK TABLE rollup_probe_day, rollup_methods, rollup_domain_day, "
                     "rollup_uploader_day, rollup_probe_window, rollup_uploader_window, "
-                    "rollup_window_span"
+                    "rollup_window_span, rollup_network_day, rollup_network_window, "
+                    "rollup_pooled_window, rollup_category_day, rollup_network_name_day"
                 )
                 with con.cursor() as cur:
                     for statement in rollup_upserts.REBUILD:
                         cur.execute(statement)
                     derived_rollups.refresh(cur)
+                    for statement in network_window.REFILL:
+                        cur.execute(statement)
         finally:
             self._rollups_changed()
 

@@ -20,7 +20,7 @@ from collector.ingest.rows import analysis_row
 from collector.storage import Storage
 from collector.storage.duckdb import DuckDBStorage
 from collector.storage.migrations import Migration, MigrationError
-from collector.storage.postgres import batches, schema
+from collector.storage.postgres import batches, day_labels, network_window, schema
 from collector.storage.postgres.partitions import months_ahead, partition_name
 from collector.storage.postgres.store import ANALYSES_COMMIT, PostgresStorage
 from probe.model import Analysis, Measurement, Method, Verdict
@@ -84,6 +84,23 @@ def rollups_of(url: str) -> dict[str, list[tuple[Any, ...]]]:
 def duckdb_rollups(store: DuckDBStorage) -> dict[str, list[tuple[Any, ...]]]:
     """Return the same rollup rows of a DuckDB store."""
     return _rollups(lambda sql: store._con.execute(sql).fetchall())
+
+
+def network_window_rows(url: str) -> list[tuple[Any, ...]]:
+    """Return the rows of PostgreSQL's own rollups (`network_window`'s, `day_labels`') after
+    asserting they equal their sums from scratch now."""
+    rows: list[tuple[Any, ...]] = []
+    with psycopg.connect(url) as con:
+        for table, columns, from_scratch in (
+            ("rollup_network_window", network_window.COLUMNS, network_window.SELECT_ALL),
+            ("rollup_pooled_window", "probe_cc, domain, bw, ow", network_window.SELECT_POOLED_ALL),
+            ("rollup_category_day", "*", day_labels.SELECT_CATEGORIES),
+            ("rollup_network_name_day", "*", day_labels.SELECT_NAMES),
+        ):
+            kept = sorted(con.execute(f"SELECT {columns} FROM {table}").fetchall(), key=str)
+            assert kept == sorted(con.execute(from_scratch).fetchall(), key=str)
+            rows += [(table, *row) for row in kept]
+    return rows
 
 
 def verdicts(
@@ -184,13 +201,17 @@ def test_network_day_rollup_moves_with_reanalysis_as_on_duckdb(
             verdicts(store, first)
         before = rollups_of(url)["rollup_network_day"]
         assert before and before == duckdb_rollups(duck)["rollup_network_day"]
+        window_before = network_window_rows(url)
         verdicts(other, second, rules="2")  # the other instance re-analyses
         verdicts(duck, second, rules="2")
         after = rollups_of(url)
         assert after["rollup_network_day"] != before
         assert after == duckdb_rollups(duck)
+        window_after = network_window_rows(url)
+        assert window_after != window_before
         pg.rebuild_rollups()
         assert rollups_of(url) == after
+        assert network_window_rows(url) == window_after
     finally:
         duck.close()
 
@@ -268,8 +289,10 @@ def test_two_instances_analysing_the_same_rows_move_rollups_once(
     for t in threads:
         t.join(timeout=120)
     incremental = rollups_of(url)
+    window = network_window_rows(url)
     pair[0].rebuild_rollups()
     assert rollups_of(url) == incremental
+    assert network_window_rows(url) == window
     assert pair[1].rollup_version != before  # the other instance sees the change
 
 
@@ -299,8 +322,11 @@ def test_two_instances_moving_the_window_at_once_keep_its_sums_exact(
     assert incremental["rollup_probe_window"] and incremental["rollup_window_span"] == [
         (DAY.date() - timedelta(days=6), DAY.date())
     ]
+    window = network_window_rows(url)
+    assert window
     pair[0].rebuild_rollups()
     assert rollups_of(url) == incremental
+    assert network_window_rows(url) == window
 
 
 def test_measurements_land_in_month_partitions_made_on_demand(url: str) -> None:

@@ -27,6 +27,7 @@ from collector.storage.postgres.partitions import Partitions
 from collector.storage.postgres.store import PostgresStorage
 from collector.storage.reports import daily_rows_sql
 from collector.storage.window_rollups import WINDOW_DAYS
+from tests.collector.storage.test_postgres import network_window_rows
 from tests.collector.stores import BACKENDS, empty_store
 
 FIRST = date(2026, 11, 1)
@@ -210,6 +211,8 @@ def _check_against_rebuild(store: Storage, until: date) -> None:
     assert fast["CN 0"]["domains"] and fast["overview 0"]["countries"]
     if isinstance(store, DuckDBStorage):  # PostgreSQL's: test_postgres, against DuckDB's
         assert incremental["rollup_network_day"] == _daily_rows_computed(store)
+    else:  # PostgreSQL's own window rollups, against their sums from scratch
+        network_window_rows(store.url)
     store.rebuild_rollups()
     assert _derived(store) == incremental
     assert _reports(store, until) == fast
@@ -317,7 +320,15 @@ def test_migrations_5_and_6_derive_the_rollups_of_an_existing_store(tmp_path: Pa
         store.close()
 
 
-def test_postgresql_migrations_2_and_3_derive_the_rollups_of_an_existing_store(
+POSTGRES_ONLY = (
+    "rollup_network_window",
+    "rollup_pooled_window",
+    "rollup_category_day",
+    "rollup_network_name_day",
+)
+
+
+def test_postgresql_migrations_2_to_4_derive_the_rollups_of_an_existing_store(
     postgres_cluster: Any,
 ) -> None:
     url = postgres_cluster.create_database()
@@ -326,12 +337,16 @@ def test_postgresql_migrations_2_and_3_derive_the_rollups_of_an_existing_store(
         last = _fill(store, 7)
         expected = _reports(store, last)
         derived = _derived(store)
+        window = network_window_rows(url)
+        assert window
         with psycopg.connect(url, autocommit=True) as con:
-            for table in DERIVED:
+            for table in (*DERIVED, *POSTGRES_ONLY):
                 con.execute(f"DROP TABLE {table}")
+            con.execute("DROP INDEX rollup_probe_day_by_domain")  # migration 4's
             con.execute("DELETE FROM schema_migrations WHERE version >= 2")
-            assert schema.migrate(con) == [2, 3]
+            assert schema.migrate(con) == [2, 3, 4]
         assert _derived(store) == derived
+        assert network_window_rows(url) == window
         assert _reports(store, last) == expected
     finally:
         store.close()

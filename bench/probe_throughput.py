@@ -2,8 +2,9 @@
 add latency.
 
 Runs `crenel-probe run` (the real CLI, storing every measurement) over N distinct URLs against a
-DNS resolver, web server and control helper in another process, each adding --latency-ms per
-response, three times:
+DNS resolver and web server in one process and the control helper in --control-processes others
+(sharing one port; 0: in the servers' process), each adding --latency-ms per response, so the
+servers' event loop is not the bottleneck it was in one process. Three runs:
 
 1. with the DNS capture window (default 500 ms: the UDP socket keeps listening for injected
    answers) over --urls URLs: the ratio to the ideal *with* the window;
@@ -16,10 +17,11 @@ Active critical path of one URL: the resolver's latency, then the control's own 
 concurrency slot, so the ideal is URLs × active path ÷ concurrency, plus one window for the
 last URLs' capture to end. CPU is the probe process's user + system time (start-up included)
 divided by the URLs; "marginal" is the difference between the two runs without the window
-divided by the difference in URLs (start-up excluded).
+divided by the difference in URLs (start-up excluded). Each server process's CPU per URL is
+printed too, in all and after its start-up.
 
 Usage: python bench/probe_throughput.py [--quick] [--urls 1000] [--large-urls 10000]
-       [--latency-ms 20] [--concurrency 16] [--capture-window-ms 500]
+       [--latency-ms 20] [--concurrency 16] [--capture-window-ms 500] [--control-processes 1]
 """
 
 from __future__ import annotations
@@ -110,9 +112,18 @@ def run_probe(
     )
 
 
-def start_servers(latency_ms: float) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    """Return the loopback servers' process and their ports (as `loopback_servers.py` prints)."""
-    servers = subprocess.Popen(
+@dataclass
+class ServerProcess:
+    """One loopback server process: its role, the process, and what it printed (its ports)."""
+
+    role: str
+    process: subprocess.Popen[str]
+    ports: dict[str, str]
+
+
+def start_server(role: str, latency_ms: float, *extra: str) -> ServerProcess:
+    """Return a started `loopback_servers.py --role ROLE` process and the ports it prints."""
+    process = subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "bench" / "loopback_servers.py"),
@@ -120,25 +131,70 @@ def start_servers(latency_ms: float) -> tuple[subprocess.Popen[str], dict[str, s
             str(latency_ms),
             "--max-seconds",
             "1800",
+            "--role",
+            role,
+            *extra,
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    assert servers.stdout is not None
-    return servers, json.loads(servers.stdout.readline())
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.wait(30)
+        raise RuntimeError(f"the {role} server process exited ({process.returncode})")
+    return ServerProcess(role, process, {k: str(v) for k, v in json.loads(line).items()})
 
 
-def stop_servers(servers: subprocess.Popen[str]) -> float:
-    """Stop the loopback servers; return the CPU seconds they used (start-up included)."""
-    if servers.stdin:
-        servers.stdin.close()
+def start_servers(latency_ms: float, control_processes: int) -> list[ServerProcess]:
+    """Return the started server processes: the DNS and web servers, then the control helper's
+    (0: in the servers' own process, as before issue 14's third pass)."""
+    if control_processes == 0:
+        return [start_server("all", latency_ms)]
+    started = [start_server("servers", latency_ms)]
     try:
-        _, _, usage = os.wait4(servers.pid, 0)
-    except ChildProcessError:
-        return 0.0
-    servers.returncode = 0
-    return usage.ru_utime + usage.ru_stime
+        dns = started[0].ports["dns"]
+        port = "0"
+        for _ in range(control_processes):
+            started.append(start_server("control", latency_ms, "--dns-port", dns, "--port", port))
+            port = started[-1].ports["port"]
+    except BaseException:
+        stop_servers(started)
+        raise
+    return started
+
+
+def cpu_so_far_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) a running process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_ports(servers: list[ServerProcess]) -> dict[str, str]:
+    """Return the ports the probe needs: `dns`, `web` and the `control` URL."""
+    ports: dict[str, str] = {}
+    for server in servers:
+        ports = {**server.ports, **ports}
+    return ports
+
+
+def stop_servers(servers: list[ServerProcess]) -> list[tuple[str, float]]:
+    """Stop the loopback servers; return each process's role and the CPU seconds it used
+    (start-up included)."""
+    used: list[tuple[str, float]] = []
+    for server in servers:
+        if server.process.stdin:
+            server.process.stdin.close()
+    for server in servers:
+        try:
+            _, _, usage = os.wait4(server.process.pid, 0)
+        except ChildProcessError:
+            used.append((server.role, 0.0))
+            continue
+        server.process.returncode = 0
+        used.append((server.role, usage.ru_utime + usage.ru_stime))
+    return used
 
 
 def main() -> int:
@@ -151,34 +207,56 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--capture-window-ms", type=float, default=500.0)
+    parser.add_argument(
+        "--control-processes",
+        type=int,
+        default=1,
+        help="control helper processes beside the DNS and web servers' (0: in their process)",
+    )
     args = parser.parse_args()
     small, large = (200, 1000) if args.quick else (args.urls, args.large_urls)
     print(f"load average at start: {os.getloadavg()[0]:.2f} (other work shares the cores)")
-    runs: list[tuple[ProbeRun, float]] = []
+    runs: list[tuple[ProbeRun, list[tuple[str, float, float]]]] = []
     for urls, window in ((small, args.capture_window_ms), (small, 0.0), (large, 0.0)):
-        servers, ports = start_servers(args.latency_ms)
+        servers = start_servers(args.latency_ms, args.control_processes)
         try:
-            run = run_probe(ports, urls, window, args.concurrency)
+            ready_s = [cpu_so_far_s(server.process.pid) for server in servers]
+            run = run_probe(server_ports(servers), urls, window, args.concurrency)
         finally:
-            servers_cpu_s = stop_servers(servers)
+            used = stop_servers(servers)
         if run is None:
             return 1
-        runs.append((run, servers_cpu_s))
+        runs.append((run, [(r, s, s - ready) for (r, s), ready in zip(used, ready_s, strict=True)]))
     return report(runs, args.latency_ms / 1000, args.concurrency)
 
 
-def report(runs: list[tuple[ProbeRun, float]], latency_s: float, concurrency: int) -> int:
+def report(
+    runs: list[tuple[ProbeRun, list[tuple[str, float, float]]]],
+    latency_s: float,
+    concurrency: int,
+) -> int:
     """Print each run's figures, then the headline; return 0."""
     active_s = 3 * latency_s
     ratios: list[float] = []
-    for run, servers_cpu_s in runs:
+    for run, servers_cpu in runs:
         ideal = run.urls * active_s / concurrency + run.window_ms / 1000
         ratios.append(run.wall_s / ideal)
         print(
             f"{run.urls} URLs, capture window {run.window_ms:.0f} ms: wall {run.wall_s:.2f} s, "
             f"ideal {ideal:.2f} s, ratio {run.wall_s / ideal:.2f}; "
             f"CPU {run.cpu_s:.2f} s = {run.cpu_s / run.urls * 1000:.2f} ms per URL; "
-            f"peak RSS {run.rss_mb:.1f} MB; servers' CPU {servers_cpu_s:.2f} s"
+            f"peak RSS {run.rss_mb:.1f} MB"
+        )
+        per_process = ", ".join(
+            f"{role} {cpu_s:.2f} s = {cpu_s / run.urls * 1000:.2f} ms "
+            f"({during_s / run.urls * 1000:.2f} ms after start-up)"
+            for role, cpu_s, during_s in servers_cpu
+        )
+        total_s = sum(cpu_s for _, cpu_s, _ in servers_cpu)
+        during_total_s = sum(during_s for _, _, during_s in servers_cpu)
+        print(
+            f"  servers' CPU per URL by process: {per_process}; all {total_s / run.urls * 1000:.2f}"
+            f" ms ({during_total_s / run.urls * 1000:.2f} ms after start-up)"
         )
         print(f"  probe says: {run.summary}")
     with_window, without, large = (run for run, _ in runs)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 
 from probe.config import ProbeConfig
+from probe.control import ControlClient
 from probe.model import AddressPolicy
 from probe.net import FetchRules
 
@@ -27,5 +28,7 @@ class StepContext:
     fetch_client: httpx.AsyncClient
     """Sends the measured requests (pinned to an address, never following redirects)."""
     service_client: httpx.AsyncClient
-    """Talks to services: the control and DoH."""
+    """Talks to DoH resolvers."""
+    control_client: ControlClient
+    """Talks to the control (test helper)."""
     tls_context: ssl.SSLContext

@@ -27,7 +27,7 @@ async def exchange_with_control(
     try:
         with trio.move_on_after(budget):
             exchange = await ask_control(
-                endpoint, request, client=ctx.service_client, clock=state.clock
+                endpoint, request, client=ctx.control_client, clock=state.clock
             )
     finally:
         state.records.control = exchange

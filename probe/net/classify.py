@@ -30,6 +30,7 @@ NETWORK_ERRORS: tuple[type[Exception], ...] = (
     dns.exception.DNSException,
     httpx.HTTPError,
     httpx.InvalidURL,
+    h11.ProtocolError,  # the control's client drives h11 itself (probe.control.connections)
     idna.IDNAError,
 )
 """What a network step catches at its boundary and records with `classify` instead of raising.

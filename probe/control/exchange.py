@@ -6,9 +6,9 @@ recorded failure, never an exception.
 
 from __future__ import annotations
 
-import httpx
 import msgspec
 
+from probe.control.connections import ControlClient
 from probe.model import ControlExchange, ControlReply, ControlRequest, Failure, unknown_failure
 from probe.net import NETWORK_ERRORS, StepClock, classify
 
@@ -28,29 +28,22 @@ def control_timed_out(endpoint: str, *, clock: StepClock, budget_s: float) -> Co
 
 
 async def ask_control(
-    endpoint: str, request: ControlRequest, *, client: httpx.AsyncClient, clock: StepClock
+    endpoint: str, request: ControlRequest, *, client: ControlClient, clock: StepClock
 ) -> ControlExchange:
     """Return the helper's reply to `request` posted to `endpoint`, or why there is none."""
     t0_ms = clock.ms()
     failure: str | None = None
     reply: ControlReply | None = None
     try:
-        async with client.stream(
-            "POST",
-            endpoint,
-            content=msgspec.json.encode(request),
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-        ) as response:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_REPLY_BYTES:
-                    failure = unknown_failure("control reply too large")
-                    break
-            if failure is None and response.status_code != 200:
-                failure = unknown_failure(f"control answered HTTP {response.status_code}")
-            elif failure is None:
-                reply = _decoder.decode(bytes(body))
+        response = await client.post_json(
+            endpoint, msgspec.json.encode(request), max_body_bytes=MAX_REPLY_BYTES
+        )
+        if response.is_too_large:
+            failure = unknown_failure("control reply too large")
+        elif response.status_code != 200:
+            failure = unknown_failure(f"control answered HTTP {response.status_code}")
+        else:
+            reply = _decoder.decode(response.body)
     except NETWORK_ERRORS as exc:
         failure = classify(exc)
     except msgspec.DecodeError as exc:

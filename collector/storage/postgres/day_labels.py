@@ -5,15 +5,14 @@ rollup (the smallest label of the group's rows, every row counted).
 A built report lists each domain's category and each network's name and count over its window.
 From `rollup_probe_day` that is two aggregations of the country's per-probe day rows (158,662
 for the largest country's week at 10 million measurements, reached through the day index among
-the 1.16 M rows of every country's week); from these tables, of about 14,000 and 1,000 rows
-(all days of the window, any window).
-A per-probe row's label is the last one stored for its key, so a group's smallest label can
-grow as well as shrink: the groups a batch touches are recomputed whole from `rollup_probe_day`
-after it took the batch, never adjusted, under a transaction-scoped advisory lock per group
-taken in sorted order (two instances touching one group: the later recomputes from both
-batches' committed rows). Reports read them for a whole country, or one domain (categories)
-or network (names) of it, of any window; narrower queries read the per-probe rows.
-"""
+the 1.16 M rows of every country's week); from these tables, of about 14,000 and 1,000 rows (all
+days of the window, any window). A per-probe row's label is the last one stored for its key, so
+a group's smallest label can grow as well as shrink: the groups a batch touches are recomputed
+whole from `rollup_probe_day` after it took the batch, never adjusted, under a transaction-
+scoped advisory lock per group bucket (`group_locks`) taken in sorted order (two instances
+touching one group: the later recomputes from both batches' committed rows). Reports read them
+for a whole country, or one domain (categories) or network (names) of it, of any window;
+narrower queries read the per-probe rows."""
 
 from __future__ import annotations
 
@@ -22,6 +21,8 @@ from datetime import date
 from typing import Any
 
 import psycopg
+
+from collector.storage.postgres import group_locks
 
 TABLES: tuple[str, ...] = (
     """
@@ -98,10 +99,8 @@ def _recompute(
 ) -> None:
     if not groups:
         return
-    cur.execute(
-        "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::TEXT[]) "
-        "WITH ORDINALITY AS t(k, n) ORDER BY n",
-        [space, [f"{cc} {day.isoformat()} {key}" for day, cc, key in groups]],
+    group_locks.lock_groups(
+        cur, space, [f"{cc} {day.isoformat()} {key}" for day, cc, key in groups]
     )
     columns = [[g[0] for g in groups], [g[1] for g in groups], [g[2] for g in groups]]
     cur.execute(f"DELETE FROM {table} WHERE {where}", columns)

@@ -3,10 +3,10 @@ report's daily verdicts read, per day, country, domain and decided network, for 
 model settings, kept in the transaction that saves a batch's analyses.
 
 A batch's (day, country, domain) groups are recomputed whole from `rollup_probe_day` after it
-took the batch. Two instances touching the same group serialise on a transaction-scoped
-advisory lock per group, taken in sorted order after their per-probe upserts: the later one
-deletes the earlier one's committed rows and recomputes from its committed per-probe rows.
-"""
+took the batch. Two instances touching the same group serialise on a transaction-scoped advisory
+lock per group bucket (`group_locks`), taken in sorted order after their per-probe upserts: the
+later one deletes the earlier one's committed rows and recomputes from its committed per-probe
+rows."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from datetime import date
 
 import psycopg
 
-from collector.storage.postgres import reports
+from collector.storage.postgres import group_locks, reports
 from collector.storage.report_records import NETWORK_DAY_SETTINGS
 
 TABLE = """
@@ -102,11 +102,7 @@ def refresh(
     if not ordered:
         return
     keys = [f"{cc} {day.isoformat()} {domain}" for day, cc, domain in ordered]
-    cur.execute(
-        "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::TEXT[]) "
-        "WITH ORDINALITY AS t(k, n) ORDER BY n",
-        [_LOCK_SPACE, keys],
-    )
+    group_locks.lock_groups(cur, _LOCK_SPACE, keys)
     columns = [[g[0] for g in ordered], [g[1] for g in ordered], [g[2] for g in ordered]]
     cur.execute(_DELETE, columns)
     cur.execute(_INSERT, columns)

@@ -12,14 +12,13 @@ summed from `rollup_uploader_window` at 10 M), so a baseline is one median per d
 
 Kept exact in the transaction that saves a batch's analyses, after `rollup_probe_window` took
 the batch: every (country, domain) whose window rows the batch moved is computed afresh (an
-uploader network's weight spans every network of a domain, so a group is recomputed whole,
-never adjusted), the whole table when the batch moved the window. Two instances touching the
-same group serialise on a transaction-scoped advisory lock per group, taken in sorted order
-after their window upserts: the later one recomputes from both batches' committed rows (the
-pooled cells are keyed by the same groups and recomputed with them).
-Reports read it only for the window it sums, a whole country (or one domain of it) and its
-settings (`reads_network_window`); anything else runs the query over the per-probe rows.
-"""
+uploader network's weight spans every network of a domain, so a group is recomputed whole, never
+adjusted), the whole table when the batch moved the window. Two instances touching the same
+group serialise on a transaction-scoped advisory lock per group bucket (`group_locks`), taken in
+sorted order after their window upserts: the later one recomputes from both batches' committed
+rows (the pooled cells are keyed by the same groups and recomputed with them). Reports read it
+only for the window it sums, a whole country (or one domain of it) and its settings
+(`reads_network_window`); anything else runs the query over the per-probe rows."""
 
 from __future__ import annotations
 
@@ -28,7 +27,7 @@ from typing import Any
 
 import psycopg
 
-from collector.storage.postgres import reports
+from collector.storage.postgres import group_locks, reports
 from collector.storage.report_records import NETWORK_DAY_SETTINGS
 
 TABLE = """
@@ -168,11 +167,7 @@ def refresh(cur: psycopg.Cursor[Any], groups: Iterable[tuple[str, str]]) -> None
     ordered = sorted(set(groups))
     if not ordered:
         return
-    cur.execute(
-        "SELECT pg_advisory_xact_lock(%s, hashtext(k)) FROM unnest(%s::TEXT[]) "
-        "WITH ORDINALITY AS t(k, n) ORDER BY n",
-        [_LOCK_SPACE, [f"{cc} {domain}" for cc, domain in ordered]],
-    )
+    group_locks.lock_groups(cur, _LOCK_SPACE, [f"{cc} {domain}" for cc, domain in ordered])
     columns = [[g[0] for g in ordered], [g[1] for g in ordered]]
     for statement in _RECOMPUTE:
         cur.execute(statement, columns)
